@@ -1,0 +1,196 @@
+"""Linking: give each detected object the identity of an object of the previous frames.
+
+FastTrack's rule (see ``fasttrack-format.md``): for previous objects ``i`` (lost ones included,
+at their last known state) and current objects ``j``::
+
+    cost = d/normDist + |Δθ|/normAngle + |Δarea|/normArea + |Δperimeter|/normPerim
+
+with ``d`` the distance between the tracked spots and ``Δθ`` the smallest angle difference of
+the spots' directions; a term whose normalisation is 0 is left out; pairs with
+``d >= maxDist`` are forbidden. The assignment first maximises the number of allowed pairs,
+then minimises their total cost. Unmatched previous objects stay lost (at most ``maxTime``
+frames), unmatched current objects get new ids.
+
+The three pieces are separate: :func:`cost_matrix` builds the costs, :func:`solve` is the pure
+assignment, :class:`Linker` keeps the memory of objects between frames.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+__all__ = ["LinkWeights", "Linker", "cost_matrix", "solve"]
+
+#: Feature columns (x, y, angle) of the spot to track: 0 head, 1 tail, 2 body.
+SPOT_COLUMNS = {0: (0, 1, 2), 1: (3, 4, 5), 2: (6, 7, 8)}
+AREA_COLUMN, PERIMETER_COLUMN = 10, 11
+
+
+@dataclass(frozen=True)
+class LinkWeights:
+    """Linking parameters in the units the cost uses (angles in radians)."""
+
+    spot: int = 0
+    norm_dist: float = 1.0
+    norm_angle: float = 0.0
+    norm_area: float = 0.0
+    norm_perim: float = 0.0
+    max_dist: float = 100.0
+    max_time: int = 100
+
+    @classmethod
+    def from_params(cls, params) -> LinkWeights:
+        """Build from FastTrack-named parameters (``normAngle`` in degrees)."""
+        return cls(
+            spot=params.spot,
+            norm_dist=params.normDist,
+            norm_angle=np.deg2rad(params.normAngle),
+            norm_area=params.normArea,
+            norm_perim=params.normPerim,
+            max_dist=params.maxDist,
+            max_time=params.maxTime,
+        )
+
+
+def _angle_difference(alpha: np.ndarray, beta: np.ndarray) -> np.ndarray:
+    """Smallest signed difference ``alpha - beta`` in (-π, π]."""
+    return -(((alpha % (2 * np.pi)) - (beta % (2 * np.pi)) + np.pi) % (2 * np.pi) - np.pi)
+
+
+def cost_matrix(
+    previous: np.ndarray, current: np.ndarray, weights: LinkWeights
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pairwise linking costs and the pairs allowed by the distance gate.
+
+    Parameters
+    ----------
+    previous : ndarray, shape (N, 21)
+        Features of the previous objects (lost ones at their last known state).
+    current : ndarray, shape (M, 21)
+        Features of the current objects.
+    weights : LinkWeights
+        Normalisations, tracked spot and distance gate.
+
+    Returns
+    -------
+    cost : ndarray of float64, shape (N, M)
+    allowed : ndarray of bool, shape (N, M)
+        ``distance < max_dist``.
+    """
+    xc, yc, tc = SPOT_COLUMNS[weights.spot]
+    dx = previous[:, None, xc] - current[None, :, xc]
+    dy = previous[:, None, yc] - current[None, :, yc]
+    distance = np.sqrt(dx * dx + dy * dy)
+    cost = np.zeros_like(distance)
+    terms = (
+        (distance, weights.norm_dist),
+        (lambda: np.abs(_angle_difference(previous[:, None, tc], current[None, :, tc])),
+         weights.norm_angle),
+        (lambda: np.abs(previous[:, None, AREA_COLUMN] - current[None, :, AREA_COLUMN]),
+         weights.norm_area),
+        (lambda: np.abs(previous[:, None, PERIMETER_COLUMN] - current[None, :, PERIMETER_COLUMN]),
+         weights.norm_perim),
+    )  # fmt: skip
+    for term, norm in terms:
+        if norm != 0:
+            cost += (term() if callable(term) else term) / norm
+    return cost, distance < weights.max_dist
+
+
+def solve(cost: np.ndarray, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Optimal assignment: most allowed pairs first, then least total cost.
+
+    Parameters
+    ----------
+    cost : ndarray, shape (N, M)
+        Pair costs (non-negative).
+    allowed : ndarray of bool, shape (N, M)
+        Pairs that may be linked.
+
+    Returns
+    -------
+    rows, cols : ndarray of intp
+        Matched pairs, forbidden pairs removed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> cost = np.array([[1.0, 2.0], [2.0, 1.0]])
+    >>> solve(cost, np.ones((2, 2), bool))
+    (array([0, 1]), array([0, 1]))
+    """
+    if cost.size == 0 or not allowed.any():
+        empty = np.empty(0, np.intp)
+        return empty, empty
+    # A forbidden pair costs more than every allowed pair together, so the solver only uses
+    # one where no allowed pair is left; such pairs are then dropped.
+    big = float(cost[allowed].sum()) + 1.0
+    rows, cols = linear_sum_assignment(np.where(allowed, cost, big))
+    keep = allowed[rows, cols]
+    return rows[keep], cols[keep]
+
+
+class Linker:
+    """Frame-by-frame identity assignment with a memory of lost objects.
+
+    Parameters
+    ----------
+    weights : LinkWeights
+        Linking parameters.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> linker = Linker(LinkWeights(spot=2, max_dist=10))
+    >>> frame = np.zeros((2, 21)); frame[:, 6] = [0, 50]
+    >>> linker.step(frame)
+    (array([0, 1]), array([0, 1]))
+    >>> frame[:, 6] = [52, 1]
+    >>> linker.step(frame)
+    (array([1, 0]), array([0, 1]))
+    """
+
+    def __init__(self, weights: LinkWeights) -> None:
+        self.weights = weights
+        self._state = np.empty((0, 21))  # last known features per remembered object
+        self._ids = np.empty(0, np.int64)
+        self._lost = np.empty(0, np.int64)
+        self._next_id = 0
+
+    def step(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Link one frame's objects to the remembered ones.
+
+        Parameters
+        ----------
+        features : ndarray, shape (M, 21)
+            The frame's objects, in detection order.
+
+        Returns
+        -------
+        order : ndarray of intp, shape (M,)
+            Row indices into ``features`` sorted by id (the order rows are written in).
+        ids : ndarray of int64, shape (M,)
+            The id of each row of ``features[order]``, increasing.
+        """
+        m = len(features)
+        ids = np.full(m, -1, np.int64)
+        matched_prev = np.zeros(len(self._ids), bool)
+        if len(self._ids) and m:
+            rows, cols = solve(*cost_matrix(self._state, features, self.weights))
+            ids[cols] = self._ids[rows]
+            matched_prev[rows] = True
+            self._state[rows] = features[cols]
+        new = np.flatnonzero(ids < 0)
+        ids[new] = np.arange(self._next_id, self._next_id + new.size)
+        self._next_id += new.size
+
+        lost = np.where(matched_prev, 0, self._lost + 1)
+        keep = lost <= self.weights.max_time
+        self._state = np.concatenate([self._state[keep], features[new]])
+        self._ids = np.concatenate([self._ids[keep], ids[new]])
+        self._lost = np.concatenate([lost[keep], np.zeros(new.size, np.int64)])
+        order = np.argsort(ids, kind="stable")
+        return order, ids[order]
