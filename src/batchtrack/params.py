@@ -1,0 +1,595 @@
+"""Tracking parameters: one validated model with FastTrack's names, and cfg.toml read/write.
+
+The model, :class:`Parameters`, carries every FastTrack tracking parameter with FastTrack's
+name, type, default (the initial values of FastTrack's interactive window) and range. Units,
+descriptions and the labels of coded choices live in the field metadata, so a command line or
+a window can build its help and widgets from :func:`describe_parameters`.
+
+A ``cfg.toml`` as FastTrack writes it::
+
+    title = "FastTrack cfg"
+
+    [parameters]
+    lightBack = 0
+    maxArea = 170
+    ...
+
+FastTrack's files are not always valid TOML (unquoted ``path = /some/dir``, or the title line
+``title = "FastTrack cfg""`` of older versions); :func:`load_cfg` then falls back to a line
+parser. :func:`save_cfg` always writes valid TOML in FastTrack's layout.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import logging
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import tomli_w
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from batchtrack.errors import OutputError, ParameterError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10 needs the tomli backport
+    import tomli as tomllib
+
+__all__ = [
+    "EXTRA_KEYS",
+    "PARAMETER_NAMES",
+    "CfgFile",
+    "Parameters",
+    "describe_parameters",
+    "load_cfg",
+    "parameters_hash",
+    "read_cfg",
+    "save_cfg",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Keys FastTrack may write in cfg.toml that are not tracking parameters: the movie and the
+#: background image given on its command line, and the cost weight of early versions.
+EXTRA_KEYS = ("path", "backPath", "weight")
+_SILENT_KEYS = frozenset({"title"})
+_TITLE = 'title = "FastTrack cfg"\n\n[parameters]\n'
+
+_REGISTRATION = {0: "none", 1: "phase correlation", 2: "ECC", 3: "ORB features"}
+
+
+def _param(
+    default: Any,
+    description: str,
+    *,
+    ge: float | None = None,
+    le: float | None = None,
+    unit: str | None = None,
+    choices: dict[int, str] | None = None,
+) -> Any:
+    extra: dict[str, Any] = {"unit": unit}
+    if choices is not None:
+        extra["choices"] = choices
+    return Field(default, ge=ge, le=le, description=description, json_schema_extra=extra)
+
+
+class Parameters(BaseModel):
+    """Every FastTrack tracking parameter, validated, immutable.
+
+    Construct with keyword arguments (missing ones take FastTrack's defaults); any invalid
+    value or unknown name raises :class:`~batchtrack.errors.ParameterError`.
+
+    Examples
+    --------
+    >>> p = Parameters(thresh=60, minArea=50, maxArea=170)
+    >>> p.with_updates(maxTime=40).maxTime
+    40
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    # Background and binarisation
+    thresh: int = _param(
+        126,
+        "Binary threshold: after background subtraction, pixels whose difference exceeds it "
+        "are object pixels.",
+        ge=0,
+        le=255,
+        unit="grey level",
+    )
+    lightBack: int = _param(
+        0,
+        "Background type; sets the sign of the background subtraction.",
+        ge=0,
+        le=1,
+        choices={0: "light background, dark objects", 1: "dark background, light objects"},
+    )
+    nBack: int = _param(
+        20,
+        "Number of frames, sampled evenly over the movie, projected into the background.",
+        ge=1,
+        unit="frames",
+    )
+    methBack: int = _param(
+        0,
+        "Projection of the background frames.",
+        ge=0,
+        le=2,
+        choices={0: "minimum", 1: "maximum", 2: "average"},
+    )
+    regBack: int = _param(
+        0,
+        "Registration of the background frames onto the first one.",
+        ge=0,
+        le=3,
+        choices=_REGISTRATION,
+    )
+    reg: int = _param(
+        0,
+        "Registration of each frame onto the background before subtraction.",
+        ge=0,
+        le=3,
+        choices=_REGISTRATION,
+    )
+    # Morphology
+    morph: int = _param(
+        8,
+        "Morphological operation on the binary image (OpenCV codes); 8 = none.",
+        ge=0,
+        le=8,
+        choices={
+            0: "erode",
+            1: "dilate",
+            2: "open",
+            3: "close",
+            4: "gradient",
+            5: "top hat",
+            6: "black hat",
+            7: "hit-or-miss",
+            8: "none",
+        },
+    )
+    morphSize: int = _param(
+        0,
+        "Half size of the morphological kernel, which is (2*size+1) pixels wide; 0 = no operation.",
+        ge=0,
+        unit="px",
+    )
+    morphType: int = _param(
+        2,
+        "Shape of the morphological kernel.",
+        ge=0,
+        le=2,
+        choices={0: "rectangle", 1: "cross", 2: "ellipse"},
+    )
+    # Region of interest (all 0 = whole image)
+    xTop: int = _param(
+        0, "Region of interest: left edge; all four 0 = whole image.", ge=0, unit="px"
+    )
+    yTop: int = _param(
+        0, "Region of interest: top edge; all four 0 = whole image.", ge=0, unit="px"
+    )
+    xBottom: int = _param(
+        0, "Region of interest: right edge; all four 0 = whole image.", ge=0, unit="px"
+    )
+    yBottom: int = _param(
+        0, "Region of interest: bottom edge; all four 0 = whole image.", ge=0, unit="px"
+    )
+    # Detection
+    minArea: int = _param(
+        5, "Objects are kept when minArea < contour area < maxArea.", ge=0, unit="px²"
+    )
+    maxArea: int = _param(
+        5000, "Objects are kept when minArea < contour area < maxArea.", ge=0, unit="px²"
+    )
+    # Linking
+    spot: int = _param(
+        0,
+        "Point of the object used to link it between frames.",
+        ge=0,
+        le=2,
+        choices={0: "head", 1: "tail", 2: "body"},
+    )
+    normDist: float = _param(
+        100.0, "Distance normalisation of the cost; 0 removes the term.", ge=0, unit="px"
+    )
+    normAngle: float = _param(
+        90.0, "Angle normalisation of the cost; 0 removes the term.", ge=0, le=360, unit="deg"
+    )
+    normArea: float = _param(
+        0.0, "Area normalisation of the cost; 0 removes the term.", ge=0, unit="px²"
+    )
+    normPerim: float = _param(
+        0.0, "Perimeter normalisation of the cost; 0 removes the term.", ge=0, unit="px"
+    )
+    maxDist: int = _param(
+        200, "Objects farther apart than this (at the spot) are never linked.", ge=0, unit="px"
+    )
+    maxTime: int = _param(
+        10,
+        "Frames an object may stay unseen before its identity is dropped.",
+        ge=0,
+        unit="frames",
+    )
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise ParameterError(_explain(exc)) from exc
+
+    @model_validator(mode="after")
+    def _check_consistency(self) -> Parameters:
+        if self.minArea >= self.maxArea:
+            raise ValueError(
+                f"minArea ({self.minArea}) must be smaller than maxArea ({self.maxArea})"
+            )
+        corners = (self.xTop, self.yTop, self.xBottom, self.yBottom)
+        if any(corners) and not (self.xTop < self.xBottom and self.yTop < self.yBottom):
+            raise ValueError(
+                f"the region of interest xTop={self.xTop}, yTop={self.yTop}, "
+                f"xBottom={self.xBottom}, yBottom={self.yBottom} must be all 0 (whole image) "
+                "or have xTop < xBottom and yTop < yBottom"
+            )
+        return self
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any], *, source: str | None = None) -> Parameters:
+        """Validate a name -> value mapping; missing names take the defaults.
+
+        Parameters
+        ----------
+        values : mapping of str to int, float or str
+            Parameter values by FastTrack name.
+        source : str, optional
+            Where the values come from (a file path, "command line"), named in errors.
+
+        Returns
+        -------
+        Parameters
+
+        Raises
+        ------
+        ParameterError
+            On an unknown name or a value out of its range.
+        """
+        try:
+            return cls(**values)
+        except ParameterError as exc:
+            if source is None:
+                raise
+            raise ParameterError(f"Invalid parameters in {source}: {exc} Fix them there.") from exc
+
+    def with_updates(
+        self, changes: Mapping[str, Any] | None = None, /, **kwargs: Any
+    ) -> Parameters:
+        """Return a copy with some values replaced, validated again.
+
+        Values that are ``None`` mean "not given" and are skipped, so unset command-line
+        options can be passed straight through. Precedence defaults < file < flags reads
+        ``load_cfg(path).with_updates(flags)``.
+
+        Parameters
+        ----------
+        changes : mapping of str to value, optional
+            New values by FastTrack name.
+        **kwargs
+            More new values; they win over `changes`.
+
+        Returns
+        -------
+        Parameters
+
+        Raises
+        ------
+        ParameterError
+            On an unknown name or a value out of its range.
+
+        Examples
+        --------
+        >>> Parameters().with_updates({"thresh": 60, "nBack": None}).thresh
+        60
+        """
+        updates = {k: v for k, v in {**(changes or {}), **kwargs}.items() if v is not None}
+        return type(self).from_mapping({**self.model_dump(), **updates})
+
+    @property
+    def roi(self) -> tuple[int, int, int, int] | None:
+        """``(xTop, yTop, xBottom, yBottom)`` in pixels, or None for the whole image."""
+        corners = (self.xTop, self.yTop, self.xBottom, self.yBottom)
+        return corners if any(corners) else None
+
+
+PARAMETER_NAMES: tuple[str, ...] = tuple(Parameters.model_fields)
+
+
+def _bounds(name: str) -> tuple[float | None, float | None]:
+    lo = hi = None
+    for meta in Parameters.model_fields[name].metadata:
+        lo = getattr(meta, "ge", lo)
+        hi = getattr(meta, "le", hi)
+    return lo, hi
+
+
+def describe_parameters() -> list[dict[str, Any]]:
+    """Describe every parameter, for command-line help and for building widgets.
+
+    Returns
+    -------
+    list of dict
+        One dict per parameter in declaration order, with keys ``name``, ``type`` ("int" or
+        "float"), ``default``, ``min``, ``max`` (None when unbounded), ``unit`` (None when
+        dimensionless), ``description`` and ``choices`` (``{code: label}`` or None).
+
+    Examples
+    --------
+    >>> info = {d["name"]: d for d in describe_parameters()}
+    >>> info["thresh"]["max"], info["methBack"]["choices"][1]
+    (255, 'maximum')
+    """
+    rows = []
+    for name, info in Parameters.model_fields.items():
+        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        lo, hi = _bounds(name)
+        rows.append(
+            {
+                "name": name,
+                "type": info.annotation.__name__ if info.annotation else "int",
+                "default": info.default,
+                "min": lo,
+                "max": hi,
+                "unit": extra.get("unit"),
+                "description": info.description,
+                "choices": dict(extra["choices"]) if "choices" in extra else None,
+            }
+        )
+    return rows
+
+
+def _allowed(name: str) -> str:
+    info = Parameters.model_fields[name]
+    extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+    if "choices" in extra:
+        return "one of " + ", ".join(f"{k} ({v})" for k, v in extra["choices"].items())
+    kind = "an integer" if info.annotation is int else "a number"
+    lo, hi = _bounds(name)
+    span = f" from {lo} to {hi}" if hi is not None else f" >= {lo}"
+    unit = f" ({extra['unit']})" if extra.get("unit") else ""
+    return kind + span + unit
+
+
+def _explain(exc: ValidationError) -> str:
+    problems = []
+    for err in exc.errors():
+        if not err["loc"]:  # a model-level check
+            problems.append(str(err.get("ctx", {}).get("error", err["msg"])))
+            continue
+        name = str(err["loc"][0])
+        if err["type"] == "extra_forbidden":
+            close = difflib.get_close_matches(name, PARAMETER_NAMES, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            known = ", ".join(PARAMETER_NAMES)
+            problems.append(f"unknown parameter {name!r} ({hint}known: {known})")
+        else:
+            problems.append(f"{name} = {err['input']!r} is invalid: must be {_allowed(name)}")
+    return "; ".join(problems) + "."
+
+
+@dataclass(frozen=True)
+class CfgFile:
+    """What a cfg.toml holds: the parameters, FastTrack's extra keys and unknown keys."""
+
+    parameters: Parameters
+    extras: dict[str, Any] = field(default_factory=dict)
+    unknown: dict[str, Any] = field(default_factory=dict)
+
+
+def _scalar(text: str) -> Any:
+    text = text.strip()
+    if text[:1] in ('"', "'"):
+        return text.strip(text[0])
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _parse_lines(text: str, source: str) -> tuple[dict[str, Any], bool]:
+    """Read ``name = value`` lines the way FastTrack does, tolerating its unquoted strings."""
+    entries: dict[str, Any] = {}
+    has_section = False
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            has_section |= line[1:-1].strip() == "parameters"
+            continue
+        name, sep, value = line.partition("=")
+        if not sep or not name.strip():
+            raise ParameterError(
+                f"{source} is not a FastTrack cfg.toml: line {number} ({raw!r}) is not "
+                "'name = value'. Fix that line, or save the parameters again."
+            )
+        entries[name.strip()] = _scalar(value)
+    return entries, has_section
+
+
+def read_cfg(
+    path: str | os.PathLike[str], *, unknown: Literal["warn", "error", "ignore"] = "warn"
+) -> CfgFile:
+    """Read a FastTrack ``cfg.toml`` with its extra and unknown keys.
+
+    Parameters
+    ----------
+    path : path-like
+        The file. Valid TOML is read with tomllib; FastTrack's non-TOML files (unquoted
+        paths, a stray quote on the title line) with a line parser.
+    unknown : {"warn", "error", "ignore"}
+        What to do with keys that are neither parameters nor FastTrack's extra keys
+        (:data:`EXTRA_KEYS`): log a warning naming the key and the file, raise, or ignore.
+
+    Returns
+    -------
+    CfgFile
+        ``parameters`` (missing names take the defaults), ``extras`` (e.g. ``path``,
+        ``backPath``) and ``unknown`` keys with their values.
+
+    Raises
+    ------
+    ParameterError
+        When the file is missing, unreadable or malformed, holds an invalid value, or holds
+        an unknown key with ``unknown="error"``.
+    """
+    source = os.fspath(path)
+    try:
+        text = Path(source).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ParameterError(
+            f"Parameter file {source} does not exist. Fix: give the path of a cfg.toml "
+            "(FastTrack writes one in each Tracking_Result folder)."
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ParameterError(
+            f"Cannot read parameter file {source} ({exc}). Fix: give the path of a "
+            "readable UTF-8 cfg.toml."
+        ) from exc
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        logger.debug("%s is not valid TOML; reading it line by line", source)
+        entries, has_section = _parse_lines(text, source)
+    else:
+        table = data.get("parameters")
+        has_section = isinstance(table, dict)
+        entries = {k: v for k, v in data.items() if not (has_section and k == "parameters")}
+        entries.update(table if has_section else {})
+    values = {k: v for k, v in entries.items() if k in PARAMETER_NAMES}
+    extras = {k: v for k, v in entries.items() if k in EXTRA_KEYS}
+    strays = {
+        k: v
+        for k, v in entries.items()
+        if k not in values and k not in extras and k not in _SILENT_KEYS
+    }
+    if not has_section and not values:
+        raise ParameterError(
+            f"{source} holds no FastTrack parameters (no [parameters] table, no known name). "
+            "Fix: give a cfg.toml written by FastTrack or batchtrack."
+        )
+    for key in strays:
+        if unknown == "error":
+            raise ParameterError(
+                f"Unknown key {key!r} in {source}. Fix: remove it, or correct its name to one "
+                f"of: {', '.join(PARAMETER_NAMES)}."
+            )
+        if unknown == "warn":
+            logger.warning("Unknown key %r in %s ignored (not a FastTrack parameter)", key, source)
+    return CfgFile(Parameters.from_mapping(values, source=source), extras, strays)
+
+
+def load_cfg(
+    path: str | os.PathLike[str], *, unknown: Literal["warn", "error", "ignore"] = "warn"
+) -> Parameters:
+    """Load the tracking parameters of a FastTrack ``cfg.toml``.
+
+    Parameters
+    ----------
+    path : path-like
+        The file; see :func:`read_cfg` for what is accepted.
+    unknown : {"warn", "error", "ignore"}
+        What to do with unknown keys; see :func:`read_cfg`.
+
+    Returns
+    -------
+    Parameters
+        Missing names take the defaults; ``path`` and ``backPath`` are ignored.
+
+    Raises
+    ------
+    ParameterError
+        Naming the file, and the parameter, value and allowed range when a value is bad.
+
+    Examples
+    --------
+    >>> params = load_cfg("Tracking_Result/cfg.toml")  # doctest: +SKIP
+    >>> params = load_cfg("cfg.toml").with_updates(thresh=60)  # file < flags  # doctest: +SKIP
+    """
+    return read_cfg(path, unknown=unknown).parameters
+
+
+def save_cfg(
+    params: Parameters,
+    path: str | os.PathLike[str],
+    *,
+    extras: Mapping[str, str] | None = None,
+) -> None:
+    """Write parameters as FastTrack's ``cfg.toml``, in valid TOML.
+
+    The layout is FastTrack's: the title line, a blank line, ``[parameters]``, then one
+    ``name = value`` line per key in sorted order; integers and whole numbers are written
+    without a decimal point, so FastTrack reads the file back.
+
+    Parameters
+    ----------
+    params : Parameters
+        The values to write.
+    path : path-like
+        Destination file, overwritten.
+    extras : mapping of str to str, optional
+        FastTrack's extra keys to write too (e.g. ``{"path": ..., "backPath": ...}``),
+        quoted as TOML strings.
+
+    Raises
+    ------
+    ParameterError
+        If an extra key is a parameter name or its value is not a string.
+    OutputError
+        If the file cannot be written.
+    """
+    body: dict[str, Any] = {
+        k: int(v) if isinstance(v, float) and v.is_integer() else v
+        for k, v in params.model_dump().items()
+    }
+    for key, value in (extras or {}).items():
+        if key in body or not isinstance(value, str):
+            raise ParameterError(
+                f"Extra cfg.toml key {key!r} = {value!r} is invalid: extras must be string "
+                "values under names that are not parameters (e.g. 'path', 'backPath')."
+            )
+        body[key] = value
+    text = _TITLE + tomli_w.dumps(dict(sorted(body.items())))
+    target = os.fspath(path)
+    try:
+        with open(target, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+    except OSError as exc:
+        raise OutputError(
+            f"Cannot write parameter file {target} ({exc}). Fix: choose a writable folder."
+        ) from exc
+
+
+def parameters_hash(params: Parameters) -> str:
+    """Stable SHA-256 hex digest of the parameter values (for resume markers).
+
+    Equal parameters give equal digests across runs, platforms and Python versions.
+
+    Parameters
+    ----------
+    params : Parameters
+
+    Returns
+    -------
+    str
+        64 hexadecimal characters.
+    """
+    canonical = json.dumps(params.model_dump(), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("ascii")).hexdigest()
