@@ -1,0 +1,331 @@
+"""Track one movie: background → detection (any frame range) → linking → result folder.
+
+Detection of a frame depends only on that frame and the background, so it can run on chunks of
+frames in parallel (:func:`detect_range`); linking then runs once, in frame order, over the
+chunks' detections (:func:`link_detections`). :func:`track_movie` does both in one process.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .background import load_background, project, register, sample_indices
+from .detect import detect
+from .errors import InputError, ParameterError
+from .io.frames import FrameSource, open_frames
+from .io.results import COLUMNS, ResultWriter
+from .link import Linker, LinkWeights
+from .params import Parameters
+
+__all__ = [
+    "Detections",
+    "TrackSummary",
+    "compute_background",
+    "detect_range",
+    "link_detections",
+    "track",
+    "track_movie",
+]
+
+log = logging.getLogger(__name__)
+
+#: ``progress(frames_done, frames_total)``, called from the thread doing the work.
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class Detections:
+    """Objects detected in a range of frames, ready to be linked.
+
+    Attributes
+    ----------
+    frames : ndarray of int64, shape (F,)
+        Indices of the frames read (unreadable frames are absent).
+    counts : ndarray of int64, shape (F,)
+        Number of objects in each of those frames.
+    features : ndarray of float64, shape (sum(counts), 21)
+        Features of all objects, frame after frame, in detection order.
+    skipped : list of (int, str)
+        Unreadable frames and why.
+    """
+
+    frames: np.ndarray
+    counts: np.ndarray
+    features: np.ndarray
+    skipped: list[tuple[int, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class TrackSummary:
+    """What a tracking run did."""
+
+    folder: Path | None
+    n_frames: int
+    n_rows: int
+    n_ids: int
+    skipped: list[tuple[int, str]]
+    seconds: float
+
+
+def _check_roi(params: Parameters, shape: tuple[int, int]) -> None:
+    height, width = shape
+    if params.roi is not None and (params.xBottom > width or params.yBottom > height):
+        raise ParameterError(
+            f"ROI ({params.xTop}, {params.yTop})-({params.xBottom}, {params.yBottom}) lies outside "
+            f"the {width}×{height} px frames; set xBottom ≤ {width} and yBottom ≤ {height}"
+        )
+
+
+def compute_background(source: FrameSource, params: Parameters) -> np.ndarray:
+    """Background of a movie from ``nBack`` evenly sampled frames (``methBack``, ``regBack``).
+
+    Unreadable sampled frames are left out (and logged).
+    """
+    reference: list[np.ndarray] = []
+
+    def frames() -> Iterator[np.ndarray]:
+        for k in sample_indices(source.n_frames, params.nBack):
+            try:
+                frame = source.read(k)
+            except InputError as error:
+                log.warning("background: frame %d left out: %s", k, error)
+                continue
+            if params.regBack and reference:
+                frame = register(reference[0], frame, params.regBack)
+            reference.append(frame) if not reference else None
+            yield frame
+
+    return project(frames(), method=params.methBack)
+
+
+def detect_range(
+    source: FrameSource,
+    background: np.ndarray,
+    params: Parameters,
+    *,
+    start: int = 0,
+    stop: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Detections:
+    """Detect the objects of frames ``start`` to ``stop`` (exclusive).
+
+    Parameters
+    ----------
+    source : FrameSource
+        The movie.
+    background : ndarray of uint8, shape (H, W)
+        Its background.
+    params : Parameters
+        Tracking parameters.
+    start, stop : int
+        Frame range; ``stop=None`` means the end of the movie.
+    progress : callable, optional
+        Called with the number of frames done in this range, every few frames.
+    """
+    frames, counts, blocks = [], [], []
+    skipped_before = len(source.skipped)
+    done = 0
+    for k, frame in source.iter_frames(start, stop):
+        if params.reg:
+            frame = register(background, frame, params.reg)
+        features = detect(frame, background, params)
+        frames.append(k)
+        counts.append(len(features))
+        blocks.append(features)
+        done += 1
+        if progress is not None and done % 25 == 0:
+            progress(done)
+    if progress is not None:
+        progress(done)
+    features = np.concatenate(blocks) if blocks else np.empty((0, 21))
+    return Detections(
+        np.asarray(frames, np.int64),
+        np.asarray(counts, np.int64),
+        features,
+        list(source.skipped[skipped_before:]),
+    )
+
+
+def link_detections(chunks: Iterable[Detections], params: Parameters) -> Iterator[np.ndarray]:
+    """Link detections in frame order; yield one block of result rows per chunk.
+
+    Parameters
+    ----------
+    chunks : iterable of Detections
+        Consecutive frame ranges, in order.
+    params : Parameters
+        Linking parameters (``spot``, ``norm*``, ``maxDist``, ``maxTime``).
+
+    Yields
+    ------
+    ndarray of float64, shape (K, 23)
+        Rows as :data:`batchtrack.io.results.COLUMNS`, ordered by frame then id.
+    """
+    linker = Linker(LinkWeights.from_params(params))
+    for chunk in chunks:
+        rows = np.empty((len(chunk.features), len(COLUMNS)))
+        offset = 0
+        for k, count in zip(chunk.frames.tolist(), chunk.counts.tolist()):
+            features = chunk.features[offset : offset + count]
+            order, ids = linker.step(features)
+            block = rows[offset : offset + count]
+            block[:, :21] = features[order]
+            block[:, 21] = k
+            block[:, 22] = ids
+            offset += count
+        yield rows
+
+
+def _open(path: str | Path | FrameSource) -> FrameSource:
+    return path if isinstance(path, FrameSource) else open_frames(path)
+
+
+def _background(
+    source: FrameSource, params: Parameters, background: str | Path | np.ndarray | None
+) -> np.ndarray:
+    if background is None:
+        return compute_background(source, params)
+    if isinstance(background, np.ndarray):
+        if background.shape != source.shape:
+            raise InputError(
+                f"background is {background.shape[1]}×{background.shape[0]} px but the frames of "
+                f"{source.path} are {source.shape[1]}×{source.shape[0]} px"
+            )
+        return background
+    return load_background(background, source.shape)
+
+
+def track_movie(
+    path: str | Path | FrameSource,
+    params: Parameters | None = None,
+    *,
+    background: str | Path | np.ndarray | None = None,
+    output: str | Path | None = None,
+    progress: Progress | None = None,
+    collect: bool = False,
+    chunk_size: int = 500,
+) -> tuple[TrackSummary, pd.DataFrame | None]:
+    """Track one movie and write its result folder; memory stays bounded (frames streamed).
+
+    Parameters
+    ----------
+    path : path or FrameSource
+        Image-sequence folder or video file.
+    params : Parameters, optional
+        Defaults if omitted.
+    background : path or ndarray, optional
+        Use this background instead of computing one.
+    output : path, optional
+        Result folder; by default FastTrack's (``Tracking_Result`` or
+        ``Tracking_Result_<video>`` beside the movie).
+    progress : callable, optional
+        ``progress(frames_done, frames_total)``.
+    collect : bool
+        Also return the whole result table (it then lives in memory).
+    chunk_size : int
+        Frames detected between two writes of result rows.
+
+    Returns
+    -------
+    summary : TrackSummary
+    table : DataFrame or None
+        The result table when ``collect`` is true.
+    """
+    params = params or Parameters()
+    started = time.perf_counter()
+    source = _open(path)
+    with source:
+        _check_roi(params, source.shape)
+        bg = _background(source, params, background)
+        total = source.n_frames
+        with ResultWriter(output or source.result_dir) as writer:
+            done = 0
+
+            def chunks() -> Iterator[Detections]:
+                nonlocal done
+                for start in range(0, total, chunk_size):
+                    stop = min(start + chunk_size, total)
+                    report = None if progress is None else (lambda n, s=done: progress(s + n, total))
+                    chunk = detect_range(source, bg, params, start=start, stop=stop, progress=report)
+                    done += stop - start
+                    yield chunk
+
+            blocks, n_ids, n_frames = [], 0, 0
+            for rows in link_detections(_record(chunks(), writer), params):
+                writer.write_rows(rows)
+                if len(rows):
+                    n_ids = max(n_ids, int(rows[:, 22].max()) + 1)
+                if collect:
+                    blocks.append(rows)
+            n_frames = total - len(source.skipped)
+            if writer.n_rows == 0:
+                message = (
+                    "no object detected in any frame; check thresh, lightBack and "
+                    "minArea/maxArea (try the preview)"
+                )
+                log.warning("%s: %s", source.path, message)
+                writer.log(message)
+            folder = writer.finish(bg, params)
+        summary = TrackSummary(
+            folder, n_frames, writer.n_rows, n_ids, list(source.skipped),
+            time.perf_counter() - started,
+        )  # fmt: skip
+    table = None
+    if collect:
+        data = np.concatenate(blocks) if blocks else np.empty((0, len(COLUMNS)))
+        table = _table(data)
+    return summary, table
+
+
+def _record(chunks: Iterable[Detections], writer: ResultWriter) -> Iterator[Detections]:
+    """Pass chunks through, logging their unreadable frames into the result's log."""
+    for chunk in chunks:
+        for k, reason in chunk.skipped:
+            writer.log(f"frame {k} skipped: {reason}")
+        yield chunk
+
+
+def _table(rows: np.ndarray) -> pd.DataFrame:
+    table = pd.DataFrame(rows, columns=list(COLUMNS))
+    return table.astype({"imageNumber": np.int64, "id": np.int64})
+
+
+def track(
+    path: str | Path,
+    params: Parameters | None = None,
+    *,
+    background: str | Path | np.ndarray | None = None,
+    progress: Progress | None = None,
+) -> pd.DataFrame:
+    """Track one image sequence or video and write its ``Tracking_Result`` folder.
+
+    Parameters
+    ----------
+    path : path
+        Folder of an image sequence, or a video file.
+    params : Parameters, optional
+        Tracking parameters (FastTrack's names); defaults if omitted.
+    background : path or ndarray, optional
+        Background image to use instead of computing one.
+    progress : callable, optional
+        ``progress(frames_done, frames_total)``.
+
+    Returns
+    -------
+    DataFrame
+        The result table, FastTrack's 23 columns, one row per object per frame.
+
+    Examples
+    --------
+    >>> from batchtrack import track, Parameters                 # doctest: +SKIP
+    >>> table = track("Run1/images", Parameters(thresh=60, methBack=1))  # doctest: +SKIP
+    """
+    _, table = track_movie(path, params, background=background, progress=progress, collect=True)
+    return table
