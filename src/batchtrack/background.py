@@ -143,7 +143,8 @@ def register(reference: np.ndarray, frame: np.ndarray, method: int) -> np.ndarra
     try:
         transform = _ESTIMATORS[method](reference, frame)
     except cv2.error as error:
-        log.warning("registration (%s) failed, frame left as is: %s", REGISTRATION_METHODS[method], error)
+        name = REGISTRATION_METHODS[method]
+        log.warning("registration (%s) failed, frame left as is: %s", name, error)
         return frame
     size = (frame.shape[1], frame.shape[0])
     if transform.shape == (3, 3):

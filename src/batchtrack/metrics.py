@@ -12,14 +12,14 @@ Both tables follow batchtrack's schema (FastTrack's 23-column table); only ``ima
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
 from scipy.spatial import cKDTree
 
-from batchtrack.errors import InputError, ParameterError
+from .errors import InputError, ParameterError
+from .io.results import read_tracking
 
 __all__ = ["IdentityScore", "identity_score", "read_tracking"]
 
@@ -74,34 +74,6 @@ class IdentityScore:
             f"{self.false_positives} false positives, "
             f"MOTA {self.mota:.4f} ({self.n_gt} truth / {self.n_result} result detections)"
         )
-
-
-def read_tracking(path: str | Path) -> pd.DataFrame:
-    """Read a FastTrack ``tracking.txt`` (tab-separated, one header line).
-
-    Parameters
-    ----------
-    path : str or Path
-        The file to read.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per object per frame, with the file's columns.
-
-    Raises
-    ------
-    InputError
-        If the file is missing or is not a tab-separated table.
-    """
-    path = Path(path)
-    try:
-        return pd.read_csv(path, sep="\t")
-    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
-        raise InputError(
-            f"cannot read tracking table {path}: {err}; "
-            "give a FastTrack tracking.txt (tab-separated with a header line)"
-        ) from err
 
 
 def identity_score(

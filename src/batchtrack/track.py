@@ -172,7 +172,7 @@ def link_detections(chunks: Iterable[Detections], params: Parameters) -> Iterato
     for chunk in chunks:
         rows = np.empty((len(chunk.features), len(COLUMNS)))
         offset = 0
-        for k, count in zip(chunk.frames.tolist(), chunk.counts.tolist()):
+        for k, count in zip(chunk.frames.tolist(), chunk.counts.tolist(), strict=True):
             features = chunk.features[offset : offset + count]
             order, ids = linker.step(features)
             block = rows[offset : offset + count]
@@ -246,16 +246,14 @@ def track_movie(
         bg = _background(source, params, background)
         total = source.n_frames
         with ResultWriter(output or source.result_dir) as writer:
-            done = 0
 
             def chunks() -> Iterator[Detections]:
-                nonlocal done
                 for start in range(0, total, chunk_size):
+                    report = None
+                    if progress is not None:
+                        report = lambda n, start=start: progress(start + n, total)  # noqa: E731
                     stop = min(start + chunk_size, total)
-                    report = None if progress is None else (lambda n, s=done: progress(s + n, total))
-                    chunk = detect_range(source, bg, params, start=start, stop=stop, progress=report)
-                    done += stop - start
-                    yield chunk
+                    yield detect_range(source, bg, params, start=start, stop=stop, progress=report)
 
             blocks, n_ids, n_frames = [], 0, 0
             for rows in link_detections(_record(chunks(), writer), params):

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ..detect import FEATURE_COLUMNS
-from ..errors import OutputError
+from ..errors import InputError, OutputError
 
 __all__ = ["COLUMNS", "ResultWriter", "archive_name", "read_tracking"]
 
@@ -97,14 +97,14 @@ class ResultWriter:
                 f"cannot write results in {self.folder.parent}: {error.strerror or error}; "
                 "make the folder writable or track a copy of the movie elsewhere"
             ) from error
-        self._text = open(self.partial / "tracking.txt", "w", encoding="ascii")  # noqa: SIM115
+        self._text = open(self.partial / "tracking.txt", "w", encoding="ascii")
         self._text.write("\t".join(COLUMNS) + "\n")
         self._db = sqlite3.connect(self.partial / "tracking.db")
         columns = ", ".join(f"{c} REAL" for c in FEATURE_COLUMNS)
         self._db.execute(f"CREATE TABLE tracking ({columns}, imageNumber INTEGER, id INTEGER)")
         self._db.execute("CREATE TABLE parameter (parameter TEXT, value REAL)")
         self._insert = f"INSERT INTO tracking VALUES ({', '.join('?' * len(COLUMNS))})"
-        self._log = open(self.partial / "log", "w", encoding="utf-8")  # noqa: SIM115
+        self._log = open(self.partial / "log", "w", encoding="utf-8")
         self.n_rows = 0
 
     def write_rows(self, rows: np.ndarray) -> None:
@@ -114,7 +114,7 @@ class ResultWriter:
         np.savetxt(self._text, rows, fmt=_FORMAT)
         features = rows[:, : len(FEATURE_COLUMNS)].tolist()
         ints = rows[:, len(FEATURE_COLUMNS) :].astype(np.int64).tolist()
-        self._db.executemany(self._insert, (f + i for f, i in zip(features, ints)))
+        self._db.executemany(self._insert, (f + i for f, i in zip(features, ints, strict=True)))
         self.n_rows += len(rows)
 
     def log(self, message: str) -> None:
@@ -167,8 +167,30 @@ class ResultWriter:
 
 
 def read_tracking(path: str | Path) -> pd.DataFrame:
-    """Read a ``tracking.txt`` (or a result folder holding one) into a DataFrame."""
+    """Read a FastTrack ``tracking.txt`` (or the result folder holding one).
+
+    Parameters
+    ----------
+    path : str or Path
+        The file, or a ``Tracking_Result`` folder.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per object per frame, with the file's columns.
+
+    Raises
+    ------
+    InputError
+        If the file is missing or is not a tab-separated table.
+    """
     path = Path(path)
     if path.is_dir():
         path = path / "tracking.txt"
-    return pd.read_csv(path, sep="\t", dtype={"imageNumber": np.int64, "id": np.int64})
+    try:
+        return pd.read_csv(path, sep="\t")
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise InputError(
+            f"cannot read tracking table {path}: {err}; "
+            "give a FastTrack tracking.txt (tab-separated with a header line)"
+        ) from err
