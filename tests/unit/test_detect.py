@@ -53,7 +53,7 @@ def test_find_objects_area_bounds_are_exclusive() -> None:
     binary = np.zeros((40, 40), np.uint8)
     binary[5:10, 5:10] = 255  # contour area 16 (polygon through pixel centres)
     binary[20:30, 20:30] = 255  # contour area 81
-    contours, areas = find_objects(binary, min_area=16, max_area=100)
+    _, areas = find_objects(binary, min_area=16, max_area=100)
     assert areas.tolist() == [81.0]
     _, areas = find_objects(binary, min_area=15, max_area=81)
     assert areas.tolist() == [16.0]
