@@ -32,6 +32,7 @@ __all__ = [
     "link_detections",
     "track",
     "track_movie",
+    "write_result",
 ]
 
 log = logging.getLogger(__name__)
@@ -240,54 +241,87 @@ def track_movie(
     """
     params = params or Parameters()
     started = time.perf_counter()
-    source = _open(path)
-    with source:
+    with _open(path) as source:
         _check_roi(params, source.shape)
         bg = _background(source, params, background)
         total = source.n_frames
-        with ResultWriter(output or source.result_dir) as writer:
 
-            def chunks() -> Iterator[Detections]:
-                for start in range(0, total, chunk_size):
-                    report = None
-                    if progress is not None:
-                        report = lambda n, start=start: progress(start + n, total)  # noqa: E731
-                    stop = min(start + chunk_size, total)
-                    yield detect_range(source, bg, params, start=start, stop=stop, progress=report)
+        def chunks() -> Iterator[Detections]:
+            for start in range(0, total, chunk_size):
+                report = None
+                if progress is not None:
+                    report = lambda n, start=start: progress(start + n, total)  # noqa: E731
+                stop = min(start + chunk_size, total)
+                yield detect_range(source, bg, params, start=start, stop=stop, progress=report)
 
-            blocks, n_ids, n_frames = [], 0, 0
-            for rows in link_detections(_record(chunks(), writer), params):
-                writer.write_rows(rows)
-                if len(rows):
-                    n_ids = max(n_ids, int(rows[:, 22].max()) + 1)
-                if collect:
-                    blocks.append(rows)
-            n_frames = total - len(source.skipped)
-            if writer.n_rows == 0:
-                message = (
-                    "no object detected in any frame; check thresh, lightBack and "
-                    "minArea/maxArea (try the preview)"
-                )
-                log.warning("%s: %s", source.path, message)
-                writer.log(message)
-            folder = writer.finish(bg, params)
-        summary = TrackSummary(
-            folder, n_frames, writer.n_rows, n_ids, list(source.skipped),
-            time.perf_counter() - started,
+        return write_result(
+            chunks(), params, bg, output or source.result_dir, collect=collect, started=started,
+            label=str(source.path),
         )  # fmt: skip
+
+
+def write_result(
+    chunks: Iterable[Detections],
+    params: Parameters,
+    background: np.ndarray,
+    folder: str | Path,
+    *,
+    collect: bool = False,
+    marker: dict | None = None,
+    started: float | None = None,
+    label: str = "",
+) -> tuple[TrackSummary, pd.DataFrame | None]:
+    """Link detections in order and publish the result folder atomically.
+
+    Parameters
+    ----------
+    chunks : iterable of Detections
+        Consecutive frame ranges of one movie, in order (consumed lazily).
+    params : Parameters
+        Tracking parameters (saved as ``cfg.toml``).
+    background : ndarray of uint8
+        Background used (saved as ``background.pgm``).
+    folder : path
+        Result folder to publish (an existing one is archived).
+    collect : bool
+        Also return the whole table.
+    marker : dict, optional
+        Resume marker saved as ``batchtrack.json`` in the folder.
+    """
+    started = time.perf_counter() if started is None else started
+    blocks, n_ids, n_frames, skipped = [], 0, 0, []
+
+    def record(chunks: Iterable[Detections]) -> Iterator[Detections]:
+        nonlocal n_frames
+        for chunk in chunks:
+            n_frames += len(chunk.frames)
+            skipped.extend(chunk.skipped)
+            for k, reason in chunk.skipped:
+                writer.log(f"frame {k} skipped: {reason}")
+            yield chunk
+
+    with ResultWriter(folder) as writer:
+        for rows in link_detections(record(chunks), params):
+            writer.write_rows(rows)
+            if len(rows):
+                n_ids = max(n_ids, int(rows[:, 22].max()) + 1)
+            if collect:
+                blocks.append(rows)
+        if writer.n_rows == 0:
+            message = (
+                "no object detected in any frame; check thresh, lightBack and "
+                "minArea/maxArea (try the preview)"
+            )
+            log.warning("%s: %s", label or folder, message)
+            writer.log(message)
+        published = writer.finish(background, params, marker=marker)
+    summary = TrackSummary(
+        published, n_frames, writer.n_rows, n_ids, skipped, time.perf_counter() - started
+    )
     table = None
     if collect:
-        data = np.concatenate(blocks) if blocks else np.empty((0, len(COLUMNS)))
-        table = _table(data)
+        table = _table(np.concatenate(blocks) if blocks else np.empty((0, len(COLUMNS))))
     return summary, table
-
-
-def _record(chunks: Iterable[Detections], writer: ResultWriter) -> Iterator[Detections]:
-    """Pass chunks through, logging their unreadable frames into the result's log."""
-    for chunk in chunks:
-        for k, reason in chunk.skipped:
-            writer.log(f"frame {k} skipped: {reason}")
-        yield chunk
 
 
 def _table(rows: np.ndarray) -> pd.DataFrame:

@@ -9,6 +9,7 @@ next time a result is written beside them.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -23,7 +24,7 @@ import pandas as pd
 from ..detect import FEATURE_COLUMNS
 from ..errors import InputError, OutputError
 
-__all__ = ["COLUMNS", "ResultWriter", "archive_name", "read_tracking"]
+__all__ = ["COLUMNS", "MARKER", "ResultWriter", "archive_name", "read_tracking"]
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,8 @@ log = logging.getLogger(__name__)
 COLUMNS: tuple[str, ...] = (*FEATURE_COLUMNS, "imageNumber", "id")
 _FORMAT = "\t".join(["%g"] * len(FEATURE_COLUMNS) + ["%d", "%d"])
 _PARTIAL = ".partial-"
+#: File of a result folder recording what produced it (see ``batchtrack.batch.run``).
+MARKER = "batchtrack.json"
 
 
 def archive_name(folder: Path, when: datetime | None = None) -> Path:
@@ -121,8 +124,11 @@ class ResultWriter:
         """Add one line (date, message) to the result's ``log``."""
         self._log.write(f"{datetime.now().isoformat(timespec='seconds')}\t{message}\n")
 
-    def finish(self, background: np.ndarray, params) -> Path:
+    def finish(self, background: np.ndarray, params, *, marker: dict | None = None) -> Path:
         """Write the background and parameters, then publish the folder atomically.
+
+        ``marker``, if given, is saved as ``batchtrack.json`` (what produced this result, used
+        by the batch runner to skip finished entries).
 
         Returns
         -------
@@ -139,6 +145,8 @@ class ResultWriter:
         if not cv2.imwrite(str(self.partial / "background.pgm"), background):
             raise OutputError(f"cannot write {self.partial / 'background.pgm'}")
         save_cfg(params, self.partial / "cfg.toml")
+        if marker is not None:
+            (self.partial / MARKER).write_text(json.dumps(marker, indent=1, sort_keys=True))
         if self.folder.exists():
             target = archive_name(self.folder)
             self.folder.rename(target)

@@ -1,0 +1,158 @@
+"""Saving and loading a stack, so that a batch is reproducible and runs headless.
+
+Two formats, chosen by the file extension:
+
+* **TOML** (``stack.toml``): the current parameter table, the options, and one ``[[entry]]``
+  table per entry with its path, background and full parameter snapshot::
+
+      title = "batchtrack stack"
+      workflow = "track"
+      autoload = false
+
+      [parameters]
+      thresh = 60
+      ...
+
+      [[entry]]
+      path = "Run1/images"
+      background = "Run1/images/Tracking_Result/background.pgm"
+
+      [entry.parameters]
+      thresh = 60
+      ...
+
+* **CSV** (``stack.csv``): one row per entry; columns ``path`` (required), ``background``,
+  ``cfg`` (a parameter file) and any parameter name (overriding the file or the defaults).
+
+Relative paths are relative to the manifest's folder.
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+
+import tomli_w
+
+from ..errors import ParameterError
+from ..params import PARAMETER_NAMES, Parameters, load_cfg
+from .stack import Entry, Stack, Status
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+__all__ = ["load_manifest", "save_manifest"]
+
+_TITLE = "batchtrack stack"
+
+
+def _relative(path: Path | None, base: Path) -> str | None:
+    if path is None:
+        return None
+    try:
+        return Path(path).resolve().relative_to(base.resolve()).as_posix()
+    except ValueError:
+        return str(Path(path).resolve())
+
+
+def _absolute(text: str | None, base: Path) -> Path | None:
+    if text in (None, ""):
+        return None
+    path = Path(text).expanduser()
+    return path if path.is_absolute() else base / path
+
+
+def save_manifest(stack: Stack, path: str | Path) -> Path:
+    """Write the stack to ``path`` (``.toml`` or ``.csv``)."""
+    path = Path(path)
+    base = path.parent
+    if path.suffix.lower() == ".csv":
+        with open(path, "w", newline="", encoding="utf-8") as stream:
+            writer = csv.writer(stream)
+            writer.writerow(["path", "background", *PARAMETER_NAMES])
+            for entry in stack.entries:
+                values = entry.params.model_dump()
+                writer.writerow([_relative(entry.path, base), _relative(entry.background, base)
+                                 or "", *(values[n] for n in PARAMETER_NAMES)])  # fmt: skip
+        return path
+    document: dict = {"title": _TITLE, "workflow": stack.workflow, "autoload": stack.autoload}
+    if stack.unique_background is not None:
+        document["unique_background"] = _relative(stack.unique_background, base)
+    document["parameters"] = stack.params.model_dump()
+    entries = []
+    for entry in stack.entries:
+        item: dict = {"path": _relative(entry.path, base)}
+        if entry.background is not None:
+            item["background"] = _relative(entry.background, base)
+        if entry.workflow != stack.workflow:
+            item["workflow"] = entry.workflow
+        item["parameters"] = entry.params.model_dump()
+        entries.append(item)
+    document["entry"] = entries
+    path.write_text(tomli_w.dumps(document), encoding="utf-8")
+    return path
+
+
+def load_manifest(path: str | Path) -> Stack:
+    """Read a stack saved by :func:`save_manifest` (or written by hand)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ParameterError(f"manifest {path} does not exist; create it with 'batchtrack batch add'")
+    if path.suffix.lower() == ".csv":
+        return _load_csv(path)
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise ParameterError(f"manifest {path} is not valid TOML: {error}") from error
+    base = path.parent
+    params = Parameters.from_mapping(document.get("parameters", {}), source=str(path))
+    stack = Stack(params, autoload=bool(document.get("autoload", False)),
+                  workflow=document.get("workflow", "track"))  # fmt: skip
+    stack.unique_background = _absolute(document.get("unique_background"), base)
+    for item in document.get("entry", []):
+        if "path" not in item:
+            raise ParameterError(f"manifest {path}: an [[entry]] has no 'path'")
+        entry_params = Parameters.from_mapping(item.get("parameters", {}), source=str(path))
+        entry = Entry(_absolute(item["path"], base), entry_params,
+                      background=_absolute(item.get("background"), base),
+                      params_source=str(path), workflow=item.get("workflow", stack.workflow))  # fmt: skip
+        _check_exists(entry)
+        stack.entries.append(entry)
+    return stack
+
+
+def _load_csv(path: Path) -> Stack:
+    base = path.parent
+    stack = Stack()
+    with open(path, newline="", encoding="utf-8") as stream:
+        reader = csv.DictReader(stream)
+        if reader.fieldnames is None or "path" not in reader.fieldnames:
+            raise ParameterError(f"manifest {path} needs a 'path' column")
+        for line, row in enumerate(reader, start=2):
+            cfg = _absolute(row.get("cfg"), base)
+            params = load_cfg(cfg) if cfg else Parameters()
+            overrides = {n: _number(row[n]) for n in PARAMETER_NAMES if row.get(n) not in (None, "")}
+            try:
+                params = params.with_updates(overrides)
+            except ParameterError as error:
+                raise ParameterError(f"manifest {path}, line {line}: {error}") from error
+            entry = Entry(_absolute(row["path"], base), params,
+                          background=_absolute(row.get("background"), base),
+                          params_source=str(cfg or path))  # fmt: skip
+            _check_exists(entry)
+            stack.entries.append(entry)
+    return stack
+
+
+def _number(text: str) -> int | float:
+    value = float(text)
+    return int(value) if value.is_integer() else value
+
+
+def _check_exists(entry: Entry) -> None:
+    if not entry.path.exists():
+        entry.status = Status.ERROR
+        entry.message = f"{entry.path} does not exist"

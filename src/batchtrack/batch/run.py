@@ -1,0 +1,496 @@
+"""Running a stack: executors, per-entry tasks, progress and status, resume markers, shards.
+
+Every backend is a :class:`concurrent.futures.Executor`: an in-process thread, a pool of local
+processes (spawn start method, one OpenCV thread each), or a Dask cluster
+(``Client.get_executor()``), reached by address or started through dask-jobqueue (SLURM, PBS).
+
+A tracking entry runs as three kinds of task, all taking paths and parameters (never frames):
+
+1. ``prepare``: open the movie, count its frames, compute or check the background, and tell
+   whether a matching finished result already exists (resume);
+2. ``detect``: detect the objects of one chunk of frames (chunks run in parallel);
+3. ``finish``: link all chunks in frame order and publish the result folder atomically, with
+   a marker (parameter hash, background hash, input signature, version).
+
+Other workflows (see :mod:`batchtrack.workflows`) run as one ``analyse`` task per entry.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import contextlib
+import hashlib
+import json
+import logging
+import multiprocessing
+import os
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .. import __version__
+from ..errors import BatchtrackError, ParameterError
+from ..io.results import MARKER
+from ..params import Parameters, parameters_hash
+from .stack import Entry, Stack, Status
+
+__all__ = [
+    "BACKENDS",
+    "RunSummary",
+    "open_executor",
+    "parse_shard",
+    "run_stack",
+    "select_shard",
+]
+
+log = logging.getLogger(__name__)
+
+BACKENDS = ("inprocess", "local", "dask")
+
+
+# -- executors ---------------------------------------------------------------------------------
+def _init_worker() -> None:
+    """Each worker process uses one OpenCV thread: parallelism comes from the processes."""
+    cv2.setNumThreads(1)
+
+
+@contextlib.contextmanager
+def open_executor(
+    backend: str = "local",
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    jobqueue: str | None = None,
+    jobqueue_options: dict | None = None,
+) -> Iterator[cf.Executor]:
+    """An executor for the chosen backend, shut down on exit.
+
+    Parameters
+    ----------
+    backend : {"inprocess", "local", "dask"}
+        ``inprocess``: one thread of this process (for debugging and small runs); ``local``:
+        ``workers`` processes of this machine; ``dask``: a Dask cluster.
+    workers : int, optional
+        Local processes (default: every core); for a jobqueue cluster, jobs to start.
+    scheduler : str, optional
+        Address of a running Dask scheduler (``tcp://host:8786``); implies ``dask``.
+    jobqueue : {"slurm", "pbs", "sge", "lsf"}, optional
+        Start a Dask cluster through dask-jobqueue with ``jobqueue_options``
+        (e.g. ``{"cores": 8, "memory": "16GB", "queue": "normal"}``).
+    """
+    if scheduler or jobqueue:
+        backend = "dask"
+    if backend not in BACKENDS:
+        raise ParameterError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    if backend == "inprocess":
+        with cf.ThreadPoolExecutor(max_workers=1) as executor:
+            yield executor
+    elif backend == "local":
+        context = multiprocessing.get_context("spawn")
+        with cf.ProcessPoolExecutor(
+            max_workers=workers or os.cpu_count() or 1,
+            mp_context=context,
+            initializer=_init_worker,
+        ) as executor:
+            yield executor
+    else:
+        with _dask_client(scheduler, jobqueue, jobqueue_options or {}, workers) as client:
+            yield client.get_executor(pure=False)
+
+
+@contextlib.contextmanager
+def _dask_client(
+    scheduler: str | None, jobqueue: str | None, options: dict, workers: int | None
+) -> Iterator:
+    try:
+        from distributed import Client
+    except ImportError as error:  # pragma: no cover - depends on the install
+        raise ParameterError(
+            "the Dask backend needs the dask extra: pip install 'batchtrack[dask]'"
+        ) from error
+    if scheduler:
+        with Client(scheduler) as client:
+            yield client
+        return
+    if jobqueue:
+        try:
+            import dask_jobqueue
+        except ImportError as error:  # pragma: no cover - depends on the install
+            raise ParameterError("SLURM/PBS needs dask-jobqueue: pip install dask-jobqueue") from error
+        cluster_class = getattr(dask_jobqueue, f"{jobqueue.upper()}Cluster")
+        with cluster_class(**options) as cluster, Client(cluster) as client:
+            cluster.scale(jobs=workers or 1)
+            yield client
+        return
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=workers or os.cpu_count(), threads_per_worker=1,
+                      processes=True, dashboard_address=None) as cluster, Client(cluster) as client:  # fmt: skip
+        yield client
+
+
+# -- shards ------------------------------------------------------------------------------------
+def parse_shard(text: str) -> tuple[int, int]:
+    """Parse ``k/N`` (1 ≤ k ≤ N)."""
+    try:
+        k, n = (int(part) for part in text.split("/"))
+    except ValueError:
+        k = n = 0
+    if not 1 <= k <= n:
+        raise ParameterError(f"shard must be k/N with 1 ≤ k ≤ N (e.g. 2/10), got {text!r}")
+    return k, n
+
+
+def select_shard(entries: Sequence[Entry], shard: tuple[int, int] | None) -> list[Entry]:
+    """The k-th of N interleaved slices of the stack (entries k, k+N, k+2N…, 1-based)."""
+    if shard is None:
+        return list(entries)
+    k, n = shard
+    return [entry for i, entry in enumerate(entries) if i % n == k - 1]
+
+
+# -- resume markers ----------------------------------------------------------------------------
+def _file_hash(path: Path | None) -> str:
+    if path is None:
+        return "computed"
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def input_signature(path: Path) -> dict:
+    """Size and modification time of a movie (all frames of a sequence)."""
+    if path.is_dir():
+        stats = [entry.stat() for entry in os.scandir(path) if entry.is_file()]
+        return {
+            "files": len(stats),
+            "bytes": sum(s.st_size for s in stats),
+            "mtime": max((s.st_mtime for s in stats), default=0.0),
+        }
+    stat = path.stat()
+    return {"files": 1, "bytes": stat.st_size, "mtime": stat.st_mtime}
+
+
+def make_marker(entry_path: Path, params_hash: str, background: Path | None, workflow: str) -> dict:
+    """What identifies a finished result: inputs, parameters, background, version."""
+    return {
+        "workflow": workflow,
+        "params": params_hash,
+        "background": _file_hash(background),
+        "input": input_signature(entry_path),
+        "version": __version__,
+    }
+
+
+def marker_matches(result_dir: Path, marker: dict) -> bool:
+    """True if ``result_dir`` holds a result made from exactly these inputs."""
+    try:
+        return json.loads((result_dir / MARKER).read_text()) == marker
+    except (OSError, ValueError):
+        return False
+
+
+# -- tasks (run in workers; module-level so that they pickle) ------------------------------------
+@dataclass(frozen=True)
+class Job:
+    """What a worker needs to process one entry: paths and parameters only."""
+
+    path: str
+    params: Parameters
+    background: str | None
+    output: str
+    force: bool = False
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Result of the prepare task."""
+
+    n_frames: int
+    background_png: bytes
+    marker: dict
+    skip: bool = False
+
+
+def prepare_task(job: Job) -> Prepared:
+    """Open the movie, get its background, and check for a matching finished result."""
+    from ..io.frames import open_frames
+    from ..track import _background, _check_roi
+
+    _init_worker()
+    path = Path(job.path)
+    marker = make_marker(path, parameters_hash(job.params), _opt(job.background), "track")
+    if not job.force and marker_matches(Path(job.output), marker):
+        return Prepared(0, b"", marker, skip=True)
+    with open_frames(path) as source:
+        _check_roi(job.params, source.shape)
+        background = _background(source, job.params, _opt(job.background))
+        n_frames = source.n_frames
+    ok, png = cv2.imencode(".png", background)
+    return Prepared(n_frames, png.tobytes(), marker)
+
+
+def detect_task(job: Job, background_png: bytes, start: int, stop: int | None):
+    """Detect the objects of frames ``start``…``stop`` of one movie."""
+    from ..io.frames import open_frames
+    from ..track import detect_range
+
+    _init_worker()
+    background = _decode(background_png)
+    with open_frames(Path(job.path)) as source:
+        return detect_range(source, background, job.params, start=start, stop=stop)
+
+
+def finish_task(job: Job, prepared: Prepared, chunks: list):
+    """Link the chunks in order and publish the result folder with its resume marker."""
+    from ..track import write_result
+
+    summary, _ = write_result(
+        chunks, job.params, _decode(prepared.background_png), job.output,
+        marker=prepared.marker, label=job.path,
+    )  # fmt: skip
+    return summary
+
+
+def _decode(png: bytes) -> np.ndarray:
+    return cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_GRAYSCALE)
+
+
+def _opt(path: str | None) -> Path | None:
+    return None if path is None else Path(path)
+
+
+# -- the coordinator ---------------------------------------------------------------------------
+@dataclass
+class RunSummary:
+    """Outcome of a run: counts per status, time, throughput."""
+
+    counts: dict[str, int]
+    seconds: float
+    frames: int
+    entries: list[dict] = field(default_factory=list)
+
+    @property
+    def frames_per_second(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def failed(self) -> int:
+        return self.counts.get(str(Status.ERROR), 0)
+
+    def __str__(self) -> str:
+        counts = ", ".join(f"{n} {status}" for status, n in self.counts.items() if n)
+        return (
+            f"{counts or 'nothing to do'} in {self.seconds:.1f} s, {self.frames} frames "
+            f"({self.frames_per_second:.0f} frames/s)"
+        )
+
+
+@dataclass
+class _Running:
+    """Coordinator-side state of one entry in flight."""
+
+    entry: Entry
+    job: Job
+    started: float
+    prepared: Prepared | None = None
+    chunks: dict[int, object] = field(default_factory=dict)
+    pending: int = 0
+    frames: int = 0
+
+
+def _job(entry: Entry, force: bool) -> Job:
+    background = None if entry.background is None else str(entry.background)
+    return Job(str(entry.path), entry.params, background, str(entry.result_dir), force)
+
+
+def _message(error: BaseException) -> str:
+    if isinstance(error, BatchtrackError):
+        return str(error)
+    return f"{type(error).__name__}: {error}"
+
+
+class _Coordinator:
+    """Submits each entry's tasks as the previous ones finish and keeps the stack updated."""
+
+    def __init__(self, stack: Stack, executor: cf.Executor, *, force: bool, chunk_size: int,
+                 max_active: int, cancel: threading.Event | None) -> None:  # fmt: skip
+        self.stack, self.executor = stack, executor
+        self.force, self.chunk_size, self.max_active = force, chunk_size, max_active
+        self.cancel = cancel or threading.Event()
+        self.futures: dict[cf.Future, tuple[str, _Running, int]] = {}
+        self.running: dict[int, _Running] = {}
+        self.frames = 0
+
+    def run(self, entries: list[Entry]) -> None:
+        queue = list(reversed(entries))
+        while queue or self.futures:
+            if self.cancel.is_set():
+                self._cancel_all(queue)
+                return
+            while queue and len(self.running) < self.max_active:
+                self._start(queue.pop())
+            done, _ = cf.wait(list(self.futures), timeout=0.2, return_when=cf.FIRST_COMPLETED)
+            for future in done:
+                self._handle(future)
+
+    def _submit(self, kind: str, state: _Running, fn, *args, start: int = 0) -> None:
+        self.futures[self.executor.submit(fn, *args)] = (kind, state, start)
+
+    def _start(self, entry: Entry) -> None:
+        state = _Running(entry, _job(entry, self.force), time.perf_counter())
+        self.running[entry.id] = state
+        self.stack.set_status(entry, Status.RUNNING)
+        self.stack.set_progress(entry, 0, entry.total)
+        if entry.workflow == "track":
+            self._submit("prepare", state, prepare_task, state.job)
+        else:
+            from ..workflows import analyse_task
+
+            self._submit("analyse", state, analyse_task, entry.workflow, state.job)
+
+    def _handle(self, future: cf.Future) -> None:
+        kind, state, start = self.futures.pop(future)
+        if state.entry.id not in self.running:  # entry already failed
+            return
+        try:
+            result = future.result()
+        except BaseException as error:  # noqa: BLE001 - any failure fails this entry only
+            self._fail(state, error)
+            return
+        getattr(self, f"_after_{kind}")(state, result, start)
+
+    def _after_prepare(self, state: _Running, prepared: Prepared, _: int) -> None:
+        entry = state.entry
+        if prepared.skip:
+            self._end(state, Status.SKIPPED, "finished result with the same inputs found")
+            return
+        state.prepared = prepared
+        self.stack.set_progress(entry, 0, prepared.n_frames)
+        starts = list(range(0, max(prepared.n_frames, 1), self.chunk_size))
+        state.pending = len(starts)
+        for i, start in enumerate(starts):
+            stop = None if i == len(starts) - 1 else start + self.chunk_size
+            self._submit("detect", state, detect_task, state.job, prepared.background_png,
+                         start, stop, start=start)  # fmt: skip
+
+    def _after_detect(self, state: _Running, detections, start: int) -> None:
+        state.chunks[start] = detections
+        state.pending -= 1
+        entry = state.entry
+        self.stack.set_progress(entry, min(entry.done + len(detections.frames) +
+                                           len(detections.skipped), entry.total), entry.total)  # fmt: skip
+        if state.pending == 0:
+            chunks = [state.chunks[k] for k in sorted(state.chunks)]
+            state.chunks = {}
+            self._submit("finish", state, finish_task, state.job, state.prepared, chunks)
+
+    def _after_finish(self, state: _Running, summary, _: int) -> None:
+        self.frames += summary.n_frames
+        state.frames = summary.n_frames
+        self.stack.set_progress(state.entry, state.entry.total, state.entry.total)
+        note = f"{summary.n_ids} ids, {summary.n_rows} rows"
+        if summary.skipped:
+            note += f", {len(summary.skipped)} unreadable frames skipped"
+        if summary.n_rows == 0:
+            note += " (no object detected: check thresh and area bounds)"
+        self._end(state, Status.DONE, note)
+
+    def _after_analyse(self, state: _Running, result, _: int) -> None:
+        if result.get("skipped"):
+            self._end(state, Status.SKIPPED, "finished result with the same inputs found")
+            return
+        state.frames = int(result.get("frames", 0))
+        self.frames += state.frames
+        self.stack.set_progress(state.entry, 1, 1)
+        self._end(state, Status.DONE, result.get("message", ""))
+
+    def _fail(self, state: _Running, error: BaseException) -> None:
+        for future, (_, other, _) in list(self.futures.items()):
+            if other is state:
+                future.cancel()
+                self.futures.pop(future)
+        log.error("%s: %s", state.entry.path, _message(error))
+        self._end(state, Status.ERROR, _message(error))
+
+    def _end(self, state: _Running, status: Status, message: str) -> None:
+        self.running.pop(state.entry.id, None)
+        state.entry_seconds = time.perf_counter() - state.started
+        self.stack.set_status(state.entry, status, message)
+
+    def _cancel_all(self, queue: list[Entry]) -> None:
+        for future in self.futures:
+            future.cancel()
+        for state in list(self.running.values()):
+            self._end(state, Status.WAITING, "cancelled")
+        self.futures.clear()
+
+
+def run_stack(
+    stack: Stack,
+    *,
+    executor: cf.Executor | None = None,
+    backend: str = "local",
+    workers: int | None = None,
+    scheduler: str | None = None,
+    force: bool = False,
+    shard: tuple[int, int] | str | None = None,
+    chunk_size: int = 500,
+    cancel: threading.Event | None = None,
+) -> RunSummary:
+    """Run every Waiting entry of the stack; a failing entry never stops the others.
+
+    Parameters
+    ----------
+    stack : Stack
+        The entries (their status and progress are updated live; observers are notified).
+    executor : concurrent.futures.Executor, optional
+        Use this executor; otherwise one is opened from ``backend``/``workers``/``scheduler``.
+    backend, workers, scheduler
+        See :func:`open_executor`.
+    force : bool
+        Redo entries whose finished result matches (otherwise they are Skipped).
+    shard : (k, N) or "k/N", optional
+        Run only the k-th of N slices of the stack.
+    chunk_size : int
+        Frames per detection task; long movies are split so that one movie uses every worker.
+    cancel : threading.Event, optional
+        Set it to stop: queued tasks are cancelled, running entries go back to Waiting.
+
+    Returns
+    -------
+    RunSummary
+    """
+    if isinstance(shard, str):
+        shard = parse_shard(shard)
+    if chunk_size < 1:
+        raise ParameterError(f"chunk_size must be ≥ 1, got {chunk_size}")
+    stack.reset()
+    entries = [e for e in select_shard(stack.entries, shard) if e.status is Status.WAITING]
+    started = time.perf_counter()
+    with contextlib.ExitStack() as resources:
+        if executor is None:
+            executor = resources.enter_context(
+                open_executor(backend, workers=workers, scheduler=scheduler)
+            )
+        max_active = 2 * (workers or os.cpu_count() or 1) + 1
+        coordinator = _Coordinator(stack, executor, force=force, chunk_size=chunk_size,
+                                   max_active=max_active, cancel=cancel)  # fmt: skip
+        coordinator.run(entries)
+    selected = select_shard(stack.entries, shard)
+    counts = {str(status): 0 for status in Status}
+    for entry in selected:
+        counts[str(entry.status)] += 1
+    rows = [
+        {"id": e.id, "path": str(e.path), "status": str(e.status), "message": e.message,
+         "frames": e.total}
+        for e in selected
+    ]  # fmt: skip
+    return RunSummary(counts, time.perf_counter() - started, coordinator.frames, rows)

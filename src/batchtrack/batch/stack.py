@@ -1,0 +1,271 @@
+"""The processing stack: entries and FastTrack's rules for adding them.
+
+An entry is one movie (an image-sequence folder or a video file) with a snapshot of the
+parameters taken when it was added, an optional background image, a status and a progress.
+The rules (FastTrack's batch panel):
+
+* **add** several paths at once; a suffix is appended to each as a path component; a folder
+  holding videos gives one entry per video; a path with nothing trackable gives an entry in
+  ``ERROR`` with the reason;
+* **snapshot**: an entry keeps the parameter table as it was when the entry was added;
+* **autoload**: when on, an entry whose result folder holds ``cfg.toml`` and/or
+  ``background.pgm`` uses them, and loaded parameters become the current table;
+* **unique background**: once set, it replaces the background of every entry, present and
+  future (autoloaded ones included); clearing it only affects later additions;
+* **override** one entry's background or parameter file; **remove** one; **clear** all.
+
+The stack only holds state; :mod:`batchtrack.batch.run` runs it. Observers (a GUI, a CLI
+progress display) subscribe to changes with :meth:`Stack.subscribe`.
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import BatchtrackError
+from ..io.frames import find_movies, result_dir_for
+from ..params import Parameters, load_cfg
+
+__all__ = ["Entry", "Stack", "Status"]
+
+log = logging.getLogger(__name__)
+
+
+class Status(str, enum.Enum):
+    """State of an entry."""
+
+    WAITING = "Waiting"
+    RUNNING = "Running"
+    DONE = "Done"
+    ERROR = "Error"
+    SKIPPED = "Skipped"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+_ids = itertools.count()
+
+
+@dataclass
+class Entry:
+    """One movie of the stack.
+
+    Attributes
+    ----------
+    path : Path
+        Image-sequence folder or video file.
+    params : Parameters
+        Parameter snapshot used for this entry.
+    background : Path or None
+        Background image; None to compute it from the movie.
+    params_source : str
+        Where the parameters came from (``table``, a cfg.toml path).
+    workflow : str
+        Name of the workflow that processes the entry.
+    status, message, done, total
+        Run state: status, error or info text, frames (or steps) done and to do.
+    """
+
+    path: Path
+    params: Parameters
+    background: Path | None = None
+    params_source: str = "table"
+    workflow: str = "track"
+    status: Status = Status.WAITING
+    message: str = ""
+    done: int = 0
+    total: int = 0
+    id: int = field(default_factory=lambda: next(_ids))
+
+    @property
+    def result_dir(self) -> Path:
+        """FastTrack's result folder for this entry."""
+        return result_dir_for(self.path)
+
+
+Observer = Callable[[str, "Entry | None"], None]
+
+
+class Stack:
+    """Entries to process, with the current parameter table and FastTrack's adding rules.
+
+    Parameters
+    ----------
+    params : Parameters, optional
+        The current parameter table (defaults if omitted).
+    autoload : bool
+        Use ``cfg.toml`` / ``background.pgm`` found in an entry's result folder.
+
+    Examples
+    --------
+    >>> stack = Stack(Parameters(thresh=60))                    # doctest: +SKIP
+    >>> stack.add(["exp/Run1", "exp/Run2"], suffix="images")    # doctest: +SKIP
+    """
+
+    def __init__(
+        self, params: Parameters | None = None, *, autoload: bool = False, workflow: str = "track"
+    ) -> None:
+        self.params = params or Parameters()
+        self.autoload = autoload
+        self.workflow = workflow
+        self.unique_background: Path | None = None
+        self.entries: list[Entry] = []
+        self._observers: list[Observer] = []
+        self._lock = threading.RLock()
+
+    # -- observers -------------------------------------------------------------------------
+    def subscribe(self, observer: Observer) -> None:
+        """Call ``observer(event, entry)`` on every change.
+
+        Events: ``added``, ``removed``, ``cleared``, ``changed`` (an entry's settings),
+        ``progress``, ``status``, ``params`` (the table changed; entry is None).
+        """
+        self._observers.append(observer)
+
+    def notify(self, event: str, entry: Entry | None = None) -> None:
+        for observer in list(self._observers):
+            observer(event, entry)
+
+    # -- the parameter table ---------------------------------------------------------------
+    def set_params(self, params: Parameters) -> None:
+        """Replace the current table (entries already added keep their snapshot)."""
+        self.params = params
+        self.notify("params")
+
+    # -- adding ----------------------------------------------------------------------------
+    def add(self, paths: Iterable[str | Path], *, suffix: str = "") -> list[Entry]:
+        """Add folders or video files; returns the new entries (errors included)."""
+        added = []
+        for raw in paths:
+            base = Path(raw).expanduser()
+            path = base / suffix if suffix else base
+            movies = find_movies(path)
+            if not movies:
+                reason = (
+                    f"{path} does not exist" if not path.exists()
+                    else f"nothing to track in {path}: no image sequence or video file"
+                )  # fmt: skip
+                added.append(
+                    self._append(
+                        Entry(
+                            path,
+                            self.params,
+                            status=Status.ERROR,
+                            message=reason,
+                            workflow=self.workflow,
+                        )
+                    )
+                )
+                continue
+            for movie in movies:
+                added.append(self._append(self._new_entry(movie)))
+        return added
+
+    def _new_entry(self, movie: Path) -> Entry:
+        entry = Entry(movie, self.params, workflow=self.workflow)
+        if self.autoload:
+            self._autoload(entry)
+        if self.unique_background is not None:
+            entry.background = self.unique_background
+        return entry
+
+    def _autoload(self, entry: Entry) -> None:
+        folder = entry.result_dir
+        cfg, background = folder / "cfg.toml", folder / "background.pgm"
+        if cfg.is_file():
+            try:
+                entry.params = load_cfg(cfg)
+            except BatchtrackError as error:
+                entry.status, entry.message = Status.ERROR, str(error)
+                return
+            entry.params_source = str(cfg)
+            self.set_params(entry.params)
+        if background.is_file():
+            entry.background = background
+
+    def _append(self, entry: Entry) -> Entry:
+        with self._lock:
+            self.entries.append(entry)
+        self.notify("added", entry)
+        return entry
+
+    # -- changing --------------------------------------------------------------------------
+    def set_unique_background(self, path: str | Path | None) -> None:
+        """Use one background for every entry (None: later entries get the default again)."""
+        self.unique_background = None if path is None else Path(path)
+        if path is None:
+            return
+        for entry in self.entries:
+            entry.background = self.unique_background
+            self.notify("changed", entry)
+
+    def override(
+        self,
+        entry: Entry | int,
+        *,
+        background: str | Path | None = None,
+        cfg: str | Path | None = None,
+        params: Parameters | None = None,
+    ) -> Entry:
+        """Give one entry its own background image and/or parameters (file or object)."""
+        entry = self.get(entry)
+        if background is not None:
+            entry.background = Path(background)
+        if cfg is not None:
+            entry.params = load_cfg(cfg)
+            entry.params_source = str(cfg)
+        if params is not None:
+            entry.params = params
+            entry.params_source = "override"
+        self.notify("changed", entry)
+        return entry
+
+    def get(self, entry: Entry | int) -> Entry:
+        """The entry itself, or the entry with that id."""
+        if isinstance(entry, Entry):
+            return entry
+        for candidate in self.entries:
+            if candidate.id == entry:
+                return candidate
+        raise KeyError(f"no entry with id {entry}")
+
+    def remove(self, entry: Entry | int) -> None:
+        """Remove one entry."""
+        entry = self.get(entry)
+        with self._lock:
+            self.entries.remove(entry)
+        self.notify("removed", entry)
+
+    def clear(self) -> None:
+        """Remove every entry."""
+        with self._lock:
+            self.entries.clear()
+        self.notify("cleared")
+
+    # -- run state (used by the runner) ----------------------------------------------------
+    def set_status(self, entry: Entry, status: Status, message: str = "") -> None:
+        entry.status, entry.message = status, message
+        self.notify("status", entry)
+
+    def set_progress(self, entry: Entry, done: int, total: int) -> None:
+        entry.done, entry.total = done, total
+        self.notify("progress", entry)
+
+    def reset(self) -> None:
+        """Put every entry that is not in error back to Waiting (before a new run)."""
+        for entry in self.entries:
+            if entry.status is not Status.ERROR or entry.path.exists():
+                entry.status, entry.message, entry.done = Status.WAITING, "", 0
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __iter__(self):
+        return iter(list(self.entries))
