@@ -1,0 +1,646 @@
+"""Frame sources: image sequences and video files, streamed one grey 8-bit frame at a time.
+
+A movie is either a folder holding an image sequence or a video file. Both are opened with
+:func:`open_frames`, which returns a :class:`FrameSource`; :func:`find_movies` says which movies a
+path holds (what one batch entry is).
+
+Grey conversion (the same for every source, as FastTrack does it)
+    - colour frames (BGR or BGRA) become grey with ``cv2.cvtColor(..., COLOR_BGR2GRAY)``, the
+      way FastTrack converts what it reads (``cv2.imread(..., IMREAD_GRAYSCALE)`` differs by 1
+      grey level here and there, and more for JPEG, which it decodes to grey directly);
+    - 16-bit frames become 8-bit by keeping the high byte, ``value >> 8`` (what OpenCV's
+      ``IMREAD_GRAYSCALE`` does). A 12-bit camera saved as 16-bit therefore reads dark
+      (0-15): rescale such files before tracking.
+
+Frame numbering
+    Frame ``k`` counts from 0 in the movie's own order, whatever the first file's number is, and
+    an unreadable frame keeps its index: :meth:`FrameSource.iter_frames` skips it (and records it
+    in :attr:`FrameSource.skipped`) so that the following frames keep their real index.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import operator
+import os
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from pathlib import Path
+from types import TracebackType
+
+import cv2
+import numpy as np
+
+from batchtrack.errors import InputError, ParameterError
+
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "VIDEO_EXTENSIONS",
+    "FrameSource",
+    "ImageSequence",
+    "VideoFile",
+    "find_movies",
+    "open_frames",
+]
+
+log = logging.getLogger(__name__)
+
+#: Extensions (lower case, no dot) of the image files a sequence is made of (FastTrack's list).
+IMAGE_EXTENSIONS = frozenset(
+    {"pgm", "pbm", "ppm", "png", "jpg", "jpeg", "jpe", "jp2", "tif", "tiff", "bmp", "dib", "webp"}
+    | {"sr", "ras"}
+)
+#: Extensions (lower case, no dot) that :func:`find_movies` takes for video files.
+VIDEO_EXTENSIONS = frozenset(
+    {"avi", "mp4", "mov", "mkv", "webm", "m4v", "mpg", "mpeg", "wmv", "flv", "ogv", "3gp"}
+    | {"ts", "mts", "m2ts", "mxf", "asf", "vob", "dv", "h264", "h265", "hevc"}
+)
+
+_LAST_NUMBER = re.compile(r"(\d+)(?!.*\d)")
+# A video seek is only worth it past this many frames ahead; closer frames are grabbed forward.
+_MAX_FORWARD_GRABS = 32
+# Undecodable video frames in a row after which the stream is taken as ended.
+_MAX_BAD_RUN = 32
+# What moving to a video frame gave: the frame, an undecodable frame, the end of the stream.
+_GOOD, _BAD, _END = "good", "bad", "end"
+# The last videos decoded through in this process, by file identity: frame count, timestamps,
+# undecodable frames, whether seeks can be checked.
+_VIDEO_INDEX: dict[tuple[str, int, int], tuple[int, np.ndarray, frozenset[int], bool]] = {}
+_VIDEO_INDEX_SIZE = 16
+
+
+class FrameSource(ABC):
+    """A movie read frame by frame as grey ``uint8`` arrays of shape ``(h, w)``.
+
+    Attributes
+    ----------
+    path : Path
+        The folder of the image sequence or the video file.
+    shape : tuple of int
+        ``(h, w)`` of every frame (from the first readable one).
+    skipped : list of (int, str)
+        Frames that :meth:`iter_frames` skipped because they could not be read:
+        ``(index, reason)``, the reason naming the file. Each frame appears once.
+
+    Notes
+    -----
+    Sources are not thread-safe: give each thread or process its own (open the path again).
+    """
+
+    path: Path
+    shape: tuple[int, int]
+    skipped: list[tuple[int, str]]
+
+    @property
+    @abstractmethod
+    def n_frames(self) -> int:
+        """Number of frames, unreadable ones included (videos: up to the last decodable one)."""
+
+    @property
+    @abstractmethod
+    def result_dir(self) -> Path:
+        """The FastTrack result folder of this movie (it may not exist yet)."""
+
+    @abstractmethod
+    def read(self, k: int) -> np.ndarray:
+        """Return frame `k` (random access).
+
+        Parameters
+        ----------
+        k : int
+            Frame index, ``0 <= k < n_frames``.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape ``(h, w)``, dtype ``uint8``.
+
+        Raises
+        ------
+        InputError
+            If `k` is out of range or frame `k` cannot be read.
+        """
+
+    @abstractmethod
+    def iter_frames(
+        self, start: int = 0, stop: int | None = None
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """Stream frames ``start <= k < stop`` in order, skipping unreadable ones.
+
+        Parameters
+        ----------
+        start : int
+            First frame index (``>= 0``).
+        stop : int or None
+            One past the last frame index; None or past the end means to the end.
+
+        Yields
+        ------
+        k : int
+            The real frame index (unreadable frames are skipped, never renumbered).
+        frame : numpy.ndarray
+            Shape ``(h, w)``, dtype ``uint8``; a new array each time.
+        """
+
+    def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
+        """Release the resources held (the source reopens them if used again)."""
+
+    def __len__(self) -> int:
+        return self.n_frames
+
+    def __enter__(self) -> FrameSource:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self.path)!r})"
+
+    def _skip(self, k: int, reason: str) -> None:
+        """Record and log frame `k` as skipped (once per frame)."""
+        if all(index != k for index, _ in self.skipped):
+            log.warning("%s: frame %d skipped: %s", self.path, k, reason)
+            self.skipped.append((k, reason))
+
+    def _check_start(self, start: int, stop: int | None) -> None:
+        if start < 0 or (stop is not None and stop < start):
+            raise ParameterError(
+                f"{self.path}: iter_frames(start={start}, stop={stop}) is invalid; "
+                "use 0 <= start <= stop"
+            )
+
+    def _to_grey(self, image: np.ndarray) -> np.ndarray | str:
+        """Grey ``uint8`` frame of the movie's shape, or the reason why it cannot be one."""
+        if image.ndim == 3:
+            if image.shape[2] not in (3, 4):
+                return f"unsupported {image.shape[2]}-channel image (use grey, BGR or BGRA)"
+            image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        if image.dtype == np.uint16:
+            image = (image >> 8).astype(np.uint8)
+        elif image.dtype != np.uint8:
+            return f"unsupported pixel type {image.dtype} (use 8- or 16-bit integer images)"
+        if image.shape != self.shape:
+            h, w = image.shape[:2]
+            return f"size {w}x{h} differs from the first frame's {self.shape[1]}x{self.shape[0]}"
+        return image
+
+
+class ImageSequence(FrameSource):
+    """The image sequence held by a folder.
+
+    The sequence is made of the folder's image files (:data:`IMAGE_EXTENSIONS`, any case) that
+    have a number in their name, ordered by their last number (``img2`` before ``img10``,
+    zero-padded or not). Hidden files, sub-folders (``Tracking_Result``...) and images without a
+    number (``background.pgm``) are ignored. Should the folder hold several series
+    (``cam1_t0001.png`` and ``cam2_t0001.png``, or ``.png`` and ``.tif`` frames), the largest is
+    taken and the others are reported in a warning; two series of the same length raise
+    :class:`InputError`.
+
+    Frames are read with ``cv2.imread(IMREAD_UNCHANGED)`` (``IMREAD_COLOR`` for Sun rasters,
+    which OpenCV decodes wrongly otherwise) and made grey as described in the
+    module docstring. A file that cannot be decoded, has an unsupported pixel type or a size
+    other than the first readable frame's is an unreadable frame.
+
+    Parameters
+    ----------
+    path : str or Path
+        The folder.
+
+    Attributes
+    ----------
+    files : list of str
+        The frame files, frame ``k`` being ``files[k]``.
+
+    Raises
+    ------
+    InputError
+        If the folder is missing, holds no image sequence, or none of its files can be read.
+
+    Examples
+    --------
+    >>> with ImageSequence("data/zebrafish-100/images") as movie:  # doctest: +SKIP
+    ...     for k, frame in movie.iter_frames():
+    ...         ...
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.skipped = []
+        self.files = _sequence_files(self.path)
+        # OpenCV decodes grey Sun rasters as black unless asked for colour
+        colour_only = _extension(self.files[0]) in {"sr", "ras"}
+        self._flag = cv2.IMREAD_COLOR if colour_only else cv2.IMREAD_UNCHANGED
+        for file in self.files:
+            image = _imread(file, self._flag)
+            if image is not None and image.ndim in (2, 3):
+                self.shape = image.shape[:2]
+                break
+        else:
+            raise InputError(
+                f"{self.path}: none of its {len(self.files)} image files can be read "
+                f"(first: {Path(self.files[0]).name}); check that they are not damaged"
+            )
+
+    @property
+    def n_frames(self) -> int:
+        """Number of image files (unreadable ones included, so that indices stay aligned)."""
+        return len(self.files)
+
+    @property
+    def result_dir(self) -> Path:
+        """``<folder>/Tracking_Result``."""
+        return self.path / "Tracking_Result"
+
+    def read(self, k: int) -> np.ndarray:
+        """Return frame `k`; see :meth:`FrameSource.read`."""
+        k = operator.index(k)
+        if not 0 <= k < len(self.files):
+            raise InputError(
+                f"{self.path}: frame {k} is out of range; the sequence has frames "
+                f"0 to {len(self.files) - 1}"
+            )
+        frame = self._load(k)
+        if isinstance(frame, str):
+            raise InputError(f"{self.path}: frame {k} cannot be read: {frame}")
+        return frame
+
+    def iter_frames(
+        self, start: int = 0, stop: int | None = None
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """Stream frames in order; see :meth:`FrameSource.iter_frames`."""
+        self._check_start(start, stop)
+        stop = len(self.files) if stop is None else min(stop, len(self.files))
+        for k in range(start, stop):
+            frame = self._load(k)
+            if isinstance(frame, str):
+                self._skip(k, frame)
+            else:
+                yield k, frame
+
+    def _load(self, k: int) -> np.ndarray | str:
+        file = self.files[k]
+        image = _imread(file, self._flag)
+        if image is None:
+            problem = (
+                "cannot be decoded (damaged or not an image)"
+                if os.path.exists(file)
+                else "is missing"
+            )
+            return f"{Path(file).name} {problem}"
+        frame = self._to_grey(image)
+        return frame if isinstance(frame, np.ndarray) else f"{Path(file).name}: {frame}"
+
+
+class VideoFile(FrameSource):
+    """A video file, decoded by OpenCV's FFmpeg backend.
+
+    Frame ``k`` is the ``k``-th frame that sequential decoding gives. A frame whose data cannot be
+    decoded (damaged file) keeps its index and is an unreadable frame; decoding goes on after it.
+    The frame count is ``1 +`` the index of the last decodable frame, counted by decoding through
+    the file once (on first use of :attr:`n_frames`, then remembered for this process), not the
+    count written in the header, which a truncated file gets wrong.
+
+    Random access is exact: :meth:`read` and :meth:`iter_frames` return what sequential decoding
+    gives at that index. Frames a little ahead are reached by decoding forward; others by
+    seeking, which is kept only when the frame reached carries the timestamp that sequential
+    decoding recorded for that index; otherwise the video is decoded forward from its start.
+    Until the file has been decoded that far once (e.g. by :attr:`n_frames`), a jump far ahead
+    decodes forward, so ``iter_frames(start=...)`` on a fresh source costs ``start`` decodes.
+
+    Parameters
+    ----------
+    path : str or Path
+        The video file.
+
+    Raises
+    ------
+    InputError
+        If the file is missing, cannot be opened as a video or has no decodable frame.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.skipped = []
+        if not self.path.is_file():
+            raise InputError(f"{self.path}: no such video file; check the path")
+        self._cap: cv2.VideoCapture | None = None
+        self._pos = 0  # index of the frame the next grab() returns; pos - 1 was grabbed
+        self._times: list[float] = []  # timestamps (ms) of frames 0, 1, ...; NaN when undecodable
+        self._bad: set[int] = set()  # undecodable frames
+        self._n: int | None = None
+        self._seek_ok = True  # False once timestamps prove unable to check a seek
+        cached = _VIDEO_INDEX.get(self._identity())
+        if cached is not None:
+            self._n, times, bad, self._seek_ok = cached
+            self._times, self._bad = times.tolist(), set(bad)
+        k = 0
+        while (status := self._grab_to(k)) == _BAD:
+            k += 1
+        image = self._cap.retrieve()[1] if status == _GOOD and self._cap is not None else None
+        if image is None:
+            raise InputError(
+                f"{self.path}: opens as a video but no frame can be decoded; the file may be "
+                "damaged or use a codec this OpenCV build lacks (re-encode it, e.g. to MJPG .avi)"
+            )
+        self.shape = image.shape[:2]
+
+    @property
+    def n_frames(self) -> int:
+        """Number of frames, up to the last decodable one (counted once by decoding the file)."""
+        if self._n is None:
+            if self._cap is None:
+                self._open()
+            while self._step():
+                pass
+        assert self._n is not None
+        return self._n
+
+    @property
+    def result_dir(self) -> Path:
+        """``<dir>/Tracking_Result_<name>`` for the video ``<dir>/<name>.<ext>``."""
+        return self.path.parent / f"Tracking_Result_{self.path.stem}"
+
+    def read(self, k: int) -> np.ndarray:
+        """Return frame `k`; see :meth:`FrameSource.read`."""
+        k = operator.index(k)
+        status = self._grab_to(k) if k >= 0 else _END
+        if status == _END:
+            n = self.n_frames
+            raise InputError(
+                f"{self.path}: frame {k} is out of range; the video has {n} frames (0 to {n - 1})"
+            )
+        frame = self._retrieve() if status == _GOOD else self._bad_reason()
+        if isinstance(frame, str):
+            raise InputError(f"{self.path}: frame {k} cannot be read: {frame}")
+        return frame
+
+    def iter_frames(
+        self, start: int = 0, stop: int | None = None
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """Stream frames in order; see :meth:`FrameSource.iter_frames`."""
+        self._check_start(start, stop)
+        k = start
+        while (stop is None or k < stop) and (status := self._grab_to(k)) != _END:
+            frame = self._retrieve() if status == _GOOD else self._bad_reason()
+            if isinstance(frame, str):
+                self._skip(k, frame)
+            else:
+                yield k, frame
+            k += 1
+
+    def close(self) -> None:
+        """Release the video capture (it is reopened if the source is used again)."""
+        if self._cap is not None:
+            self._cap.release()
+            self._cap = None
+
+    def _bad_reason(self) -> str:
+        return f"its data in {self.path.name} cannot be decoded (damaged file)"
+
+    def _identity(self) -> tuple[str, int, int]:
+        stat = self.path.stat()
+        return (str(self.path.resolve()), stat.st_size, stat.st_mtime_ns)
+
+    def _open(self) -> None:
+        self.close()
+        backend = cv2.CAP_FFMPEG if cv2.videoio_registry.hasBackend(cv2.CAP_FFMPEG) else cv2.CAP_ANY
+        cap = cv2.VideoCapture(str(self.path), backend)
+        if not cap.isOpened():
+            raise InputError(
+                f"{self.path}: cannot be opened as a video (unknown format or damaged file); "
+                "check the file, or re-encode it (e.g. to MJPG .avi)"
+            )
+        self._cap = cap
+        self._pos = 0
+
+    def _grab_to(self, k: int) -> str:
+        """Move to frame `k`: ``_GOOD`` (it is the last grabbed frame), ``_BAD`` or ``_END``."""
+        if k in self._bad:
+            return _BAD
+        if self._n is not None and k >= self._n:
+            return _END
+        if self._cap is None:
+            self._open()
+        if k == self._pos - 1:
+            return _GOOD
+        if k < self._pos or k > self._pos + _MAX_FORWARD_GRABS:
+            if self._seek_ok and k < len(self._times) and self._seek(k):
+                return _GOOD
+            if k < self._pos:
+                self._open()
+        while self._pos <= k:
+            if not self._step():
+                return _END
+        return _BAD if k in self._bad else _GOOD
+
+    def _step(self) -> bool:
+        """Grab the next decodable frame, recording undecodable ones met; False at the end."""
+        assert self._cap is not None
+        for failures in range(_MAX_BAD_RUN + 1):
+            if self._cap.grab():
+                for _ in range(failures):
+                    self._bad.add(self._pos)
+                    self._record(math.nan)
+                self._record(self._cap.get(cv2.CAP_PROP_POS_MSEC))
+                return True
+        if self._n is None:
+            self._n = self._pos
+            times = np.array(self._times[: self._n])
+            _VIDEO_INDEX[self._identity()] = (self._n, times, frozenset(self._bad), self._seek_ok)
+            while len(_VIDEO_INDEX) > _VIDEO_INDEX_SIZE:
+                del _VIDEO_INDEX[next(iter(_VIDEO_INDEX))]
+        self.close()  # the capture is spent; it is reopened if needed
+        return False
+
+    def _record(self, t: float) -> None:
+        """Account for the frame just met at ``self._pos``, whose timestamp is `t` (ms)."""
+        if self._pos == len(self._times):
+            last = next((s for s in reversed(self._times) if not math.isnan(s)), -math.inf)
+            if not (math.isnan(t) or t > last):
+                self._seek_ok = False  # timestamps cannot tell frames apart: never seek
+            self._times.append(t)
+        self._pos += 1
+
+    def _seek(self, k: int) -> bool:
+        """Seek to frame `k` (``k < len(self._times)``); True if the landing is verified exact."""
+        assert self._cap is not None
+        self._cap.set(cv2.CAP_PROP_POS_FRAMES, k)
+        if self._cap.grab() and math.isclose(
+            self._cap.get(cv2.CAP_PROP_POS_MSEC), self._times[k], rel_tol=0.0, abs_tol=1e-6
+        ):
+            self._pos = k + 1
+            return True
+        log.debug("%s: seeking to frame %d is inexact; decoding forward instead", self.path, k)
+        self._seek_ok = False
+        self._open()
+        return False
+
+    def _retrieve(self) -> np.ndarray | str:
+        assert self._cap is not None
+        ok, image = self._cap.retrieve()
+        if not ok or image is None:
+            return f"a frame of {self.path.name} cannot be decoded"
+        return self._to_grey(image)
+
+
+def open_frames(path: str | os.PathLike[str]) -> FrameSource:
+    """Open a movie: a folder holding an image sequence, or a video file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The folder or the video file.
+
+    Returns
+    -------
+    FrameSource
+        An :class:`ImageSequence` or a :class:`VideoFile`; use it as a context manager.
+
+    Raises
+    ------
+    InputError
+        If the path is missing, is a folder with no image sequence, is a single image, or is a
+        file that does not open as a video or has no decodable frame.
+
+    Examples
+    --------
+    >>> with open_frames("movies/fish.avi") as movie:  # doctest: +SKIP
+    ...     background = movie.read(0)
+    ...     for k, frame in movie.iter_frames(0, 100):
+    ...         ...
+    """
+    path = Path(path)
+    if path.is_dir():
+        return ImageSequence(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file or folder; check the path (typo, unmounted drive?)")
+    if _extension(path.name) in IMAGE_EXTENSIONS:
+        raise InputError(
+            f"{path}: is a single image; pass the folder holding the image sequence ({path.parent})"
+        )
+    return VideoFile(path)
+
+
+def find_movies(path: str | os.PathLike[str]) -> list[Path]:
+    """List the movies a path holds, each a batch entry.
+
+    Parameters
+    ----------
+    path : str or Path
+        A folder or a file.
+
+    Returns
+    -------
+    list of Path
+        A folder holding numbered image files gives itself (its image sequence); the video files
+        (:data:`VIDEO_EXTENSIONS`) of a folder come next, one entry each, in natural order;
+        a video file gives itself; anything else gives ``[]``. Sub-folders are not searched.
+
+    Raises
+    ------
+    InputError
+        If `path` does not exist.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file or folder; check the path")
+    if path.is_file():
+        return [path] if _extension(path.name) in VIDEO_EXTENSIONS else []
+    names = _visible_files(path)
+    movies = [path] if any(_series(n) is not None for n in names) else []
+    videos = sorted((n for n in names if _extension(n) in VIDEO_EXTENSIONS), key=_natural_key)
+    return movies + [path / n for n in videos]
+
+
+def _extension(name: str) -> str:
+    return name.rpartition(".")[2].lower() if "." in name else ""
+
+
+def _visible_files(folder: Path) -> list[str]:
+    with os.scandir(folder) as entries:
+        return [e.name for e in entries if not e.name.startswith(".") and e.is_file()]
+
+
+def _natural_key(name: str) -> tuple[tuple[str | int, ...], str]:
+    parts = re.split(r"(\d+)", name.lower())
+    return tuple(int(p) if i % 2 else p for i, p in enumerate(parts)), name
+
+
+def _series(name: str) -> tuple[str, int] | None:
+    """``("frame_#.pgm", 12)`` for ``frame_0012.pgm``: its series and frame number; None if none."""
+    stem, _, ext = name.rpartition(".")
+    match = _LAST_NUMBER.search(stem)
+    if match is None or ext.lower() not in IMAGE_EXTENSIONS:
+        return None
+    return f"{stem[: match.start()]}#{stem[match.end() :]}.{ext.lower()}", int(match.group(1))
+
+
+def _sequence_files(folder: Path) -> list[str]:
+    """The files of the image sequence in `folder`, in frame order (see :class:`ImageSequence`)."""
+    if not folder.is_dir():
+        what = "is not a folder" if folder.exists() else "no such folder"
+        raise InputError(f"{folder}: {what}; pass the folder holding the image sequence")
+    names = _visible_files(folder)
+    if not names:
+        raise InputError(
+            f"{folder}: the folder is empty; pass a folder holding an image sequence "
+            "(frame_0001.pgm, ...) or a video file"
+        )
+    groups: dict[str, list[tuple[int, str]]] = {}
+    for name in names:
+        if (series := _series(name)) is not None:
+            groups.setdefault(series[0], []).append((series[1], name))
+    if not groups:
+        raise InputError(f"{folder}: no image sequence in this folder; {_no_sequence_hint(names)}")
+    ranked = sorted(groups.items(), key=lambda item: (-len(item[1]), _natural_key(item[0])))
+    if len(ranked) > 1 and len(ranked[1][1]) == len(ranked[0][1]):
+        raise InputError(
+            f"{folder}: holds several image series of the same length ({ranked[0][0]}, "
+            f"{ranked[1][0]}; # stands for the frame number); put each in its own folder"
+        )
+    ignored = [n for n in names if _extension(n) in IMAGE_EXTENSIONS]
+    if len(ignored) > len(ranked[0][1]):
+        log.warning(
+            "%s: the image sequence is %s (%d files); %d other image files are ignored",
+            folder,
+            ranked[0][0],
+            len(ranked[0][1]),
+            len(ignored) - len(ranked[0][1]),
+        )
+    files = sorted(ranked[0][1], key=lambda item: (item[0], _natural_key(item[1])))
+    return [str(folder / name) for _, name in files]
+
+
+def _no_sequence_hint(names: list[str]) -> str:
+    """Why the files `names` of a folder make no image sequence, and what to do."""
+    images = sorted(n for n in names if _extension(n) in IMAGE_EXTENSIONS)
+    videos = sorted(n for n in names if _extension(n) in VIDEO_EXTENSIONS)
+    if images:
+        return (
+            f"its image files ({', '.join(images[:3])}) have no frame number in their name; "
+            "name the frames like frame_0001.png"
+        )
+    if videos:
+        return f"it holds videos ({', '.join(videos[:3])}); open each video file instead"
+    found = ", ".join(sorted(names)[:3]) + (", ..." if len(names) > 3 else "")
+    return f"found {found}; frames must be {', '.join(sorted(IMAGE_EXTENSIONS))} files"
+
+
+def _imread(file: str, flag: int) -> np.ndarray | None:
+    """``cv2.imread(file, flag)``, also for paths it cannot open (non-ASCII on Windows)."""
+    try:
+        image = cv2.imread(file, flag)
+        if image is None:
+            data = np.fromfile(file, dtype=np.uint8)
+            image = cv2.imdecode(data, flag) if data.size else None
+    except (cv2.error, OSError):
+        return None
+    return image
