@@ -75,8 +75,13 @@ def save_manifest(stack: Stack, path: str | Path) -> Path:
             writer.writerow(["path", "background", *PARAMETER_NAMES])
             for entry in stack.entries:
                 values = entry.params.model_dump()
-                writer.writerow([_relative(entry.path, base), _relative(entry.background, base)
-                                 or "", *(values[n] for n in PARAMETER_NAMES)])  # fmt: skip
+                writer.writerow(
+                    [
+                        _relative(entry.path, base),
+                        _relative(entry.background, base) or "",
+                        *(values[n] for n in PARAMETER_NAMES),
+                    ]
+                )
         return path
     document: dict = {"title": _TITLE, "workflow": stack.workflow, "autoload": stack.autoload}
     if stack.unique_background is not None:
@@ -100,7 +105,9 @@ def load_manifest(path: str | Path) -> Stack:
     """Read a stack saved by :func:`save_manifest` (or written by hand)."""
     path = Path(path)
     if not path.is_file():
-        raise ParameterError(f"manifest {path} does not exist; create it with 'batchtrack batch add'")
+        raise ParameterError(
+            f"manifest {path} does not exist; create it with 'batchtrack batch add'"
+        )
     if path.suffix.lower() == ".csv":
         return _load_csv(path)
     try:
@@ -109,16 +116,23 @@ def load_manifest(path: str | Path) -> Stack:
         raise ParameterError(f"manifest {path} is not valid TOML: {error}") from error
     base = path.parent
     params = Parameters.from_mapping(document.get("parameters", {}), source=str(path))
-    stack = Stack(params, autoload=bool(document.get("autoload", False)),
-                  workflow=document.get("workflow", "track"))  # fmt: skip
+    stack = Stack(
+        params,
+        autoload=bool(document.get("autoload", False)),
+        workflow=document.get("workflow", "track"),
+    )
     stack.unique_background = _absolute(document.get("unique_background"), base)
     for item in document.get("entry", []):
         if "path" not in item:
             raise ParameterError(f"manifest {path}: an [[entry]] has no 'path'")
         entry_params = Parameters.from_mapping(item.get("parameters", {}), source=str(path))
-        entry = Entry(_absolute(item["path"], base), entry_params,
-                      background=_absolute(item.get("background"), base),
-                      params_source=str(path), workflow=item.get("workflow", stack.workflow))  # fmt: skip
+        entry = Entry(
+            _absolute(item["path"], base),
+            entry_params,
+            background=_absolute(item.get("background"), base),
+            params_source=str(path),
+            workflow=item.get("workflow", stack.workflow),
+        )
         _check_exists(entry)
         stack.entries.append(entry)
     return stack
@@ -134,14 +148,19 @@ def _load_csv(path: Path) -> Stack:
         for line, row in enumerate(reader, start=2):
             cfg = _absolute(row.get("cfg"), base)
             params = load_cfg(cfg) if cfg else Parameters()
-            overrides = {n: _number(row[n]) for n in PARAMETER_NAMES if row.get(n) not in (None, "")}
+            overrides = {
+                n: _number(row[n]) for n in PARAMETER_NAMES if row.get(n) not in (None, "")
+            }
             try:
                 params = params.with_updates(overrides)
             except ParameterError as error:
                 raise ParameterError(f"manifest {path}, line {line}: {error}") from error
-            entry = Entry(_absolute(row["path"], base), params,
-                          background=_absolute(row.get("background"), base),
-                          params_source=str(cfg or path))  # fmt: skip
+            entry = Entry(
+                _absolute(row["path"], base),
+                params,
+                background=_absolute(row.get("background"), base),
+                params_source=str(cfg or path),
+            )
             _check_exists(entry)
             stack.entries.append(entry)
     return stack

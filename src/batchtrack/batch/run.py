@@ -121,7 +121,9 @@ def _dask_client(
         try:
             import dask_jobqueue
         except ImportError as error:  # pragma: no cover - depends on the install
-            raise ParameterError("SLURM/PBS needs dask-jobqueue: pip install dask-jobqueue") from error
+            raise ParameterError(
+                "SLURM/PBS needs dask-jobqueue: pip install dask-jobqueue"
+            ) from error
         cluster_class = getattr(dask_jobqueue, f"{jobqueue.upper()}Cluster")
         with cluster_class(**options) as cluster, Client(cluster) as client:
             cluster.scale(jobs=workers or 1)
@@ -129,8 +131,15 @@ def _dask_client(
         return
     from distributed import LocalCluster
 
-    with LocalCluster(n_workers=workers or os.cpu_count(), threads_per_worker=1,
-                      processes=True, dashboard_address=None) as cluster, Client(cluster) as client:  # fmt: skip
+    with (
+        LocalCluster(
+            n_workers=workers or os.cpu_count(),
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         yield client
 
 
@@ -217,6 +226,7 @@ class Prepared:
     background_png: bytes
     marker: dict
     skip: bool = False
+    index: tuple | None = None  # a video's frame index, so that chunk workers seek at once
 
 
 def prepare_task(job: Job) -> Prepared:
@@ -233,18 +243,19 @@ def prepare_task(job: Job) -> Prepared:
         _check_roi(job.params, source.shape)
         background = _background(source, job.params, _opt(job.background))
         n_frames = source.n_frames
-    ok, png = cv2.imencode(".png", background)
-    return Prepared(n_frames, png.tobytes(), marker)
+        index = source.index
+    _, png = cv2.imencode(".png", background)
+    return Prepared(n_frames, png.tobytes(), marker, index=index)
 
 
-def detect_task(job: Job, background_png: bytes, start: int, stop: int | None):
+def detect_task(job: Job, prepared: Prepared, start: int, stop: int | None):
     """Detect the objects of frames ``start``…``stop`` of one movie."""
     from ..io.frames import open_frames
     from ..track import detect_range
 
     _init_worker()
-    background = _decode(background_png)
-    with open_frames(Path(job.path)) as source:
+    background = _decode(prepared.background_png)
+    with open_frames(Path(job.path), index=prepared.index) as source:
         return detect_range(source, background, job.params, start=start, stop=stop)
 
 
@@ -253,9 +264,13 @@ def finish_task(job: Job, prepared: Prepared, chunks: list):
     from ..track import write_result
 
     summary, _ = write_result(
-        chunks, job.params, _decode(prepared.background_png), job.output,
-        marker=prepared.marker, label=job.path,
-    )  # fmt: skip
+        chunks,
+        job.params,
+        _decode(prepared.background_png),
+        job.output,
+        marker=prepared.marker,
+        label=job.path,
+    )
     return summary
 
 
@@ -320,8 +335,16 @@ def _message(error: BaseException) -> str:
 class _Coordinator:
     """Submits each entry's tasks as the previous ones finish and keeps the stack updated."""
 
-    def __init__(self, stack: Stack, executor: cf.Executor, *, force: bool, chunk_size: int,
-                 max_active: int, cancel: threading.Event | None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        stack: Stack,
+        executor: cf.Executor,
+        *,
+        force: bool,
+        chunk_size: int,
+        max_active: int,
+        cancel: threading.Event | None,
+    ) -> None:
         self.stack, self.executor = stack, executor
         self.force, self.chunk_size, self.max_active = force, chunk_size, max_active
         self.cancel = cancel or threading.Event()
@@ -362,7 +385,7 @@ class _Coordinator:
             return
         try:
             result = future.result()
-        except BaseException as error:  # noqa: BLE001 - any failure fails this entry only
+        except BaseException as error:
             self._fail(state, error)
             return
         getattr(self, f"_after_{kind}")(state, result, start)
@@ -378,15 +401,19 @@ class _Coordinator:
         state.pending = len(starts)
         for i, start in enumerate(starts):
             stop = None if i == len(starts) - 1 else start + self.chunk_size
-            self._submit("detect", state, detect_task, state.job, prepared.background_png,
-                         start, stop, start=start)  # fmt: skip
+            self._submit(
+                "detect", state, detect_task, state.job, prepared, start, stop, start=start
+            )
 
     def _after_detect(self, state: _Running, detections, start: int) -> None:
         state.chunks[start] = detections
         state.pending -= 1
         entry = state.entry
-        self.stack.set_progress(entry, min(entry.done + len(detections.frames) +
-                                           len(detections.skipped), entry.total), entry.total)  # fmt: skip
+        self.stack.set_progress(
+            entry,
+            min(entry.done + len(detections.frames) + len(detections.skipped), entry.total),
+            entry.total,
+        )
         if state.pending == 0:
             chunks = [state.chunks[k] for k in sorted(state.chunks)]
             state.chunks = {}
@@ -422,7 +449,6 @@ class _Coordinator:
 
     def _end(self, state: _Running, status: Status, message: str) -> None:
         self.running.pop(state.entry.id, None)
-        state.entry_seconds = time.perf_counter() - state.started
         self.stack.set_status(state.entry, status, message)
 
     def _cancel_all(self, queue: list[Entry]) -> None:
@@ -481,16 +507,27 @@ def run_stack(
                 open_executor(backend, workers=workers, scheduler=scheduler)
             )
         max_active = 2 * (workers or os.cpu_count() or 1) + 1
-        coordinator = _Coordinator(stack, executor, force=force, chunk_size=chunk_size,
-                                   max_active=max_active, cancel=cancel)  # fmt: skip
+        coordinator = _Coordinator(
+            stack,
+            executor,
+            force=force,
+            chunk_size=chunk_size,
+            max_active=max_active,
+            cancel=cancel,
+        )
         coordinator.run(entries)
     selected = select_shard(stack.entries, shard)
     counts = {str(status): 0 for status in Status}
     for entry in selected:
         counts[str(entry.status)] += 1
     rows = [
-        {"id": e.id, "path": str(e.path), "status": str(e.status), "message": e.message,
-         "frames": e.total}
+        {
+            "id": e.id,
+            "path": str(e.path),
+            "status": str(e.status),
+            "message": e.message,
+            "frames": e.total,
+        }
         for e in selected
-    ]  # fmt: skip
+    ]
     return RunSummary(counts, time.perf_counter() - started, coordinator.frames, rows)

@@ -146,23 +146,15 @@ class Stack:
         for raw in paths:
             base = Path(raw).expanduser()
             path = base / suffix if suffix else base
-            movies = find_movies(path)
+            movies = find_movies(path) if path.exists() else []
             if not movies:
-                reason = (
-                    f"{path} does not exist" if not path.exists()
-                    else f"nothing to track in {path}: no image sequence or video file"
-                )  # fmt: skip
-                added.append(
-                    self._append(
-                        Entry(
-                            path,
-                            self.params,
-                            status=Status.ERROR,
-                            message=reason,
-                            workflow=self.workflow,
-                        )
-                    )
-                )
+                if path.exists():
+                    reason = f"nothing to track in {path}: no image sequence or video file"
+                else:
+                    reason = f"{path} does not exist; check the path and the suffix"
+                entry = Entry(path, self.params, status=Status.ERROR, message=reason,
+                              workflow=self.workflow)  # fmt: skip
+                added.append(self._append(entry))
                 continue
             for movie in movies:
                 added.append(self._append(self._new_entry(movie)))

@@ -43,6 +43,7 @@ __all__ = [
     "VideoFile",
     "find_movies",
     "open_frames",
+    "result_dir_for",
 ]
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,11 @@ class FrameSource(ABC):
     @abstractmethod
     def result_dir(self) -> Path:
         """The FastTrack result folder of this movie (it may not exist yet)."""
+
+    @property
+    def index(self) -> tuple | None:
+        """What another process needs to seek in this movie quickly (None for sequences)."""
+        return None
 
     @abstractmethod
     def read(self, k: int) -> np.ndarray:
@@ -366,7 +372,13 @@ class VideoFile(FrameSource):
     @property
     def result_dir(self) -> Path:
         """``<dir>/Tracking_Result_<name>`` for the video ``<dir>/<name>.<ext>``."""
-        return self.path.parent / f"Tracking_Result_{self.path.stem}"
+        return result_dir_for(self.path)
+
+    @property
+    def index(self) -> tuple | None:
+        """Frame count and timestamps, once counted: pass it to :func:`open_frames` in another
+        process so that its seeks are verified without decoding the video from the start."""
+        return _VIDEO_INDEX.get(self._identity()) if self._n is not None else None
 
     def read(self, k: int) -> np.ndarray:
         """Return frame `k`; see :meth:`FrameSource.read`."""
@@ -491,13 +503,16 @@ class VideoFile(FrameSource):
         return self._to_grey(image)
 
 
-def open_frames(path: str | os.PathLike[str]) -> FrameSource:
+def open_frames(path: str | os.PathLike[str], *, index: tuple | None = None) -> FrameSource:
     """Open a movie: a folder holding an image sequence, or a video file.
 
     Parameters
     ----------
     path : str or Path
         The folder or the video file.
+    index : tuple, optional
+        A video's :attr:`VideoFile.index` from another process (frame count and timestamps),
+        so that random access seeks at once instead of decoding from the start.
 
     Returns
     -------
@@ -526,7 +541,21 @@ def open_frames(path: str | os.PathLike[str]) -> FrameSource:
         raise InputError(
             f"{path}: is a single image; pass the folder holding the image sequence ({path.parent})"
         )
+    if index is not None:
+        _VIDEO_INDEX[(str(path.resolve()), path.stat().st_size, path.stat().st_mtime_ns)] = index
     return VideoFile(path)
+
+
+def result_dir_for(path: str | os.PathLike[str]) -> Path:
+    """FastTrack's result folder of a movie, without opening it.
+
+    ``F/Tracking_Result`` for an image-sequence folder ``F``; ``D/Tracking_Result_name`` for a
+    video ``D/name.ext``.
+    """
+    path = Path(path)
+    if path.is_dir() or not path.suffix:
+        return path / "Tracking_Result"
+    return path.parent / f"Tracking_Result_{path.stem}"
 
 
 def find_movies(path: str | os.PathLike[str]) -> list[Path]:
