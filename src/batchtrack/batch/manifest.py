@@ -35,8 +35,11 @@ from pathlib import Path
 
 import tomli_w
 
+from pydantic import BaseModel, ValidationError
+
 from ..errors import ParameterError
 from ..params import PARAMETER_NAMES, Parameters, load_cfg
+from ..workflows import get_workflow
 from .stack import Entry, Stack, Status
 
 if sys.version_info >= (3, 11):
@@ -84,6 +87,8 @@ def save_manifest(stack: Stack, path: str | Path) -> Path:
                 )
         return path
     document: dict = {"title": _TITLE, "workflow": stack.workflow, "autoload": stack.autoload}
+    if stack.output is not None:
+        document["output"] = _relative(stack.output, base)
     if stack.unique_background is not None:
         document["unique_background"] = _relative(stack.unique_background, base)
     document["parameters"] = stack.params.model_dump()
@@ -94,6 +99,8 @@ def save_manifest(stack: Stack, path: str | Path) -> Path:
             item["background"] = _relative(entry.background, base)
         if entry.workflow != stack.workflow:
             item["workflow"] = entry.workflow
+        if entry.output is not None and entry.output != stack.output:
+            item["output"] = _relative(entry.output, base)
         item["parameters"] = entry.params.model_dump()
         entries.append(item)
     document["entry"] = entries
@@ -136,6 +143,16 @@ def load_manifest(path: str | Path) -> Stack:
         _check_exists(entry)
         stack.entries.append(entry)
     return stack
+
+
+def _params(workflow: str, values: dict, path: Path) -> BaseModel:
+    """Validate a parameter table for ``workflow``, naming the manifest on error."""
+    if workflow == "track":
+        return Parameters.from_mapping(values, source=str(path))
+    try:
+        return get_workflow(workflow).params_model.model_validate(values)
+    except ValidationError as error:
+        raise ParameterError(f"manifest {path}: invalid {workflow} parameters: {error}") from error
 
 
 def _load_csv(path: Path) -> Stack:

@@ -37,6 +37,7 @@ from .. import __version__
 from ..errors import BatchtrackError, ParameterError
 from ..io.results import MARKER
 from ..params import Parameters, parameters_hash
+from ..workflows import analyse_task, get_workflow
 from .stack import Entry, Stack, Status
 
 __all__ = [
@@ -198,10 +199,10 @@ def make_marker(entry_path: Path, params_hash: str, background: Path | None, wor
     }
 
 
-def marker_matches(result_dir: Path, marker: dict) -> bool:
-    """True if ``result_dir`` holds a result made from exactly these inputs."""
+def marker_matches(marker_file: Path, marker: dict) -> bool:
+    """True if ``marker_file`` records a result made from exactly these inputs."""
     try:
-        return json.loads((result_dir / MARKER).read_text()) == marker
+        return json.loads(marker_file.read_text()) == marker
     except (OSError, ValueError):
         return False
 
@@ -237,7 +238,7 @@ def prepare_task(job: Job) -> Prepared:
     _init_worker()
     path = Path(job.path)
     marker = make_marker(path, parameters_hash(job.params), _opt(job.background), "track")
-    if not job.force and marker_matches(Path(job.output), marker):
+    if not job.force and marker_matches(Path(job.output) / MARKER, marker):
         return Prepared(0, b"", marker, skip=True)
     with open_frames(path) as source:
         _check_roi(job.params, source.shape)
@@ -372,11 +373,9 @@ class _Coordinator:
         self.running[entry.id] = state
         self.stack.set_status(entry, Status.RUNNING)
         self.stack.set_progress(entry, 0, entry.total)
-        if entry.workflow == "track":
+        if get_workflow(entry.workflow).chunked:
             self._submit("prepare", state, prepare_task, state.job)
         else:
-            from ..workflows import analyse_task
-
             self._submit("analyse", state, analyse_task, entry.workflow, state.job)
 
     def _handle(self, future: cf.Future) -> None:

@@ -28,9 +28,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pydantic import BaseModel
+
 from ..errors import BatchtrackError
-from ..io.frames import find_movies, result_dir_for
 from ..params import Parameters, load_cfg
+from ..workflows import Workflow, get_workflow
 
 __all__ = ["Entry", "Stack", "Status"]
 
@@ -60,8 +62,8 @@ class Entry:
     Attributes
     ----------
     path : Path
-        Image-sequence folder or video file.
-    params : Parameters
+        Image-sequence folder or video file (or one input of another workflow).
+    params : Parameters or the workflow's parameter model
         Parameter snapshot used for this entry.
     background : Path or None
         Background image; None to compute it from the movie.
@@ -69,15 +71,18 @@ class Entry:
         Where the parameters came from (``table``, a cfg.toml path).
     workflow : str
         Name of the workflow that processes the entry.
+    output : Path or None
+        Output folder; None for the workflow's default (FastTrack's result folder).
     status, message, done, total
         Run state: status, error or info text, frames (or steps) done and to do.
     """
 
     path: Path
-    params: Parameters
+    params: BaseModel
     background: Path | None = None
     params_source: str = "table"
     workflow: str = "track"
+    output: Path | None = None
     status: Status = Status.WAITING
     message: str = ""
     done: int = 0
@@ -86,8 +91,8 @@ class Entry:
 
     @property
     def result_dir(self) -> Path:
-        """FastTrack's result folder for this entry."""
-        return result_dir_for(self.path)
+        """Where this entry's results go (FastTrack's result folder for tracking)."""
+        return self.output or get_workflow(self.workflow).output_dir(self.path)
 
 
 Observer = Callable[[str, "Entry | None"], None]
@@ -99,9 +104,13 @@ class Stack:
     Parameters
     ----------
     params : Parameters, optional
-        The current parameter table (defaults if omitted).
+        The current parameter table (the workflow's defaults if omitted).
     autoload : bool
-        Use ``cfg.toml`` / ``background.pgm`` found in an entry's result folder.
+        Use ``cfg.toml`` / ``background.pgm`` found in an entry's result folder (tracking).
+    workflow : str
+        ``track`` (default), ``measure`` or a user's ``package.module:function``.
+    output : Path, optional
+        Put every entry's results there instead of the workflow's default place.
 
     Examples
     --------
@@ -110,11 +119,17 @@ class Stack:
     """
 
     def __init__(
-        self, params: Parameters | None = None, *, autoload: bool = False, workflow: str = "track"
+        self,
+        params: BaseModel | None = None,
+        *,
+        autoload: bool = False,
+        workflow: str = "track",
+        output: str | Path | None = None,
     ) -> None:
-        self.params = params or Parameters()
-        self.autoload = autoload
         self.workflow = workflow
+        self.params = params if params is not None else self._workflow.params_model()
+        self.autoload = autoload
+        self.output = None if output is None else Path(output)
         self.unique_background: Path | None = None
         self.entries: list[Entry] = []
         self._observers: list[Observer] = []
@@ -133,8 +148,12 @@ class Stack:
         for observer in list(self._observers):
             observer(event, entry)
 
+    @property
+    def _workflow(self) -> Workflow:
+        return get_workflow(self.workflow)
+
     # -- the parameter table ---------------------------------------------------------------
-    def set_params(self, params: Parameters) -> None:
+    def set_params(self, params: BaseModel) -> None:
         """Replace the current table (entries already added keep their snapshot)."""
         self.params = params
         self.notify("params")
@@ -146,14 +165,14 @@ class Stack:
         for raw in paths:
             base = Path(raw).expanduser()
             path = base / suffix if suffix else base
-            movies = find_movies(path) if path.exists() else []
+            movies = self._workflow.find_inputs(path) if path.exists() else []
             if not movies:
                 if path.exists():
-                    reason = f"nothing to track in {path}: no image sequence or video file"
+                    reason = f"nothing to process in {path} (no image sequence or video file)"
                 else:
                     reason = f"{path} does not exist; check the path and the suffix"
                 entry = Entry(path, self.params, status=Status.ERROR, message=reason,
-                              workflow=self.workflow)  # fmt: skip
+                              workflow=self.workflow, output=self.output)  # fmt: skip
                 added.append(self._append(entry))
                 continue
             for movie in movies:
@@ -161,8 +180,8 @@ class Stack:
         return added
 
     def _new_entry(self, movie: Path) -> Entry:
-        entry = Entry(movie, self.params, workflow=self.workflow)
-        if self.autoload:
+        entry = Entry(movie, self.params, workflow=self.workflow, output=self.output)
+        if self.autoload and self.workflow == "track":
             self._autoload(entry)
         if self.unique_background is not None:
             entry.background = self.unique_background

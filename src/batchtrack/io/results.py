@@ -24,7 +24,14 @@ import pandas as pd
 from ..detect import FEATURE_COLUMNS
 from ..errors import InputError, OutputError
 
-__all__ = ["COLUMNS", "MARKER", "ResultWriter", "archive_name", "read_tracking"]
+__all__ = [
+    "COLUMNS",
+    "MARKER",
+    "ResultWriter",
+    "archive_name",
+    "read_tracking",
+    "remove_stale_partials",
+]
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +67,8 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _remove_stale_partials(folder: Path) -> None:
+def remove_stale_partials(folder: Path) -> None:
+    """Delete hidden partial copies of ``folder`` left by processes that no longer run."""
     for partial in folder.parent.glob(f".{folder.name}{_PARTIAL}*"):
         pid = partial.name.rsplit("-", 1)[-1]
         if pid.isdigit() and not _pid_alive(int(pid)):
@@ -91,7 +99,7 @@ class ResultWriter:
         self.folder = Path(folder)
         self.partial = self.folder.with_name(f".{self.folder.name}{_PARTIAL}{os.getpid()}")
         try:
-            _remove_stale_partials(self.folder)
+            remove_stale_partials(self.folder)
             if self.partial.exists():
                 shutil.rmtree(self.partial)
             self.partial.mkdir(parents=True)
