@@ -34,7 +34,6 @@ import sys
 from pathlib import Path
 
 import tomli_w
-
 from pydantic import BaseModel, ValidationError
 
 from ..errors import ParameterError
