@@ -1,62 +1,14 @@
-"""The ``batchtrack`` command line. It calls the public API only."""
+"""``batchtrack track``: one movie."""
 
 from __future__ import annotations
 
-import logging
-import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
-from . import __version__
-from .errors import BatchtrackError
-from .params import Parameters, describe_parameters, load_cfg
-
-log = logging.getLogger("batchtrack")
-
-
-def _setup_logging(quiet: bool) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
-    root = logging.getLogger("batchtrack")
-    root.handlers[:] = [handler]
-    root.setLevel(logging.ERROR if quiet else logging.WARNING)
-
-
-def parameter_options(func: Callable) -> Callable:
-    """Add one ``--NAME VALUE`` option per tracking parameter (FastTrack's names)."""
-    for info in reversed(describe_parameters()):
-        kind = int if info["type"] in ("int", int) else float
-        unit = f" [{info['unit']}]" if info.get("unit") else ""
-        choices = info.get("choices")
-        codes = f" ({', '.join(f'{k} {v}' for k, v in choices.items())})" if choices else ""
-        help_text = (
-            f"{info['description']}{unit}{codes}; {info['min']}–{info['max']}, "
-            f"default {info['default']}"
-        )
-        func = click.option(
-            f"--{info['name']}", info["name"], type=kind, default=None, help=help_text
-        )(func)
-    return func
-
-
-def build_parameters(cfg: Path | None, flags: dict[str, Any]) -> Parameters:
-    """Defaults < ``--cfg`` file < individual flags."""
-    params = load_cfg(cfg) if cfg else Parameters()
-    return params.with_updates({k: v for k, v in flags.items() if v is not None})
-
-
-def _fail(error: Exception) -> None:
-    click.echo(f"error: {error}", err=True)
-    sys.exit(1)
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(__version__, prog_name="batchtrack")
-def main() -> None:
-    """Track many moving objects in many movies, FastTrack-compatible."""
+from ..errors import BatchtrackError
+from . import build_parameters, fail, main, parameter_options, setup_logging
 
 
 @main.command()
@@ -77,9 +29,9 @@ def track(path: Path, cfg: Path | None, background: Path | None, output: Path | 
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    from .track import track_movie
+    from ..track import track_movie
 
-    _setup_logging(quiet)
+    setup_logging(quiet)
     try:
         params = build_parameters(cfg, flags)
         if quiet:
@@ -97,8 +49,7 @@ def track(path: Path, cfg: Path | None, background: Path | None, output: Path | 
                     path, params, background=background, output=output, progress=progress
                 )
     except BatchtrackError as error:
-        _fail(error)
-        return
+        fail(error)
     if not quiet:
         rate = summary.n_frames / summary.seconds if summary.seconds else float("nan")
         click.echo(
@@ -107,7 +58,3 @@ def track(path: Path, cfg: Path | None, background: Path | None, output: Path | 
         )
         if summary.skipped:
             click.echo(f"{len(summary.skipped)} unreadable frames skipped (see the log)")
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()
