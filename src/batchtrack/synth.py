@@ -67,36 +67,13 @@ import numpy as np
 import pandas as pd
 
 from batchtrack.errors import OutputError, ParameterError
+from batchtrack.io.results import COLUMNS
 
 __all__ = ["SyntheticMovie", "make_movie", "write_sequence", "write_video"]
 
 logger = logging.getLogger(__name__)
 
-_COLUMNS = (
-    "xHead",
-    "yHead",
-    "tHead",
-    "xTail",
-    "yTail",
-    "tTail",
-    "xBody",
-    "yBody",
-    "tBody",
-    "curvature",
-    "areaBody",
-    "perimeterBody",
-    "headMajorAxisLength",
-    "headMinorAxisLength",
-    "headExcentricity",
-    "tailMajorAxisLength",
-    "tailMinorAxisLength",
-    "tailExcentricity",
-    "bodyMajorAxisLength",
-    "bodyMinorAxisLength",
-    "bodyExcentricity",
-    "imageNumber",
-    "id",
-)
+_COLUMNS = COLUMNS
 _COL = {name: i for i, name in enumerate(_COLUMNS)}
 _TWO_PI = 2.0 * np.pi
 
