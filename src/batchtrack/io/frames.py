@@ -637,7 +637,8 @@ def _sequence_files(folder: Path) -> list[str]:
         )
     ignored = [n for n in names if _extension(n) in IMAGE_EXTENSIONS]
     if len(ignored) > len(ranked[0][1]):
-        log.warning(
+        # Another numbered series is worth a warning; a stray background.pgm is not.
+        (log.warning if len(ranked) > 1 else log.info)(
             "%s: the image sequence is %s (%d files); %d other image files are ignored",
             folder,
             ranked[0][0],
