@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import os
 import sqlite3
 from datetime import datetime
 from pathlib import Path
@@ -38,7 +37,8 @@ def test_result_folder_contents(tmp_path: Path) -> None:
         types = {r[1]: r[2] for r in db.execute("PRAGMA table_info(tracking)")}
         stored = dict(db.execute("SELECT parameter, value FROM parameter").fetchall())
     np.testing.assert_allclose(np.array(db_rows), rows())
-    assert types["xHead"] == "REAL" and types["imageNumber"] == "INTEGER" and types["id"] == "INTEGER"
+    assert types["xHead"] == "REAL"
+    assert types["imageNumber"] == types["id"] == "INTEGER"
     assert stored["thresh"] == 42
     assert load_cfg(folder / "cfg.toml") == params
     assert "frame 7 skipped" in (folder / "log").read_text()

@@ -233,7 +233,7 @@ class Prepared:
 def prepare_task(job: Job) -> Prepared:
     """Open the movie, get its background, and check for a matching finished result."""
     from ..io.frames import open_frames
-    from ..track import _background, _check_roi
+    from ..movie import _background, _check_roi
 
     _init_worker()
     path = Path(job.path)
@@ -252,7 +252,7 @@ def prepare_task(job: Job) -> Prepared:
 def detect_task(job: Job, prepared: Prepared, start: int, stop: int | None):
     """Detect the objects of frames ``start``…``stop`` of one movie."""
     from ..io.frames import open_frames
-    from ..track import detect_range
+    from ..movie import detect_range
 
     _init_worker()
     background = _decode(prepared.background_png)
@@ -262,7 +262,7 @@ def detect_task(job: Job, prepared: Prepared, start: int, stop: int | None):
 
 def finish_task(job: Job, prepared: Prepared, chunks: list):
     """Link the chunks in order and publish the result folder with its resume marker."""
-    from ..track import write_result
+    from ..movie import write_result
 
     summary, _ = write_result(
         chunks,

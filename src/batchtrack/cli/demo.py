@@ -36,9 +36,9 @@ def demo(out: Path, frames: int, objects: int, size: int, seed: int, video: bool
     and prints identity switches and IDF1 against the ground truth.
     """
     from ..metrics import identity_score
+    from ..movie import track_movie
     from ..params import Parameters
     from ..synth import make_movie, write_sequence, write_video
-    from ..track import track_movie
 
     setup_logging(quiet=False)
     try:

@@ -29,7 +29,7 @@ def track(path: Path, cfg: Path | None, background: Path | None, output: Path | 
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    from ..track import track_movie
+    from ..movie import track_movie
 
     setup_logging(quiet)
     try:

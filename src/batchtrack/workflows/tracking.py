@@ -19,7 +19,7 @@ def analyse(
     progress: Callable[[int, int], None] | None = None,
 ) -> dict:
     """Track one movie into ``output_dir`` (its ``Tracking_Result`` folder)."""
-    from ..track import track_movie
+    from ..movie import track_movie
 
     summary, _ = track_movie(movie, params, output=output_dir, progress=progress)
     return {"frames": summary.n_frames, "message": f"{summary.n_ids} ids, {summary.n_rows} rows"}
