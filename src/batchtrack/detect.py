@@ -27,6 +27,8 @@ __all__ = [
     "detect",
     "find_objects",
     "object_features",
+    "roi_offset",
+    "segment",
 ]
 
 #: Per-object feature columns, in FastTrack's order (the 21 first columns of ``tracking.txt``).
@@ -282,6 +284,44 @@ def _fill_features(out: np.ndarray, contours: list[np.ndarray], areas: np.ndarra
     out[:, 18:21] = _axes(m00, mu20, mu11, mu02).T
 
 
+def segment(
+    frame: np.ndarray, background: np.ndarray, params
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """Binarise a frame and keep the objects within the area bounds.
+
+    Parameters
+    ----------
+    frame, background : ndarray of uint8, shape (H, W)
+        Grey frame (already registered if needed) and background.
+    params : batchtrack.params.Parameters
+        ``thresh``, ``lightBack``, morphology, ROI and area bounds.
+
+    Returns
+    -------
+    contours : list of ndarray
+        External contours, in ROI coordinates (add :func:`roi_offset` for image coordinates).
+    areas : ndarray, shape (N,)
+        Their contour areas.
+    """
+    binary = binarize(
+        frame,
+        background,
+        thresh=params.thresh,
+        light_back=params.lightBack,
+        morph=params.morph,
+        morph_size=params.morphSize,
+        morph_type=params.morphType,
+    )
+    if any((params.xTop, params.yTop, params.xBottom, params.yBottom)):
+        binary = binary[params.yTop : params.yBottom, params.xTop : params.xBottom]
+    return find_objects(binary, min_area=params.minArea, max_area=params.maxArea)
+
+
+def roi_offset(params) -> tuple[int, int]:
+    """(x, y) of the ROI's top-left corner: what turns ROI coordinates into image coordinates."""
+    return (params.xTop, params.yTop)
+
+
 def detect(frame: np.ndarray, background: np.ndarray, params) -> np.ndarray:
     """Detect the objects of one frame and measure their features.
 
@@ -306,18 +346,5 @@ def detect(frame: np.ndarray, background: np.ndarray, params) -> np.ndarray:
     >>> detect(frame, bg, Parameters(minArea=10, maxArea=500)).shape
     (1, 21)
     """
-    binary = binarize(
-        frame,
-        background,
-        thresh=params.thresh,
-        light_back=params.lightBack,
-        morph=params.morph,
-        morph_size=params.morphSize,
-        morph_type=params.morphType,
-    )
-    offset = (0, 0)
-    if any((params.xTop, params.yTop, params.xBottom, params.yBottom)):
-        binary = binary[params.yTop : params.yBottom, params.xTop : params.xBottom]
-        offset = (params.xTop, params.yTop)
-    contours, areas = find_objects(binary, min_area=params.minArea, max_area=params.maxArea)
-    return object_features(contours, areas, offset=offset)
+    contours, areas = segment(frame, background, params)
+    return object_features(contours, areas, offset=roi_offset(params))
