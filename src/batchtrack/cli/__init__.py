@@ -60,5 +60,6 @@ def main() -> None:
     """Track many moving objects in many movies, FastTrack-compatible."""
 
 
-from . import demo as _demo  # noqa: E402, F401  (registers the commands)
+from . import batch as _batch  # noqa: E402, F401  (registers the commands)
+from . import demo as _demo  # noqa: E402, F401
 from . import track as _track  # noqa: E402, F401

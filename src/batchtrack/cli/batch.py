@@ -1,0 +1,372 @@
+"""``batchtrack batch``: many movies, one-shot or through a manifest file.
+
+One-shot::
+
+    batchtrack batch exp/Run1 exp/Run2 --suffix images --autoload --workers 4
+
+Through a manifest (reproducible, re-runnable headless on a cluster)::
+
+    batchtrack batch add stack.toml exp/Run* --suffix images --cfg cfg.toml
+    batchtrack batch list stack.toml
+    batchtrack batch run stack.toml --scheduler tcp://head:8786 --shard 3/10
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..errors import BatchtrackError
+from . import build_parameters, fail, main, parameter_options, setup_logging
+
+__all__ = ["batch"]
+
+
+class _BatchGroup(click.Group):
+    """``batch PATH...`` runs at once; ``batch add|list|remove|clear|run MANIFEST`` edit one."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
+            args = ["now", *args]
+        return super().parse_args(ctx, args)
+
+
+def _run_options(func):
+    options = [
+        click.option("--workers", type=int, help="Local worker processes (default: all cores)."),
+        click.option("--backend", type=click.Choice(["local", "inprocess", "dask"]),
+                     default="local", show_default=True, help="Where entries run."),
+        click.option("--scheduler", help="Dask scheduler address (tcp://host:8786)."),
+        click.option("--slurm", "jobqueue", flag_value="slurm",
+                     help="Start Dask workers as SLURM jobs (dask-jobqueue, see --jobqueue-opt)."),
+        click.option("--pbs", "jobqueue", flag_value="pbs", help="The same with PBS."),
+        click.option("--jobqueue-opt", multiple=True, metavar="KEY=VALUE",
+                     help="dask-jobqueue cluster option, e.g. cores=8 memory=16GB queue=normal."),
+        click.option("--shard", help="Run only slice k of N of the stack (k/N), e.g. in a "
+                     "SLURM job array: --shard $((SLURM_ARRAY_TASK_ID+1))/$SLURM_ARRAY_TASK_COUNT"),
+        click.option("--force", is_flag=True, help="Redo entries that already have a result."),
+        click.option("--chunk-size", type=int, default=500, show_default=True,
+                     help="Frames per detection task (long movies use every worker)."),
+        click.option("--summary", "summary_path", type=click.Path(path_type=Path),
+                     help="Write the summary table here (.csv and .json)."),
+        click.option("-q", "--quiet", is_flag=True, help="No progress bars, errors only."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _stack_options(func):
+    options = [
+        click.option("--suffix", default="", help="Appended to each path (Run1 + images)."),
+        click.option("--autoload", is_flag=True,
+                     help="Use cfg.toml/background.pgm found in each entry's result folder."),
+        click.option("--background", type=click.Path(path_type=Path),
+                     help="One background image for every entry."),
+        click.option("--cfg", type=click.Path(path_type=Path), help="Parameter file (cfg.toml)."),
+        click.option("--workflow", default="track", show_default=True,
+                     help="track, measure, or a user's package.module:function."),
+        click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
+                     help="A parameter of a non-tracking workflow (repeatable)."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        func = option(func)
+    return parameter_options(func)
+
+
+def _key_values(items: tuple[str, ...]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep:
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE")
+        try:
+            values[key] = json.loads(text)
+        except ValueError:
+            values[key] = text
+    return values
+
+
+def _table_params(workflow: str, cfg: Path | None, flags: dict, settings: tuple[str, ...],
+                  base=None):  # fmt: skip
+    """The parameter table: ``base`` (or defaults) < ``--cfg`` < flags."""
+    if workflow == "track":
+        if cfg is None and base is not None:
+            return base.with_updates({k: v for k, v in flags.items() if v is not None})
+        return build_parameters(cfg, flags)
+    from ..workflows import get_workflow
+
+    values = {} if base is None else base.model_dump()
+    return get_workflow(workflow).params_model.model_validate(values | _key_values(settings))
+
+
+def _fill_stack(stack, paths, suffix, background) -> None:
+    stack.add(paths, suffix=suffix)
+    if background is not None:
+        stack.set_unique_background(background)
+
+
+def _display(stack, quiet: bool):
+    """A rich progress display fed by the stack's events: a bar per running entry + overall."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from ..batch.stack import Status
+
+    if quiet:
+        return None
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TextColumn("{task.fields[status]}"))  # fmt: skip
+    overall = progress.add_task("all entries", total=len(stack), status="")
+    tasks: dict[int, int] = {}
+    finished = (Status.DONE, Status.ERROR, Status.SKIPPED)
+
+    def on_event(event: str, entry) -> None:
+        if entry is None or event not in ("status", "progress"):
+            return
+        if entry.id not in tasks and entry.status is Status.RUNNING:
+            name = f"  {entry.path.parent.name}/{entry.path.name}"[-40:]
+            tasks[entry.id] = progress.add_task(name, total=entry.total or None, status="")
+        task = tasks.get(entry.id)
+        if task is None:
+            return
+        progress.update(task, completed=entry.done, total=entry.total or None,
+                        status=str(entry.status))  # fmt: skip
+        if event == "status" and entry.status in finished:
+            progress.remove_task(task)
+            del tasks[entry.id]
+            progress.advance(overall)
+
+    stack.subscribe(on_event)
+    return progress
+
+
+def _summary_table(summary, stack) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=str(summary), title_justify="left")
+    for column in ("#", "path", "status", "frames", "message"):
+        table.add_column(column, overflow="fold")
+    styles = {"Done": "green", "Error": "red", "Skipped": "yellow"}
+    for i, entry in enumerate(stack, start=1):
+        status = str(entry.status)
+        table.add_row(str(i), str(entry.path), f"[{styles.get(status, '')}]{status}",
+                      str(entry.total or ""), entry.message)  # fmt: skip
+    Console().print(table)
+
+
+def _write_summary(summary, path: Path) -> None:
+    path = path.with_suffix("")
+    with open(path.with_suffix(".csv"), "w", newline="", encoding="utf-8") as stream:
+        writer = csv.DictWriter(stream, fieldnames=["id", "path", "status", "frames", "message"])
+        writer.writeheader()
+        writer.writerows(summary.entries)
+    document = {
+        "counts": summary.counts,
+        "seconds": summary.seconds,
+        "frames": summary.frames,
+        "frames_per_second": summary.frames_per_second,
+        "entries": summary.entries,
+    }
+    path.with_suffix(".json").write_text(json.dumps(document, indent=1), encoding="utf-8")
+
+
+def _run(stack, *, workers, backend, scheduler, jobqueue, jobqueue_opt, shard, force,
+         chunk_size, summary_path, quiet) -> None:  # fmt: skip
+    from ..batch.run import open_executor, run_stack
+
+    display = _display(stack, quiet)
+    try:
+        with open_executor(backend, workers=workers, scheduler=scheduler, jobqueue=jobqueue,
+                           jobqueue_options=_key_values(jobqueue_opt)) as executor:  # fmt: skip
+            if display is not None:
+                display.start()
+            try:
+                summary = run_stack(stack, executor=executor, workers=workers, force=force,
+                                    shard=shard, chunk_size=chunk_size)  # fmt: skip
+            finally:
+                if display is not None:
+                    display.stop()
+    except BatchtrackError as error:
+        fail(error)
+    if not quiet:
+        _summary_table(summary, stack)
+    if summary_path is not None:
+        _write_summary(summary, summary_path)
+    if summary.failed:
+        raise SystemExit(1)
+
+
+@main.group(cls=_BatchGroup)
+def batch() -> None:
+    """Track many movies: ``batch PATH...`` now, or edit and run a manifest.
+
+    \b
+    batchtrack batch PATH... [options]      add the paths and run them at once
+    batchtrack batch add MANIFEST PATH...   add entries to a manifest (.toml or .csv)
+    batchtrack batch list MANIFEST          show its entries
+    batchtrack batch remove MANIFEST N...   remove entries by number
+    batchtrack batch clear MANIFEST         remove every entry
+    batchtrack batch run MANIFEST           run it (resumes: finished entries are skipped)
+    """
+
+
+@batch.command("now", hidden=True)
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--manifest",
+    type=click.Path(path_type=Path),
+    help="Also save the stack to this manifest (.toml or .csv).",
+)
+@_stack_options
+@_run_options
+def batch_now(paths, manifest, suffix, autoload, background, cfg, workflow, settings,
+              **options: Any) -> None:  # fmt: skip
+    """Add PATHS (folders, videos) to a new stack and run it."""
+    from ..batch.manifest import save_manifest
+    from ..batch.stack import Stack
+
+    setup_logging(options["quiet"])
+    flags = {k: options.pop(k) for k in list(options) if k not in _RUN_KEYS}
+    try:
+        stack = Stack(_table_params(workflow, cfg, flags, settings), autoload=autoload,
+                      workflow=workflow)  # fmt: skip
+        _fill_stack(stack, paths, suffix, background)
+        if manifest is not None:
+            save_manifest(stack, manifest)
+            options["summary_path"] = options["summary_path"] or manifest.with_name(
+                f"{manifest.stem}-summary"
+            )
+    except BatchtrackError as error:
+        fail(error)
+    _run(stack, **options)
+
+
+_RUN_KEYS = {"workers", "backend", "scheduler", "jobqueue", "jobqueue_opt", "shard", "force",
+             "chunk_size", "summary_path", "quiet"}  # fmt: skip
+
+
+def _load_or_new(manifest: Path, workflow: str):
+    from ..batch.manifest import load_manifest
+    from ..batch.stack import Stack
+
+    return load_manifest(manifest) if manifest.exists() else Stack(workflow=workflow)
+
+
+@batch.command("add")
+@click.argument("manifest", type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@_stack_options
+def batch_add(manifest, paths, suffix, autoload, background, cfg, workflow, settings,
+              **flags: Any) -> None:  # fmt: skip
+    """Add PATHS to MANIFEST (created if missing) with the given parameters."""
+    from ..batch.manifest import save_manifest
+
+    setup_logging(False)
+    try:
+        stack = _load_or_new(manifest, workflow)
+        stack.set_params(_table_params(stack.workflow, cfg, flags, settings, stack.params))
+        stack.autoload = autoload
+        before = len(stack)
+        _fill_stack(stack, paths, suffix, background)
+        save_manifest(stack, manifest)
+    except BatchtrackError as error:
+        fail(error)
+    added = stack.entries[before:]
+    errors = [e for e in added if str(e.status) == "Error"]
+    click.echo(f"added {len(added)} entries to {manifest} ({len(stack)} in all)")
+    for entry in errors:
+        click.echo(f"  error: {entry.message}", err=True)
+
+
+@batch.command("list")
+@click.argument("manifest", type=click.Path(exists=True, path_type=Path))
+def batch_list(manifest: Path) -> None:
+    """Show the entries of MANIFEST."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from ..batch.manifest import load_manifest
+
+    try:
+        stack = load_manifest(manifest)
+    except BatchtrackError as error:
+        fail(error)
+    table_params = _differences(stack.params, type(stack.params)()) or "defaults"
+    table = Table(title=f"{manifest}: {len(stack)} entries ({stack.workflow}); "
+                  f"parameter table: {table_params}", title_justify="left")  # fmt: skip
+    for column in ("#", "path", "background", "parameters", "result"):
+        table.add_column(column, overflow="fold")
+    for i, entry in enumerate(stack, start=1):
+        text = _differences(entry.params, stack.params) or "table"
+        result = "exists" if entry.result_dir.exists() else ""
+        if str(entry.status) == "Error":
+            result = f"error: {entry.message}"
+        table.add_row(str(i), str(entry.path), str(entry.background or "computed"), text, result)
+    Console().print(table)
+
+
+def _differences(params, reference) -> str:
+    """``name=value`` for each parameter that differs from ``reference``."""
+    values = params.model_dump()
+    return " ".join(f"{k}={v}" for k, v in values.items() if getattr(reference, k, None) != v)
+
+
+@batch.command("remove")
+@click.argument("manifest", type=click.Path(exists=True, path_type=Path))
+@click.argument("numbers", nargs=-1, required=True, type=int)
+def batch_remove(manifest: Path, numbers: tuple[int, ...]) -> None:
+    """Remove entries (numbers as shown by ``batch list``) from MANIFEST."""
+    from ..batch.manifest import load_manifest, save_manifest
+
+    try:
+        stack = load_manifest(manifest)
+        bad = [n for n in numbers if not 1 <= n <= len(stack)]
+        if bad:
+            fail(f"no entry {bad[0]} in {manifest} (it has {len(stack)}; see 'batch list')")
+        for entry in [stack.entries[n - 1] for n in numbers]:
+            stack.remove(entry)
+        save_manifest(stack, manifest)
+    except BatchtrackError as error:
+        fail(error)
+    click.echo(f"removed {len(numbers)} entries; {len(stack)} left in {manifest}")
+
+
+@batch.command("clear")
+@click.argument("manifest", type=click.Path(exists=True, path_type=Path))
+def batch_clear(manifest: Path) -> None:
+    """Remove every entry of MANIFEST (its parameter table is kept)."""
+    from ..batch.manifest import load_manifest, save_manifest
+
+    try:
+        stack = load_manifest(manifest)
+        stack.clear()
+        save_manifest(stack, manifest)
+    except BatchtrackError as error:
+        fail(error)
+    click.echo(f"cleared {manifest}")
+
+
+@batch.command("run")
+@click.argument("manifest", type=click.Path(exists=True, path_type=Path))
+@_run_options
+def batch_run(manifest: Path, **options: Any) -> None:
+    """Run MANIFEST; entries with a matching finished result are skipped (unless --force).
+
+    The summary is also written next to the manifest (<name>-summary.csv and .json).
+    """
+    from ..batch.manifest import load_manifest
+
+    setup_logging(options["quiet"])
+    try:
+        stack = load_manifest(manifest)
+    except BatchtrackError as error:
+        fail(error)
+    options["summary_path"] = options["summary_path"] or manifest.with_name(
+        f"{manifest.stem}-summary"
+    )
+    _run(stack, **options)
