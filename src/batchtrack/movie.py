@@ -311,6 +311,7 @@ def write_result(
             yield chunk
 
     with ResultWriter(folder) as writer:
+        writer.draw_trajectories(background)
         for rows in link_detections(record(chunks), params):
             writer.write_rows(rows)
             if len(rows):

@@ -117,16 +117,25 @@ class ResultWriter:
         self._insert = f"INSERT INTO tracking VALUES ({', '.join('?' * len(COLUMNS))})"
         self._log = open(self.partial / "log", "w", encoding="utf-8")
         self.n_rows = 0
+        self._canvas = None
 
     def write_rows(self, rows: np.ndarray) -> None:
         """Append rows, shape (k, 23), columns as :data:`COLUMNS`."""
         if len(rows) == 0:
             return
         np.savetxt(self._text, rows, fmt=_FORMAT)
+        if self._canvas is not None:
+            self._canvas.add(rows[:, 6], rows[:, 7], rows[:, -1])
         features = rows[:, : len(FEATURE_COLUMNS)].tolist()
         ints = rows[:, len(FEATURE_COLUMNS) :].astype(np.int64).tolist()
         self._db.executemany(self._insert, (f + i for f, i in zip(features, ints, strict=True)))
         self.n_rows += len(rows)
+
+    def draw_trajectories(self, background: np.ndarray) -> None:
+        """Also draw the tracks over ``background`` into ``trajectories.png``."""
+        from ..plots import TrajectoryCanvas
+
+        self._canvas = TrajectoryCanvas(background)
 
     def log(self, message: str) -> None:
         """Add one line (date, message) to the result's ``log``."""
@@ -153,6 +162,8 @@ class ResultWriter:
         if not cv2.imwrite(str(self.partial / "background.pgm"), background):
             raise OutputError(f"cannot write {self.partial / 'background.pgm'}")
         save_cfg(params, self.partial / "cfg.toml")
+        if self._canvas is not None:
+            cv2.imwrite(str(self.partial / "trajectories.png"), self._canvas.finish())
         if marker is not None:
             (self.partial / MARKER).write_text(json.dumps(marker, indent=1, sort_keys=True))
         if self.folder.exists():
