@@ -31,9 +31,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 ZEBRAFISH = ROOT.parent / "shared" / "data" / "zebrafish-100"
 ZEBRAFISH_PARAMS = dict(
-    thresh=60, lightBack=0, minArea=50, maxArea=170, morph=8, nBack=20, methBack=1, spot=0,
-    normDist=20, normAngle=118, normArea=0, normPerim=0, maxDist=195, maxTime=40,
-)  # fmt: skip
+    thresh=60,
+    lightBack=0,
+    minArea=50,
+    maxArea=170,
+    morph=8,
+    nBack=20,
+    methBack=1,
+    spot=0,
+    normDist=20,
+    normAngle=118,
+    normArea=0,
+    normPerim=0,
+    maxDist=195,
+    maxTime=40,
+)
 
 
 def looped_zebrafish(out: Path, n_frames: int) -> Path:
@@ -103,10 +115,19 @@ if __name__ == "__main__":
 
 def in_process(path: Path, params: dict, background: Path | None, out: Path) -> dict:
     result = subprocess.run(
-        [sys.executable, "-c", CHILD, str(path), json.dumps(params), str(background or ""),
-         str(out / "result")],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            CHILD,
+            str(path),
+            json.dumps(params),
+            str(background or ""),
+            str(out / "result"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -124,10 +145,19 @@ def chunked(path: Path, params: dict, background: Path | None, out: Path, worker
     script = out / "chunked.py"
     script.write_text(CHUNKED)
     result = subprocess.run(
-        [sys.executable, str(script), str(path), json.dumps(params), str(background or ""),
-         str(out / "result"), str(workers)],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            str(script),
+            str(path),
+            json.dumps(params),
+            str(background or ""),
+            str(out / "result"),
+            str(workers),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -138,14 +168,20 @@ def report(name: str, path: Path, params: dict, background: Path | None, out: Pa
     par = chunked(path, params, background, out, cores)
     n = m["frames"]
     print(f"{name}")
-    print(f"  track_movie, 1 process : {1000 * m['track_s'] / n:6.3f} ms/frame  "
-          f"{n / m['track_s']:7.0f} frames/s  peak RSS {m['peak_rss_mb']:.0f} MB  "
-          f"({n} frames, {m['rows']} rows; imports {m['import_s']:.2f} s)")  # fmt: skip
-    print(f"  batchtrack track (CLI) : {1000 * wall / n:6.3f} ms/frame  {n / wall:7.0f} frames/s  "
-          f"({wall:.2f} s wall, start-up included)")  # fmt: skip
-    print(f"  chunked over {cores} workers: {1000 * par['wall_s'] / n:6.3f} ms/frame  "
-          f"{n / par['wall_s']:7.0f} frames/s  ({par['wall_s']:.2f} s wall, pool start-up "
-          f"included; {par['status'][0]})")  # fmt: skip
+    print(
+        f"  track_movie, 1 process : {1000 * m['track_s'] / n:6.3f} ms/frame  "
+        f"{n / m['track_s']:7.0f} frames/s  peak RSS {m['peak_rss_mb']:.0f} MB  "
+        f"({n} frames, {m['rows']} rows; imports {m['import_s']:.2f} s)"
+    )
+    print(
+        f"  batchtrack track (CLI) : {1000 * wall / n:6.3f} ms/frame  {n / wall:7.0f} frames/s  "
+        f"({wall:.2f} s wall, start-up included)"
+    )
+    print(
+        f"  chunked over {cores} workers: {1000 * par['wall_s'] / n:6.3f} ms/frame  "
+        f"{n / par['wall_s']:7.0f} frames/s  ({par['wall_s']:.2f} s wall, pool start-up "
+        f"included; {par['status'][0]})"
+    )
     shutil.rmtree(out / "result", ignore_errors=True)
 
 
@@ -155,8 +191,10 @@ def memory(out: Path) -> None:
     for n in (2000, 20000):
         m = in_process(looped_zebrafish(out, n), ZEBRAFISH_PARAMS, background, out)
         peaks[n] = m["peak_rss_mb"]
-        print(f"  {n:6d} frames: peak RSS {m['peak_rss_mb']:.0f} MB, "
-              f"{1000 * m['track_s'] / m['frames']:.3f} ms/frame")  # fmt: skip
+        print(
+            f"  {n:6d} frames: peak RSS {m['peak_rss_mb']:.0f} MB, "
+            f"{1000 * m['track_s'] / m['frames']:.3f} ms/frame"
+        )
         shutil.rmtree(out / "result", ignore_errors=True)
     print(f"  ratio 20000/2000: {peaks[20000] / peaks[2000]:.2f} (bound: 1.3)")
 
@@ -171,8 +209,12 @@ def profile(out: Path) -> None:
     path = looped_zebrafish(out, 2000)
     profiler = cProfile.Profile()
     profiler.enable()
-    track_movie(path, Parameters(**ZEBRAFISH_PARAMS), background=ZEBRAFISH / "background.pgm",
-                output=out / "result")  # fmt: skip
+    track_movie(
+        path,
+        Parameters(**ZEBRAFISH_PARAMS),
+        background=ZEBRAFISH / "background.pgm",
+        output=out / "result",
+    )
     profiler.disable()
     pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
     shutil.rmtree(out / "result", ignore_errors=True)
@@ -195,18 +237,32 @@ def main() -> None:
         memory(args.out)
         return
     if "a" in args.cases:
-        report(f"a. zebrafish 338×524, 14 fish, looped to {args.frames} frames",
-               looped_zebrafish(args.out, args.frames), ZEBRAFISH_PARAMS,
-               ZEBRAFISH / "background.pgm", args.out)  # fmt: skip
+        report(
+            f"a. zebrafish 338×524, 14 fish, looped to {args.frames} frames",
+            looped_zebrafish(args.out, args.frames),
+            ZEBRAFISH_PARAMS,
+            ZEBRAFISH / "background.pgm",
+            args.out,
+        )
     if "b" in args.cases or "c" in args.cases:
         folder, video = synthetic(args.out, args.frames)
         params = synthetic_params()
         if "b" in args.cases:
-            report(f"b. synthetic 1024×1024, 50 fish, {args.frames} PGM frames", folder, params,
-                   folder / "background.pgm", args.out)  # fmt: skip
+            report(
+                f"b. synthetic 1024×1024, 50 fish, {args.frames} PGM frames",
+                folder,
+                params,
+                folder / "background.pgm",
+                args.out,
+            )
         if "c" in args.cases:
-            report(f"c. the same as an MJPG video ({video.stat().st_size >> 20} MB)", video,
-                   params, folder / "background.pgm", args.out)  # fmt: skip
+            report(
+                f"c. the same as an MJPG video ({video.stat().st_size >> 20} MB)",
+                video,
+                params,
+                folder / "background.pgm",
+                args.out,
+            )
 
 
 if __name__ == "__main__":
