@@ -149,7 +149,11 @@ def _moments(sums: np.ndarray) -> tuple[np.ndarray, ...]:
 
 def _raw_sums(x: np.ndarray, y: np.ndarray, starts: np.ndarray) -> np.ndarray:
     """Sums of 1, x, y, x², xy, y² over contiguous groups of pixels, shape (6, N)."""
-    return np.add.reduceat(np.stack([np.ones_like(x), x, y, x * x, x * y, y * y]), starts, axis=1)
+    out = np.empty((6, len(starts)))
+    out[0] = np.diff(np.append(starts, len(x)))
+    for row, values in enumerate((x, y, x * x, x * y, y * y), start=1):
+        out[row] = np.add.reduceat(values, starts)
+    return out
 
 
 def _half_direction(orientation: np.ndarray, body: np.ndarray) -> np.ndarray:
@@ -261,7 +265,7 @@ def _fill_features(out: np.ndarray, contours: list[np.ndarray], areas: np.ndarra
     # Head and tail halves, split at the centroid along the major axis.
     in_head = (p < 0) == np.repeat(head_negative, counts)
     head_sums = _raw_sums(x * in_head, y * in_head, starts)
-    head_sums[0] = np.add.reduceat(in_head.astype(np.float64), starts)
+    head_sums[0] = np.add.reduceat(in_head, starts, dtype=np.float64)
     halves = []
     for sums in (head_sums, body_sums - head_sums):
         hm00, hx, hy, h20, h11, h02 = _moments(sums)
