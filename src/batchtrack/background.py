@@ -81,7 +81,8 @@ def project(frames: Iterable[np.ndarray], *, method: int = 1) -> np.ndarray:
 
 
 def _phase_correlation(reference: np.ndarray, frame: np.ndarray) -> np.ndarray:
-    (dx, dy), _ = cv2.phaseCorrelate(np.float32(reference), np.float32(frame))
+    window = cv2.createHanningWindow((frame.shape[1], frame.shape[0]), cv2.CV_32F)
+    (dx, dy), _ = cv2.phaseCorrelate(np.float32(reference), np.float32(frame), window)
     return np.float32([[1, 0, -dx], [0, 1, -dy]])
 
 
