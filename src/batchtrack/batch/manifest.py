@@ -122,10 +122,12 @@ def load_manifest(path: str | Path) -> Stack:
         raise ParameterError(f"manifest {path} is not valid TOML: {error}") from error
     base = path.parent
     params = Parameters.from_mapping(document.get("parameters", {}), source=str(path))
+    output = _absolute(document.get("output"), base)
     stack = Stack(
         params,
         autoload=bool(document.get("autoload", False)),
         workflow=document.get("workflow", "track"),
+        output=output,
     )
     stack.unique_background = _absolute(document.get("unique_background"), base)
     for item in document.get("entry", []):
@@ -138,6 +140,7 @@ def load_manifest(path: str | Path) -> Stack:
             background=_absolute(item.get("background"), base),
             params_source=str(path),
             workflow=item.get("workflow", stack.workflow),
+            output=_absolute(item.get("output"), base) or output,
         )
         _check_exists(entry)
         stack.entries.append(entry)
