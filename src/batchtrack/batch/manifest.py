@@ -121,25 +121,25 @@ def load_manifest(path: str | Path) -> Stack:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise ParameterError(f"manifest {path} is not valid TOML: {error}") from error
     base = path.parent
-    params = Parameters.from_mapping(document.get("parameters", {}), source=str(path))
+    workflow = document.get("workflow", "track")
     output = _absolute(document.get("output"), base)
     stack = Stack(
-        params,
+        _params(workflow, document.get("parameters", {}), path),
         autoload=bool(document.get("autoload", False)),
-        workflow=document.get("workflow", "track"),
+        workflow=workflow,
         output=output,
     )
     stack.unique_background = _absolute(document.get("unique_background"), base)
     for item in document.get("entry", []):
         if "path" not in item:
             raise ParameterError(f"manifest {path}: an [[entry]] has no 'path'")
-        entry_params = Parameters.from_mapping(item.get("parameters", {}), source=str(path))
+        entry_workflow = item.get("workflow", workflow)
         entry = Entry(
             _absolute(item["path"], base),
-            entry_params,
+            _params(entry_workflow, item.get("parameters", {}), path),
             background=_absolute(item.get("background"), base),
             params_source=str(path),
-            workflow=item.get("workflow", stack.workflow),
+            workflow=entry_workflow,
             output=_absolute(item.get("output"), base) or output,
         )
         _check_exists(entry)
@@ -149,10 +149,14 @@ def load_manifest(path: str | Path) -> Stack:
 
 def _params(workflow: str, values: dict, path: Path) -> BaseModel:
     """Validate a parameter table for ``workflow``, naming the manifest on error."""
-    if workflow == "track":
+    try:
+        model = get_workflow(workflow).params_model
+    except ParameterError as error:
+        raise ParameterError(f"manifest {path}: {error}") from error
+    if model is Parameters:
         return Parameters.from_mapping(values, source=str(path))
     try:
-        return get_workflow(workflow).params_model.model_validate(values)
+        return model.model_validate(values)
     except ValidationError as error:
         raise ParameterError(f"manifest {path}: invalid {workflow} parameters: {error}") from error
 
