@@ -171,10 +171,10 @@ def _load_csv(path: Path) -> Stack:
         for line, row in enumerate(reader, start=2):
             cfg = _absolute(row.get("cfg"), base)
             params = load_cfg(cfg) if cfg else Parameters()
-            overrides = {
-                n: _number(row[n]) for n in PARAMETER_NAMES if row.get(n) not in (None, "")
-            }
             try:
+                overrides = {
+                    n: _number(n, row[n]) for n in PARAMETER_NAMES if row.get(n) not in (None, "")
+                }
                 params = params.with_updates(overrides)
             except ParameterError as error:
                 raise ParameterError(f"manifest {path}, line {line}: {error}") from error
@@ -189,8 +189,11 @@ def _load_csv(path: Path) -> Stack:
     return stack
 
 
-def _number(text: str) -> int | float:
-    value = float(text)
+def _number(name: str, text: str) -> int | float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ParameterError(f"{name} = {text!r} is not a number") from None
     return int(value) if value.is_integer() else value
 
 
