@@ -49,6 +49,11 @@ else:  # pragma: no cover
 __all__ = ["load_manifest", "save_manifest"]
 
 _TITLE = "batchtrack stack"
+_TOP_KEYS = frozenset(
+    {"title", "workflow", "autoload", "output", "unique_background", "parameters", "entry"}
+)
+_ENTRY_KEYS = frozenset({"path", "background", "workflow", "output", "parameters"})
+_CSV_COLUMNS = ("path", "background", "cfg")
 
 
 def _relative(path: Path | None, base: Path) -> str | None:
@@ -121,6 +126,7 @@ def load_manifest(path: str | Path) -> Stack:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise ParameterError(f"manifest {path} is not valid TOML: {error}") from error
     base = path.parent
+    _check_keys(document, _TOP_KEYS, "at the top level", path)
     workflow = document.get("workflow", "track")
     output = _absolute(document.get("output"), base)
     stack = Stack(
@@ -131,8 +137,9 @@ def load_manifest(path: str | Path) -> Stack:
     )
     stack.unique_background = _absolute(document.get("unique_background"), base)
     for item in document.get("entry", []):
-        if "path" not in item:
+        if not isinstance(item, dict) or "path" not in item:
             raise ParameterError(f"manifest {path}: an [[entry]] has no 'path'")
+        _check_keys(item, _ENTRY_KEYS, f"in the [[entry]] of {item['path']!r}", path)
         entry_workflow = item.get("workflow", workflow)
         entry = Entry(
             _absolute(item["path"], base),
@@ -145,6 +152,15 @@ def load_manifest(path: str | Path) -> Stack:
         _check_exists(entry)
         stack.entries.append(entry)
     return stack
+
+
+def _check_keys(table: dict, allowed: frozenset[str], where: str, path: Path) -> None:
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        raise ParameterError(
+            f"manifest {path}: unknown key {', '.join(map(repr, unknown))} {where}; "
+            f"use {', '.join(sorted(allowed))}"
+        )
 
 
 def _params(workflow: str, values: dict, path: Path) -> BaseModel:
@@ -168,6 +184,12 @@ def _load_csv(path: Path) -> Stack:
         reader = csv.DictReader(stream)
         if reader.fieldnames is None or "path" not in reader.fieldnames:
             raise ParameterError(f"manifest {path} needs a 'path' column")
+        unknown = [n for n in reader.fieldnames if n not in _CSV_COLUMNS + PARAMETER_NAMES]
+        if unknown:
+            raise ParameterError(
+                f"manifest {path}: unknown column {', '.join(map(repr, unknown))}; columns are "
+                f"path, background, cfg and parameter names ({', '.join(PARAMETER_NAMES)})"
+            )
         for line, row in enumerate(reader, start=2):
             cfg = _absolute(row.get("cfg"), base)
             params = load_cfg(cfg) if cfg else Parameters()
