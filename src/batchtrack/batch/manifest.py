@@ -76,7 +76,13 @@ def save_manifest(stack: Stack, path: str | Path) -> Path:
     """Write the stack to ``path`` (``.toml`` or ``.csv``)."""
     path = Path(path)
     base = path.parent
+    base.mkdir(parents=True, exist_ok=True)
     if path.suffix.lower() == ".csv":
+        if stack.workflow != "track":
+            raise ParameterError(
+                f"manifest {path}: a CSV manifest holds tracking parameters only; save the "
+                f"{stack.workflow!r} stack as .toml"
+            )
         with open(path, "w", newline="", encoding="utf-8") as stream:
             writer = csv.writer(stream)
             writer.writerow(["path", "background", *PARAMETER_NAMES])
