@@ -49,6 +49,11 @@ else:  # pragma: no cover
 __all__ = ["load_manifest", "save_manifest"]
 
 _TITLE = "batchtrack stack"
+_TOP_KEYS = frozenset(
+    {"title", "workflow", "autoload", "output", "unique_background", "parameters", "entry"}
+)
+_ENTRY_KEYS = frozenset({"path", "background", "workflow", "output", "parameters"})
+_CSV_COLUMNS = ("path", "background", "cfg")
 
 
 def _relative(path: Path | None, base: Path) -> str | None:
@@ -71,7 +76,13 @@ def save_manifest(stack: Stack, path: str | Path) -> Path:
     """Write the stack to ``path`` (``.toml`` or ``.csv``)."""
     path = Path(path)
     base = path.parent
+    base.mkdir(parents=True, exist_ok=True)
     if path.suffix.lower() == ".csv":
+        if stack.workflow != "track":
+            raise ParameterError(
+                f"manifest {path}: a CSV manifest holds tracking parameters only; save the "
+                f"{stack.workflow!r} stack as .toml"
+            )
         with open(path, "w", newline="", encoding="utf-8") as stream:
             writer = csv.writer(stream)
             writer.writerow(["path", "background", *PARAMETER_NAMES])
@@ -121,35 +132,53 @@ def load_manifest(path: str | Path) -> Stack:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise ParameterError(f"manifest {path} is not valid TOML: {error}") from error
     base = path.parent
-    params = Parameters.from_mapping(document.get("parameters", {}), source=str(path))
+    _check_keys(document, _TOP_KEYS, "at the top level", path)
+    workflow = document.get("workflow", "track")
+    output = _absolute(document.get("output"), base)
     stack = Stack(
-        params,
+        _params(workflow, document.get("parameters", {}), path),
         autoload=bool(document.get("autoload", False)),
-        workflow=document.get("workflow", "track"),
+        workflow=workflow,
+        output=output,
     )
     stack.unique_background = _absolute(document.get("unique_background"), base)
     for item in document.get("entry", []):
-        if "path" not in item:
+        if not isinstance(item, dict) or "path" not in item:
             raise ParameterError(f"manifest {path}: an [[entry]] has no 'path'")
-        entry_params = Parameters.from_mapping(item.get("parameters", {}), source=str(path))
+        _check_keys(item, _ENTRY_KEYS, f"in the [[entry]] of {item['path']!r}", path)
+        entry_workflow = item.get("workflow", workflow)
         entry = Entry(
             _absolute(item["path"], base),
-            entry_params,
+            _params(entry_workflow, item.get("parameters", {}), path),
             background=_absolute(item.get("background"), base),
             params_source=str(path),
-            workflow=item.get("workflow", stack.workflow),
+            workflow=entry_workflow,
+            output=_absolute(item.get("output"), base) or output,
         )
         _check_exists(entry)
         stack.entries.append(entry)
     return stack
 
 
+def _check_keys(table: dict, allowed: frozenset[str], where: str, path: Path) -> None:
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        raise ParameterError(
+            f"manifest {path}: unknown key {', '.join(map(repr, unknown))} {where}; "
+            f"use {', '.join(sorted(allowed))}"
+        )
+
+
 def _params(workflow: str, values: dict, path: Path) -> BaseModel:
     """Validate a parameter table for ``workflow``, naming the manifest on error."""
-    if workflow == "track":
+    try:
+        model = get_workflow(workflow).params_model
+    except ParameterError as error:
+        raise ParameterError(f"manifest {path}: {error}") from error
+    if model is Parameters:
         return Parameters.from_mapping(values, source=str(path))
     try:
-        return get_workflow(workflow).params_model.model_validate(values)
+        return model.model_validate(values)
     except ValidationError as error:
         raise ParameterError(f"manifest {path}: invalid {workflow} parameters: {error}") from error
 
@@ -161,13 +190,19 @@ def _load_csv(path: Path) -> Stack:
         reader = csv.DictReader(stream)
         if reader.fieldnames is None or "path" not in reader.fieldnames:
             raise ParameterError(f"manifest {path} needs a 'path' column")
+        unknown = [n for n in reader.fieldnames if n not in _CSV_COLUMNS + PARAMETER_NAMES]
+        if unknown:
+            raise ParameterError(
+                f"manifest {path}: unknown column {', '.join(map(repr, unknown))}; columns are "
+                f"path, background, cfg and parameter names ({', '.join(PARAMETER_NAMES)})"
+            )
         for line, row in enumerate(reader, start=2):
             cfg = _absolute(row.get("cfg"), base)
             params = load_cfg(cfg) if cfg else Parameters()
-            overrides = {
-                n: _number(row[n]) for n in PARAMETER_NAMES if row.get(n) not in (None, "")
-            }
             try:
+                overrides = {
+                    n: _number(n, row[n]) for n in PARAMETER_NAMES if row.get(n) not in (None, "")
+                }
                 params = params.with_updates(overrides)
             except ParameterError as error:
                 raise ParameterError(f"manifest {path}, line {line}: {error}") from error
@@ -182,8 +217,11 @@ def _load_csv(path: Path) -> Stack:
     return stack
 
 
-def _number(text: str) -> int | float:
-    value = float(text)
+def _number(name: str, text: str) -> int | float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ParameterError(f"{name} = {text!r} is not a number") from None
     return int(value) if value.is_integer() else value
 
 

@@ -458,6 +458,27 @@ class _Coordinator:
         self.futures.clear()
 
 
+def _refuse_shared_result_dirs(stack: Stack, selected: list[Entry]) -> None:
+    """Put in Error the tracking entries whose result folder an earlier entry already uses.
+
+    Tracking writes fixed file names, so two entries sharing a folder would archive each
+    other's results (and a resumed run would redo one of them forever).
+    """
+    chosen = {entry.id for entry in selected}
+    owners: dict[Path, Entry] = {}
+    for entry in stack.entries:
+        if entry.status is Status.ERROR or not get_workflow(entry.workflow).chunked:
+            continue
+        owner = owners.setdefault(entry.result_dir.resolve(), entry)
+        if owner is not entry and entry.id in chosen:
+            stack.set_status(
+                entry,
+                Status.ERROR,
+                f"{entry.result_dir} is also the result folder of {owner.path}; remove the "
+                "duplicate entry or give each entry its own output folder",
+            )
+
+
 def run_stack(
     stack: Stack,
     *,
@@ -498,6 +519,7 @@ def run_stack(
     if chunk_size < 1:
         raise ParameterError(f"chunk_size must be ≥ 1, got {chunk_size}")
     stack.reset()
+    _refuse_shared_result_dirs(stack, select_shard(stack.entries, shard))
     entries = [e for e in select_shard(stack.entries, shard) if e.status is Status.WAITING]
     started = time.perf_counter()
     with contextlib.ExitStack() as resources:

@@ -227,10 +227,11 @@ class Stack:
     ) -> Entry:
         """Give one entry its own background image and/or parameters (file or object)."""
         entry = self.get(entry)
+        loaded = None if cfg is None else load_cfg(cfg)  # a bad file changes nothing
         if background is not None:
             entry.background = Path(background)
-        if cfg is not None:
-            entry.params = load_cfg(cfg)
+        if loaded is not None:
+            entry.params = loaded
             entry.params_source = str(cfg)
         if params is not None:
             entry.params = params
