@@ -121,23 +121,25 @@ def load_manifest(path: str | Path) -> Stack:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise ParameterError(f"manifest {path} is not valid TOML: {error}") from error
     base = path.parent
-    params = Parameters.from_mapping(document.get("parameters", {}), source=str(path))
+    workflow = document.get("workflow", "track")
     stack = Stack(
-        params,
+        _params(workflow, document.get("parameters", {}), path),
         autoload=bool(document.get("autoload", False)),
-        workflow=document.get("workflow", "track"),
+        workflow=workflow,
+        output=_absolute(document.get("output"), base),
     )
     stack.unique_background = _absolute(document.get("unique_background"), base)
     for item in document.get("entry", []):
         if "path" not in item:
             raise ParameterError(f"manifest {path}: an [[entry]] has no 'path'")
-        entry_params = Parameters.from_mapping(item.get("parameters", {}), source=str(path))
+        entry_workflow = item.get("workflow", stack.workflow)
         entry = Entry(
             _absolute(item["path"], base),
-            entry_params,
+            _params(entry_workflow, item.get("parameters", {}), path),
             background=_absolute(item.get("background"), base),
             params_source=str(path),
-            workflow=item.get("workflow", stack.workflow),
+            workflow=entry_workflow,
+            output=_absolute(item.get("output"), base) or stack.output,
         )
         _check_exists(entry)
         stack.entries.append(entry)
