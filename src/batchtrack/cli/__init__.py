@@ -60,4 +60,5 @@ def main() -> None:
     """Track many moving objects in many movies, FastTrack-compatible."""
 
 
+from . import measure as _measure  # noqa: E402, F401
 from . import track as _track  # noqa: E402, F401  (registers the commands)
