@@ -133,9 +133,13 @@ def load_manifest(path: str | Path) -> Stack:
         if "path" not in item:
             raise ParameterError(f"manifest {path}: an [[entry]] has no 'path'")
         entry_workflow = item.get("workflow", stack.workflow)
+        if "parameters" in item or entry_workflow != stack.workflow:
+            entry_params = _params(entry_workflow, item.get("parameters", {}), path)
+        else:
+            entry_params = stack.params  # an entry without its own table takes the stack's
         entry = Entry(
             _absolute(item["path"], base),
-            _params(entry_workflow, item.get("parameters", {}), path),
+            entry_params,
             background=_absolute(item.get("background"), base),
             params_source=str(path),
             workflow=entry_workflow,
