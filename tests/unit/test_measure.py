@@ -196,9 +196,16 @@ def test_read_colour_and_16bit_png(tmp_path):
 def test_read_image_errors_name_the_file(tmp_path):
     (tmp_path / "broken.tif").write_bytes(b"not a tiff at all")
     (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
-    tifffile.imwrite(tmp_path / "stack.tif", np.zeros((3, 20, 20), np.uint8), photometric="minisblack")
-    for name, reason in [("broken.tif", "cannot be read"), ("broken.png", "cannot be read"),
-                         ("stack.tif", "2D images"), ("missing.png", "does not exist")]:  # fmt: skip
+    tifffile.imwrite(
+        tmp_path / "stack.tif", np.zeros((3, 20, 20), np.uint8), photometric="minisblack"
+    )
+    cases = {
+        "broken.tif": "cannot be read",
+        "broken.png": "cannot be read",
+        "stack.tif": "2D images",
+        "missing.png": "does not exist",
+    }
+    for name, reason in cases.items():
         with pytest.raises(InputError, match=reason) as info:
             read_image(tmp_path / name)
         assert name in str(info.value)

@@ -46,7 +46,7 @@ import pandas as pd
 import tifffile
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from scipy import ndimage
-from skimage import filters, measure, morphology, segmentation
+from skimage import filters, measure, segmentation
 
 from ..errors import InputError, OutputError, ParameterError
 from . import Workflow, register
@@ -247,7 +247,7 @@ def _read_tiff(path: Path) -> tuple[np.ndarray, str, float | None]:
     with tifffile.TiffFile(path) as tif:
         series = tif.series[0]
         image = series.asarray()
-        page = tif.pages.first
+        page = tif.pages[0]
         pixel_size = _tiff_pixel_size(page, tif.imagej_metadata, path)
         return image, series.axes, pixel_size
 
@@ -328,11 +328,17 @@ def segment(image: np.ndarray, *, params: MeasureParameters) -> np.ndarray:
     mask = work < level if params.dark_objects else work > level
     if params.fill_holes:
         mask = ndimage.binary_fill_holes(mask)
-    if params.min_size > 1:
-        mask = morphology.remove_small_objects(mask, max_size=params.min_size - 1, connectivity=2)
+    labels = measure.label(mask, connectivity=2).astype(np.int32, copy=False)
     if params.clear_border:
-        mask = segmentation.clear_border(mask)
-    return measure.label(mask, connectivity=2).astype(np.int32, copy=False)
+        labels = segmentation.clear_border(labels)
+    if params.min_size > 1:
+        # remove_small_objects changed its arguments in scikit-image 0.26: filter by area here
+        small = np.bincount(labels.ravel()) < params.min_size
+        small[0] = False
+        labels[small[labels]] = 0
+    if params.clear_border or params.min_size > 1:
+        labels = segmentation.relabel_sequential(labels)[0]
+    return labels
 
 
 def measure_labels(
