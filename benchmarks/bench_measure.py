@@ -37,8 +37,9 @@ def make_images(folder: Path, n: int, *, size: int = 512, seed: int = 0) -> list
             for r in range(5) for c in range(5)
         ]  # fmt: skip
         path = folder / f"img{i:05d}.tif"
-        tifffile.imwrite(path, synthetic_image((size, size), ellipses, dtype="uint16", seed=i),
-                         imagej=True, resolution=(2.0, 2.0), metadata={"unit": "micron"})  # fmt: skip
+        image = synthetic_image((size, size), ellipses, dtype="uint16", seed=i)
+        tifffile.imwrite(path, image, imagej=True, resolution=(2.0, 2.0),
+                         metadata={"unit": "micron"})  # fmt: skip
         paths.append(path)
     return paths
 
