@@ -221,7 +221,8 @@ def test_resume_skips_finished_images(images, tmp_path):
     assert run_stack(changed, backend="inprocess").counts["Done"] == N_IMAGES
 
 
-def test_cli_measure(images, tmp_path):
+def test_cli_measure(images, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     out = tmp_path / "out"
     runner = CliRunner()
     args = ["measure", str(images), "--out", str(out), "--workers", "1", "--pixel-size", "2",
@@ -241,6 +242,7 @@ def test_cli_measure(images, tmp_path):
     (tmp_path / "bad.png").write_bytes(b"junk")
     failed = runner.invoke(main, ["measure", str(tmp_path / "bad.png"), "-q", "--workers", "1"])
     assert failed.exit_code == 1
+    assert not (tmp_path / "measurements_all.csv").exists()  # no table when nothing finished
     bad = runner.invoke(main, ["measure", str(images), "--threshold", "median"])
     assert bad.exit_code == 1 and "--threshold" in bad.output
 
@@ -279,3 +281,15 @@ def test_user_workflow_through_a_manifest(user_module, images, tmp_path):
     assert by_hand.entries[0].params.model_extra == {"level": 50}  # the stack's table
     assert run_stack(by_hand, backend="inprocess").counts["Done"] == 1
     assert (tmp_path / "img1_results" / "img1_bright.txt").is_file()
+
+
+def test_cli_measure_folders_table_in_their_common_parent(images, tmp_path):
+    for name, source in [("a", "img0.png"), ("b", "img1.tif")]:
+        (tmp_path / "plates" / name).mkdir(parents=True)
+        (tmp_path / "plates" / name / source).write_bytes((images / source).read_bytes())
+    folders = [str(tmp_path / "plates" / name) for name in "ab"]
+    result = CliRunner().invoke(main, ["measure", *folders, "--workers", "1", "-q"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "plates" / "a" / "Measurements" / "img0_labels.tif").is_file()
+    combined = pd.read_csv(tmp_path / "plates" / "measurements_all.csv", sep="\t")
+    assert sorted(combined["image"].unique()) == ["img0", "img1"]

@@ -35,24 +35,23 @@ def _threshold(text: str | None) -> str | float | None:
 
 
 def write_combined_table(stack, path: str | Path | None = None) -> Path | None:
-    """Write the batch-wide table of a ``measure`` stack (tab-separated); None otherwise.
+    """Write the batch-wide table of a ``measure`` stack (tab-separated).
 
     Joins the tables of the entries that are Done or Skipped (``image`` column first).
     ``path`` defaults to ``measurements_all.csv`` in the stack's output folder, else in the
-    one output folder all entries share, else in the current folder.
+    folder that holds every entry's output folder. Returns None (and writes nothing) for
+    another workflow or when no entry finished.
     """
     from ..batch.stack import Status
     from ..workflows.measure import combine_measurements, measurements_path
 
-    if stack.workflow != "measure":
-        return None
     finished = [e for e in stack if e.status in (Status.DONE, Status.SKIPPED)]
+    if stack.workflow != "measure" or not finished:
+        return None
     tables = [measurements_path(e.path, e.result_dir) for e in finished]
     combined = combine_measurements([t for t in tables if t.is_file()])
     if path is None:
-        folders = {e.result_dir for e in stack if e.status is not Status.ERROR}
-        folder = stack.output or (folders.pop() if len(folders) == 1 else Path.cwd())
-        path = Path(folder) / _TABLE
+        path = (stack.output or _common_folder([e.result_dir for e in finished])) / _TABLE
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -61,6 +60,13 @@ def write_combined_table(stack, path: str | Path | None = None) -> Path | None:
         raise OutputError(f"cannot write the batch table {path}: {error}") from error
     log.info("%d objects of %d images -> %s", len(combined), len(finished), path)
     return path
+
+
+def _common_folder(folders: list[Path]) -> Path:
+    try:
+        return Path(os.path.commonpath([f.resolve() for f in folders]))
+    except ValueError:  # different drives (Windows)
+        return Path.cwd()
 
 
 def _check_collisions(stack) -> None:
@@ -143,6 +149,11 @@ def measure(paths: tuple[Path, ...], threshold: str | None, out: Path | None, ta
 
     setup_logging(quiet)
     try:
+        from ..workflows import measure as _  # noqa: F401
+    except ImportError as error:
+        fail(f"measure needs scikit-image and tifffile ({error}): "
+             "pip install 'batchtrack[measure]'")  # fmt: skip
+    try:
         params = workflow_parameters(
             "measure", {**flags, "threshold": _threshold(threshold)}, cfg=cfg
         )
@@ -156,8 +167,9 @@ def measure(paths: tuple[Path, ...], threshold: str | None, out: Path | None, ta
                 shard=shard,
             )  # fmt: skip
         table_path = write_combined_table(stack, table)
-        save_workflow_params(table_path.with_name("measure_params.toml"), params,
-                             workflow="measure")  # fmt: skip
+        if table_path is not None:
+            save_workflow_params(table_path.with_name("measure_params.toml"), params,
+                                 workflow="measure")  # fmt: skip
     except BatchtrackError as error:
         fail(error)
     if not quiet:
@@ -190,7 +202,7 @@ def _progress(stack, quiet: bool) -> Iterator[None]:
         yield
 
 
-def _report(stack, summary, table_path: Path) -> None:
+def _report(stack, summary, table_path: Path | None) -> None:
     """A rich table: one row per image (only failures when there are many), then totals."""
     from rich.console import Console
     from rich.table import Table
@@ -209,9 +221,9 @@ def _report(stack, summary, table_path: Path) -> None:
         console.print(grid)
     counts = ", ".join(f"{n} {status}" for status, n in summary.counts.items() if n)
     rate = summary.frames / summary.seconds if summary.seconds else 0.0
+    table = f"; table: {_short(table_path)}" if table_path else ""
     console.print(
-        f"{len(entries)} images ({counts}) in {summary.seconds:.1f} s ({rate:.1f} images/s); "
-        f"table: {_short(table_path)}"
+        f"{len(entries)} images ({counts}) in {summary.seconds:.1f} s ({rate:.1f} images/s)" + table
     )
 
 
