@@ -202,7 +202,7 @@ def test_read_image_errors_name_the_file(tmp_path):
     cases = {
         "broken.tif": "cannot be read",
         "broken.png": "cannot be read",
-        "stack.tif": "2D images",
+        "stack.tif": "is a stack",
         "missing.png": "does not exist",
     }
     for name, reason in cases.items():

@@ -246,6 +246,13 @@ def read_image(path: str | Path) -> tuple[np.ndarray, float | None]:
 def _read_tiff(path: Path) -> tuple[np.ndarray, str, float | None]:
     with tifffile.TiffFile(path) as tif:
         series = tif.series[0]
+        planes = [n for n, axis in zip(series.shape, series.axes) if axis != "S" and n > 1]
+        if len(planes) > 2:  # say so before reading a whole stack
+            raise InputError(
+                f"{path} is a stack (shape {series.shape}, axes {series.axes}); measure takes "
+                "2D images: save each plane as its own file (Fiji: Image > Stacks > Stack to "
+                "Images)"
+            )
         image = series.asarray()
         page = tif.pages[0]
         pixel_size = _tiff_pixel_size(page, tif.imagej_metadata, path)
