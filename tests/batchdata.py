@@ -24,7 +24,14 @@ BLOB_PARAMS = Parameters(
 )  # fmt: skip
 
 #: What a finished tracking result folder written by the batch runner holds.
-RESULT_FILES = {"tracking.txt", "tracking.db", "background.pgm", "cfg.toml", "log"}
+RESULT_FILES = {
+    "tracking.txt",
+    "tracking.db",
+    "background.pgm",
+    "cfg.toml",
+    "log",
+    "trajectories.png",
+}
 MARKER = "batchtrack.json"
 
 

@@ -37,8 +37,8 @@ from batchdata import (
 from batchtrack.batch.run import BACKENDS, RunSummary, open_executor, parse_shard, run_stack
 from batchtrack.batch.stack import Stack, Status
 from batchtrack.errors import ParameterError
+from batchtrack.movie import track_movie
 from batchtrack.params import load_cfg, save_cfg
-from batchtrack.track import track_movie
 from batchtrack.workflows import UserParameters
 
 SRC = Path(batchtrack.__file__).resolve().parents[1]

@@ -9,8 +9,8 @@ import pytest
 from batchdata import BLOB_PARAMS, write_background, write_blob_sequence, write_blob_video
 from batchtrack.batch.stack import Entry, Stack, Status
 from batchtrack.errors import ParameterError
+from batchtrack.movie import track_movie
 from batchtrack.params import Parameters, save_cfg
-from batchtrack.track import track_movie
 
 TABLE = BLOB_PARAMS
 OTHER = BLOB_PARAMS.with_updates(thresh=77, maxTime=9)

@@ -147,9 +147,13 @@ def load_manifest(path: str | Path) -> Stack:
             raise ParameterError(f"manifest {path}: an [[entry]] has no 'path'")
         _check_keys(item, _ENTRY_KEYS, f"in the [[entry]] of {item['path']!r}", path)
         entry_workflow = item.get("workflow", workflow)
+        if "parameters" in item or entry_workflow != stack.workflow:
+            entry_params = _params(entry_workflow, item.get("parameters", {}), path)
+        else:
+            entry_params = stack.params  # an entry without its own table takes the stack's
         entry = Entry(
             _absolute(item["path"], base),
-            _params(entry_workflow, item.get("parameters", {}), path),
+            entry_params,
             background=_absolute(item.get("background"), base),
             params_source=str(path),
             workflow=entry_workflow,
