@@ -268,10 +268,13 @@ def test_entries_sharing_a_result_folder_do_not_overwrite_each_other(
     tmp_path: Path, backend: Backend
 ) -> None:
     seq, video = two_movies(tmp_path)
-    other = write_blob_sequence(tmp_path / "other", 12, seed=5)
+    # A sequence folder named like the video, in a folder named like the video's: under one
+    # output root both map to <root>/v_m.
+    other = write_blob_sequence(tmp_path / "x" / video.parent.name / video.stem, 12, seed=5)
     stack = Stack(BLOB_PARAMS)
-    _, twice, _, third = stack.add([seq, seq, video, other])
-    third.output = result_of(video)  # results where the video's go
+    _, twice, shared, third = stack.add([seq, seq, video, other])
+    shared.output = third.output = tmp_path / "results"
+    assert shared.result_dir == third.result_dir == tmp_path / "results" / "v_m"
     summary = run(stack, backend)
     assert [e.status for e in stack] == [Status.DONE, Status.ERROR, Status.DONE, Status.ERROR]
     assert f"also the result folder of {seq}" in twice.message

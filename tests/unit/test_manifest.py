@@ -105,7 +105,7 @@ def test_toml_keeps_the_output_folder(project: Path) -> None:
     stack.add([project / "Run1" / "images"])
     loaded = load_manifest(save_manifest(stack, project / "stack.toml"))
     assert loaded.output == project / "results"
-    assert [e.result_dir for e in loaded.entries] == [project / "results"]
+    assert [e.result_dir for e in loaded.entries] == [project / "results" / "Run1_images"]
 
 
 def test_toml_keeps_a_user_workflow_and_its_free_parameters(project: Path) -> None:

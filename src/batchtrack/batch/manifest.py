@@ -232,4 +232,4 @@ def _number(name: str, text: str) -> int | float:
 def _check_exists(entry: Entry) -> None:
     if not entry.path.exists():
         entry.status = Status.ERROR
-        entry.message = f"{entry.path} does not exist"
+        entry.message = entry.add_error = f"{entry.path} does not exist"

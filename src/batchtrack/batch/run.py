@@ -20,6 +20,8 @@ from __future__ import annotations
 import concurrent.futures as cf
 import contextlib
 import hashlib
+import heapq
+import itertools
 import json
 import logging
 import multiprocessing
@@ -316,6 +318,7 @@ class _Running:
     entry: Entry
     job: Job
     started: float
+    order: int
     prepared: Prepared | None = None
     chunks: dict[int, object] = field(default_factory=dict)
     pending: int = 0
@@ -343,33 +346,47 @@ class _Coordinator:
         *,
         force: bool,
         chunk_size: int,
-        max_active: int,
+        slots: int,
         cancel: threading.Event | None,
     ) -> None:
         self.stack, self.executor = stack, executor
-        self.force, self.chunk_size, self.max_active = force, chunk_size, max_active
+        self.force, self.chunk_size = force, chunk_size
+        # Tasks in flight: a little more than the workers, so that none idles; the rest wait
+        # in a backlog where the oldest entry's tasks come first, so that results are
+        # published one entry after another rather than all at the end.
+        self.slots, self.max_active = slots, slots + 1
         self.cancel = cancel or threading.Event()
         self.futures: dict[cf.Future, tuple[str, _Running, int]] = {}
+        self.backlog: list[tuple] = []
         self.running: dict[int, _Running] = {}
         self.frames = 0
+        self._order = itertools.count()
 
     def run(self, entries: list[Entry]) -> None:
         queue = list(reversed(entries))
-        while queue or self.futures:
+        while queue or self.futures or self.backlog:
             if self.cancel.is_set():
-                self._cancel_all(queue)
+                self._cancel_all()
                 return
             while queue and len(self.running) < self.max_active:
                 self._start(queue.pop())
+            self._pump()
             done, _ = cf.wait(list(self.futures), timeout=0.2, return_when=cf.FIRST_COMPLETED)
             for future in done:
                 self._handle(future)
 
     def _submit(self, kind: str, state: _Running, fn, *args, start: int = 0) -> None:
-        self.futures[self.executor.submit(fn, *args)] = (kind, state, start)
+        heapq.heappush(self.backlog, (state.order, next(self._order), kind, state, fn, args, start))
+
+    def _pump(self) -> None:
+        while self.backlog and len(self.futures) < self.slots:
+            _, _, kind, state, fn, args, start = heapq.heappop(self.backlog)
+            if state.entry.id in self.running:  # not failed meanwhile
+                self.futures[self.executor.submit(fn, *args)] = (kind, state, start)
 
     def _start(self, entry: Entry) -> None:
-        state = _Running(entry, _job(entry, self.force), time.perf_counter())
+        order = next(self._order)
+        state = _Running(entry, _job(entry, self.force), time.perf_counter(), order)
         self.running[entry.id] = state
         self.stack.set_status(entry, Status.RUNNING)
         self.stack.set_progress(entry, 0, entry.total)
@@ -450,12 +467,13 @@ class _Coordinator:
         self.running.pop(state.entry.id, None)
         self.stack.set_status(state.entry, status, message)
 
-    def _cancel_all(self, queue: list[Entry]) -> None:
+    def _cancel_all(self) -> None:
         for future in self.futures:
             future.cancel()
         for state in list(self.running.values()):
             self._end(state, Status.WAITING, "cancelled")
         self.futures.clear()
+        self.backlog.clear()
 
 
 def _refuse_shared_result_dirs(stack: Stack, selected: list[Entry]) -> None:
@@ -477,6 +495,17 @@ def _refuse_shared_result_dirs(stack: Stack, selected: list[Entry]) -> None:
                 f"{entry.result_dir} is also the result folder of {owner.path}; remove the "
                 "duplicate entry or give each entry its own output folder",
             )
+
+
+def _worker_count(executor: cf.Executor, workers: int | None) -> int:
+    """How many tasks the executor runs at once (Dask: the cluster's threads)."""
+    if workers:
+        return workers
+    client = getattr(executor, "_client", None)  # distributed's ClientExecutor
+    if client is not None:
+        with contextlib.suppress(Exception):
+            return max(1, sum(client.nthreads().values()))
+    return getattr(executor, "_max_workers", None) or os.cpu_count() or 1
 
 
 def run_stack(
@@ -527,13 +556,12 @@ def run_stack(
             executor = resources.enter_context(
                 open_executor(backend, workers=workers, scheduler=scheduler)
             )
-        max_active = 2 * (workers or os.cpu_count() or 1) + 1
         coordinator = _Coordinator(
             stack,
             executor,
             force=force,
             chunk_size=chunk_size,
-            max_active=max_active,
+            slots=_worker_count(executor, workers) + 1,
             cancel=cancel,
         )
         coordinator.run(entries)

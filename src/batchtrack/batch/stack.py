@@ -84,6 +84,7 @@ class Entry:
     workflow: str = "track"
     output: Path | None = None
     status: Status = Status.WAITING
+    add_error: str = ""  # an error found when adding (kept through reset)
     message: str = ""
     done: int = 0
     total: int = 0
@@ -92,7 +93,10 @@ class Entry:
     @property
     def result_dir(self) -> Path:
         """Where this entry's results go (FastTrack's result folder for tracking)."""
-        return self.output or get_workflow(self.workflow).output_dir(self.path)
+        workflow = get_workflow(self.workflow)
+        if self.output is None:
+            return workflow.output_dir(self.path)
+        return workflow.output_under(self.output, self.path)
 
 
 Observer = Callable[[str, "Entry | None"], None]
@@ -171,8 +175,15 @@ class Stack:
                     reason = f"nothing to process in {path} (no image sequence or video file)"
                 else:
                     reason = f"{path} does not exist; check the path and the suffix"
-                entry = Entry(path, self.params, status=Status.ERROR, message=reason,
-                              workflow=self.workflow, output=self.output)  # fmt: skip
+                entry = Entry(
+                    path,
+                    self.params,
+                    status=Status.ERROR,
+                    message=reason,
+                    workflow=self.workflow,
+                    output=self.output,
+                    add_error=reason,
+                )
                 added.append(self._append(entry))
                 continue
             for movie in movies:
@@ -194,7 +205,8 @@ class Stack:
             try:
                 entry.params = load_cfg(cfg)
             except BatchtrackError as error:
-                entry.status, entry.message = Status.ERROR, str(error)
+                entry.status = Status.ERROR
+                entry.message = entry.add_error = str(error)
                 return
             entry.params_source = str(cfg)
             self.set_params(entry.params)
@@ -271,9 +283,13 @@ class Stack:
         self.notify("progress", entry)
 
     def reset(self) -> None:
-        """Put every entry that is not in error back to Waiting (before a new run)."""
+        """Put every entry back to Waiting before a new run, except those whose error was
+        found when they were added (a missing path, nothing to process, a bad autoloaded
+        cfg.toml): running them would ignore the problem."""
         for entry in self.entries:
-            if entry.status is not Status.ERROR or entry.path.exists():
+            if entry.add_error:
+                entry.status, entry.message = Status.ERROR, entry.add_error
+            else:
                 entry.status, entry.message, entry.done = Status.WAITING, "", 0
 
     def __len__(self) -> int:

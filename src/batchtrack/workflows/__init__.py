@@ -68,6 +68,9 @@ class Workflow:
         ``find_inputs(path) -> list[Path]``: the entries a path given to *add* holds.
     output_dir : callable
         ``output_dir(input_path) -> Path``: where the results of one input go.
+    output_under : callable
+        ``output_under(root, input_path) -> Path``: where the results of one input go when
+        every result is sent under one root folder (default: the root itself, shared).
     chunked : bool
         The runner splits inputs into frame chunks (tracking only).
     """
@@ -77,6 +80,7 @@ class Workflow:
     analyse: Analyse
     find_inputs: Callable[[Path], list[Path]]
     output_dir: Callable[[Path], Path]
+    output_under: Callable[[Path, Path], Path] = lambda root, _input: root
     chunked: bool = False
 
 

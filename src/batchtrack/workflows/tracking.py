@@ -25,6 +25,11 @@ def analyse(
     return {"frames": summary.n_frames, "message": f"{summary.n_ids} ids, {summary.n_rows} rows"}
 
 
+def output_under(root: Path, movie: Path) -> Path:
+    """One result folder per movie under ``root``: ``root/<parent>_<movie name>``."""
+    return root / f"{movie.parent.name}_{movie.stem}"
+
+
 TRACKING = register(
     Workflow(
         name="track",
@@ -32,6 +37,7 @@ TRACKING = register(
         analyse=analyse,
         find_inputs=find_movies,
         output_dir=result_dir_for,
+        output_under=output_under,
         chunked=True,
     )
 )
