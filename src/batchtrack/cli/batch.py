@@ -21,7 +21,8 @@ from typing import Any
 import click
 
 from ..errors import BatchtrackError
-from . import build_parameters, fail, main, parameter_options, setup_logging
+from . import fail, main, parameter_options, setup_logging
+from .workflow_params import parse_assignments, workflow_parameters
 
 __all__ = ["batch"]
 
@@ -38,23 +39,48 @@ class _BatchGroup(click.Group):
 def _run_options(func):
     options = [
         click.option("--workers", type=int, help="Local worker processes (default: all cores)."),
-        click.option("--backend", type=click.Choice(["local", "inprocess", "dask"]),
-                     default="local", show_default=True, help="Where entries run."),
+        click.option(
+            "--backend",
+            type=click.Choice(["local", "inprocess", "dask"]),
+            default="local",
+            show_default=True,
+            help="Where entries run.",
+        ),
         click.option("--scheduler", help="Dask scheduler address (tcp://host:8786)."),
-        click.option("--slurm", "jobqueue", flag_value="slurm",
-                     help="Start Dask workers as SLURM jobs (dask-jobqueue, see --jobqueue-opt)."),
+        click.option(
+            "--slurm",
+            "jobqueue",
+            flag_value="slurm",
+            help="Start Dask workers as SLURM jobs (dask-jobqueue, see --jobqueue-opt).",
+        ),
         click.option("--pbs", "jobqueue", flag_value="pbs", help="The same with PBS."),
-        click.option("--jobqueue-opt", multiple=True, metavar="KEY=VALUE",
-                     help="dask-jobqueue cluster option, e.g. cores=8 memory=16GB queue=normal."),
-        click.option("--shard", help="Run only slice k of N of the stack (k/N), e.g. in a "
-                     "SLURM job array: --shard $((SLURM_ARRAY_TASK_ID+1))/$SLURM_ARRAY_TASK_COUNT"),
+        click.option(
+            "--jobqueue-opt",
+            multiple=True,
+            metavar="KEY=VALUE",
+            help="dask-jobqueue cluster option, e.g. cores=8 memory=16GB queue=normal.",
+        ),
+        click.option(
+            "--shard",
+            help="Run only slice k of N of the stack (k/N), e.g. in a "
+            "SLURM job array: --shard $((SLURM_ARRAY_TASK_ID+1))/$SLURM_ARRAY_TASK_COUNT",
+        ),
         click.option("--force", is_flag=True, help="Redo entries that already have a result."),
-        click.option("--chunk-size", type=int, default=500, show_default=True,
-                     help="Frames per detection task (long movies use every worker)."),
-        click.option("--summary", "summary_path", type=click.Path(path_type=Path),
-                     help="Write the summary table here (.csv and .json)."),
+        click.option(
+            "--chunk-size",
+            type=int,
+            default=500,
+            show_default=True,
+            help="Frames per detection task (long movies use every worker).",
+        ),
+        click.option(
+            "--summary",
+            "summary_path",
+            type=click.Path(path_type=Path),
+            help="Write the summary table here (.csv and .json).",
+        ),
         click.option("-q", "--quiet", is_flag=True, help="No progress bars, errors only."),
-    ]  # fmt: skip
+    ]
     for option in reversed(options):
         func = option(func)
     return func
@@ -63,45 +89,50 @@ def _run_options(func):
 def _stack_options(func):
     options = [
         click.option("--suffix", default="", help="Appended to each path (Run1 + images)."),
-        click.option("--autoload", is_flag=True,
-                     help="Use cfg.toml/background.pgm found in each entry's result folder."),
-        click.option("--background", type=click.Path(path_type=Path),
-                     help="One background image for every entry."),
+        click.option(
+            "--autoload",
+            is_flag=True,
+            help="Use cfg.toml/background.pgm found in each entry's result folder.",
+        ),
+        click.option(
+            "--background",
+            type=click.Path(path_type=Path),
+            help="One background image for every entry.",
+        ),
         click.option("--cfg", type=click.Path(path_type=Path), help="Parameter file (cfg.toml)."),
-        click.option("--workflow", default="track", show_default=True,
-                     help="track, measure, or a user's package.module:function."),
-        click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
-                     help="A parameter of a non-tracking workflow (repeatable)."),
-    ]  # fmt: skip
+        click.option(
+            "--workflow",
+            default="track",
+            show_default=True,
+            help="track, measure, or a user's package.module:function.",
+        ),
+        click.option(
+            "--param",
+            "settings",
+            multiple=True,
+            metavar="NAME=VALUE",
+            help="A parameter of a non-tracking workflow (repeatable).",
+        ),
+        click.option(
+            "--out",
+            type=click.Path(path_type=Path),
+            help="Put every result under this folder (one sub-folder per movie).",
+        ),
+    ]
     for option in reversed(options):
         func = option(func)
     return parameter_options(func)
 
 
-def _key_values(items: tuple[str, ...]) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    for item in items:
-        key, sep, text = item.partition("=")
-        if not sep:
-            raise click.BadParameter(f"{item!r} is not KEY=VALUE")
-        try:
-            values[key] = json.loads(text)
-        except ValueError:
-            values[key] = text
-    return values
-
-
-def _table_params(workflow: str, cfg: Path | None, flags: dict, settings: tuple[str, ...],
-                  base=None):  # fmt: skip
-    """The parameter table: ``base`` (or defaults) < ``--cfg`` < flags."""
-    if workflow == "track":
-        if cfg is None and base is not None:
-            return base.with_updates({k: v for k, v in flags.items() if v is not None})
-        return build_parameters(cfg, flags)
-    from ..workflows import get_workflow
-
-    values = {} if base is None else base.model_dump()
-    return get_workflow(workflow).params_model.model_validate(values | _key_values(settings))
+def _table_params(
+    workflow: str, cfg: Path | None, flags: dict, settings: tuple[str, ...], base=None
+):
+    """The parameter table: ``base`` (or defaults) < ``--cfg`` < flags / ``--param``."""
+    given = flags if workflow == "track" else parse_assignments(settings)
+    given = {k: v for k, v in given.items() if v is not None}
+    if cfg is None and base is not None:
+        given = base.model_dump() | given
+    return workflow_parameters(workflow, given, cfg=cfg)
 
 
 def _fill_stack(stack, paths, suffix, background) -> None:
@@ -118,8 +149,12 @@ def _display(stack, quiet: bool):
 
     if quiet:
         return None
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                        TextColumn("{task.fields[status]}"))  # fmt: skip
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[status]}"),
+    )
     overall = progress.add_task("all entries", total=len(stack), status="")
     tasks: dict[int, int] = {}
     finished = (Status.DONE, Status.ERROR, Status.SKIPPED)
@@ -133,8 +168,9 @@ def _display(stack, quiet: bool):
         task = tasks.get(entry.id)
         if task is None:
             return
-        progress.update(task, completed=entry.done, total=entry.total or None,
-                        status=str(entry.status))  # fmt: skip
+        progress.update(
+            task, completed=entry.done, total=entry.total or None, status=str(entry.status)
+        )
         if event == "status" and entry.status in finished:
             progress.remove_task(task)
             del tasks[entry.id]
@@ -154,8 +190,13 @@ def _summary_table(summary, stack) -> None:
     styles = {"Done": "green", "Error": "red", "Skipped": "yellow"}
     for i, entry in enumerate(stack, start=1):
         status = str(entry.status)
-        table.add_row(str(i), str(entry.path), f"[{styles.get(status, '')}]{status}",
-                      str(entry.total or ""), entry.message)  # fmt: skip
+        table.add_row(
+            str(i),
+            str(entry.path),
+            f"[{styles.get(status, '')}]{status}",
+            str(entry.total or ""),
+            entry.message,
+        )
     Console().print(table)
 
 
@@ -175,19 +216,42 @@ def _write_summary(summary, path: Path) -> None:
     path.with_suffix(".json").write_text(json.dumps(document, indent=1), encoding="utf-8")
 
 
-def _run(stack, *, workers, backend, scheduler, jobqueue, jobqueue_opt, shard, force,
-         chunk_size, summary_path, quiet) -> None:  # fmt: skip
+def _run(
+    stack,
+    *,
+    workers,
+    backend,
+    scheduler,
+    jobqueue,
+    jobqueue_opt,
+    shard,
+    force,
+    chunk_size,
+    summary_path,
+    quiet,
+) -> None:
     from ..batch.run import open_executor, run_stack
 
     display = _display(stack, quiet)
     try:
-        with open_executor(backend, workers=workers, scheduler=scheduler, jobqueue=jobqueue,
-                           jobqueue_options=_key_values(jobqueue_opt)) as executor:  # fmt: skip
+        with open_executor(
+            backend,
+            workers=workers,
+            scheduler=scheduler,
+            jobqueue=jobqueue,
+            jobqueue_options=parse_assignments(jobqueue_opt),
+        ) as executor:
             if display is not None:
                 display.start()
             try:
-                summary = run_stack(stack, executor=executor, workers=workers, force=force,
-                                    shard=shard, chunk_size=chunk_size)  # fmt: skip
+                summary = run_stack(
+                    stack,
+                    executor=executor,
+                    workers=workers,
+                    force=force,
+                    shard=shard,
+                    chunk_size=chunk_size,
+                )
             finally:
                 if display is not None:
                     display.stop()
@@ -224,8 +288,9 @@ def batch() -> None:
 )
 @_stack_options
 @_run_options
-def batch_now(paths, manifest, suffix, autoload, background, cfg, workflow, settings,
-              **options: Any) -> None:  # fmt: skip
+def batch_now(
+    paths, manifest, suffix, autoload, background, cfg, workflow, settings, out, **options: Any
+) -> None:
     """Add PATHS (folders, videos) to a new stack and run it."""
     from ..batch.manifest import save_manifest
     from ..batch.stack import Stack
@@ -233,8 +298,12 @@ def batch_now(paths, manifest, suffix, autoload, background, cfg, workflow, sett
     setup_logging(options["quiet"])
     flags = {k: options.pop(k) for k in list(options) if k not in _RUN_KEYS}
     try:
-        stack = Stack(_table_params(workflow, cfg, flags, settings), autoload=autoload,
-                      workflow=workflow)  # fmt: skip
+        stack = Stack(
+            _table_params(workflow, cfg, flags, settings),
+            autoload=autoload,
+            workflow=workflow,
+            output=out,
+        )
         _fill_stack(stack, paths, suffix, background)
         if manifest is not None:
             save_manifest(stack, manifest)
@@ -246,8 +315,18 @@ def batch_now(paths, manifest, suffix, autoload, background, cfg, workflow, sett
     _run(stack, **options)
 
 
-_RUN_KEYS = {"workers", "backend", "scheduler", "jobqueue", "jobqueue_opt", "shard", "force",
-             "chunk_size", "summary_path", "quiet"}  # fmt: skip
+_RUN_KEYS = {
+    "workers",
+    "backend",
+    "scheduler",
+    "jobqueue",
+    "jobqueue_opt",
+    "shard",
+    "force",
+    "chunk_size",
+    "summary_path",
+    "quiet",
+}
 
 
 def _load_or_new(manifest: Path, workflow: str):
@@ -261,8 +340,9 @@ def _load_or_new(manifest: Path, workflow: str):
 @click.argument("manifest", type=click.Path(path_type=Path))
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @_stack_options
-def batch_add(manifest, paths, suffix, autoload, background, cfg, workflow, settings,
-              **flags: Any) -> None:  # fmt: skip
+def batch_add(
+    manifest, paths, suffix, autoload, background, cfg, workflow, settings, out, **flags: Any
+) -> None:
     """Add PATHS to MANIFEST (created if missing) with the given parameters."""
     from ..batch.manifest import save_manifest
 
@@ -271,6 +351,8 @@ def batch_add(manifest, paths, suffix, autoload, background, cfg, workflow, sett
         stack = _load_or_new(manifest, workflow)
         stack.set_params(_table_params(stack.workflow, cfg, flags, settings, stack.params))
         stack.autoload = autoload
+        if out is not None:
+            stack.output = out
         before = len(stack)
         _fill_stack(stack, paths, suffix, background)
         save_manifest(stack, manifest)
@@ -297,8 +379,11 @@ def batch_list(manifest: Path) -> None:
     except BatchtrackError as error:
         fail(error)
     table_params = _differences(stack.params, type(stack.params)()) or "defaults"
-    table = Table(title=f"{manifest}: {len(stack)} entries ({stack.workflow}); "
-                  f"parameter table: {table_params}", title_justify="left")  # fmt: skip
+    table = Table(
+        title=f"{manifest}: {len(stack)} entries ({stack.workflow}); "
+        f"parameter table: {table_params}",
+        title_justify="left",
+    )
     for column in ("#", "path", "background", "parameters", "result"):
         table.add_column(column, overflow="fold")
     for i, entry in enumerate(stack, start=1):
