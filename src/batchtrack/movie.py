@@ -27,9 +27,11 @@ from .params import Parameters
 __all__ = [
     "Detections",
     "TrackSummary",
+    "check_roi",
     "compute_background",
     "detect_range",
     "link_detections",
+    "resolve_background",
     "track",
     "track_movie",
     "write_result",
@@ -78,7 +80,8 @@ class TrackSummary:
     seconds: float
 
 
-def _check_roi(params: Parameters, shape: tuple[int, int]) -> None:
+def check_roi(params: Parameters, shape: tuple[int, int]) -> None:
+    """Raise ParameterError if the region of interest does not fit frames of ``shape``."""
     height, width = shape
     if params.roi is not None and (params.xBottom > width or params.yBottom > height):
         raise ParameterError(
@@ -198,9 +201,11 @@ def _open(path: str | Path | FrameSource) -> FrameSource:
     return path if isinstance(path, FrameSource) else open_frames(path)
 
 
-def _background(
+def resolve_background(
     source: FrameSource, params: Parameters, background: str | Path | np.ndarray | None
 ) -> np.ndarray:
+    """The background to use: computed from the movie (None), an image file, or an array,
+    checked against the frames' size."""
     if background is None:
         return compute_background(source, params)
     if isinstance(background, np.ndarray):
@@ -252,8 +257,8 @@ def track_movie(
     params = params or Parameters()
     started = time.perf_counter()
     with _open(path) as source:
-        _check_roi(params, source.shape)
-        bg = _background(source, params, background)
+        check_roi(params, source.shape)
+        bg = resolve_background(source, params, background)
         total = source.n_frames
 
         def chunks() -> Iterator[Detections]:

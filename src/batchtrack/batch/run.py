@@ -257,7 +257,7 @@ class Prepared:
 def prepare_task(job: Job) -> Prepared:
     """Open the movie, get its background, and check for a matching finished result."""
     from ..io.frames import open_frames
-    from ..movie import _background, _check_roi
+    from ..movie import check_roi, resolve_background
 
     _init_worker()
     path = Path(job.path)
@@ -265,8 +265,8 @@ def prepare_task(job: Job) -> Prepared:
     if not job.force and marker_matches(Path(job.output) / MARKER, marker):
         return Prepared(0, b"", marker, skip=True)
     with open_frames(path) as source:
-        _check_roi(job.params, source.shape)
-        background = _background(source, job.params, _opt(job.background))
+        check_roi(job.params, source.shape)
+        background = resolve_background(source, job.params, _opt(job.background))
         n_frames = source.n_frames
         index = source.index
     _, png = cv2.imencode(".png", background)
