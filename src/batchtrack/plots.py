@@ -1,0 +1,185 @@
+"""Trajectory pictures: each id's track drawn in its own colour over the background.
+
+OpenCV drawing only (no plotting library), so that a result folder can be checked at a glance
+from the command line, the batch window, or a script.
+"""
+
+from __future__ import annotations
+
+import colorsys
+import logging
+import math
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from .errors import InputError, OutputError
+from .io.results import read_tracking
+
+__all__ = ["draw_tracks", "id_colour", "plot_trajectories"]
+
+log = logging.getLogger(__name__)
+
+_GOLDEN = (math.sqrt(5) - 1) / 2
+#: Long side, in pixels, below which :func:`plot_trajectories` enlarges the picture.
+_MIN_SIDE = 1000
+_SHIFT = 4  # sub-pixel bits for cv2 drawing
+
+
+def id_colour(track_id: int) -> tuple[int, int, int]:
+    """A saturated colour for an id, far from the colours of the ids just before it.
+
+    Hues step by the golden ratio, so consecutive ids never look alike.
+
+    Parameters
+    ----------
+    track_id : int
+        The id (0, 1, ...).
+
+    Returns
+    -------
+    tuple of int
+        ``(b, g, r)``, each 0-255 (OpenCV's channel order).
+
+    Examples
+    --------
+    >>> id_colour(0) != id_colour(1)
+    True
+    """
+    hue = (0.02 + track_id * _GOLDEN) % 1.0
+    value = 0.95 if track_id % 2 == 0 else 0.75
+    r, g, b = colorsys.hsv_to_rgb(hue, 0.9, value)
+    return round(b * 255), round(g * 255), round(r * 255)
+
+
+def draw_tracks(
+    image: np.ndarray,
+    table: pd.DataFrame,
+    *,
+    scale: float = 1.0,
+    thickness: int = 1,
+    upto: int | None = None,
+    labels: bool = True,
+) -> np.ndarray:
+    """Draw each id's body positions as a polyline in its colour.
+
+    Parameters
+    ----------
+    image : ndarray of uint8, shape (H, W, 3)
+        BGR picture, drawn on in place.
+    table : DataFrame
+        Tracking table with columns ``xBody``, ``yBody``, ``imageNumber`` and ``id``.
+    scale : float
+        Picture pixels per image pixel (for an enlarged picture).
+    thickness : int
+        Line width in picture pixels.
+    upto : int, optional
+        Draw only frames up to this ``imageNumber`` (inclusive).
+    labels : bool
+        Mark each track's last position with a dot and its id.
+
+    Returns
+    -------
+    ndarray of uint8, shape (H, W, 3)
+        ``image``.
+    """
+    if upto is not None:
+        table = table[table["imageNumber"] <= upto]
+    table = table.sort_values(["id", "imageNumber"], kind="stable")
+    factor = scale * (1 << _SHIFT)
+    font_scale = max(0.4, 0.45 * thickness)
+    for track_id, rows in table.groupby("id", sort=True):
+        points = rows[["xBody", "yBody"]].to_numpy(np.float64)
+        points = points[np.isfinite(points).all(axis=1)]
+        if len(points) == 0:
+            continue
+        colour = id_colour(int(track_id))
+        pixels = np.rint((points + 0.5) * factor).astype(np.int32)
+        cv2.polylines(image, [pixels], False, colour, thickness, cv2.LINE_AA, _SHIFT)
+        if labels:
+            end = tuple(int(v) for v in pixels[-1])
+            cv2.circle(image, end, 2 * thickness << _SHIFT, colour, -1, cv2.LINE_AA, _SHIFT)
+            x, y = (int(v) >> _SHIFT for v in pixels[-1])
+            at = (x + 3 * thickness, y - 3 * thickness)
+            _label(image, str(int(track_id)), at, colour, font_scale)
+    return image
+
+
+def _label(
+    image: np.ndarray, text: str, at: tuple[int, int], colour: tuple, font_scale: float
+) -> None:
+    """Text with a dark outline, readable on any background."""
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    weight = max(1, round(font_scale * 2))
+    cv2.putText(image, text, at, font, font_scale, (20, 20, 20), weight + 2, cv2.LINE_AA)
+    cv2.putText(image, text, at, font, font_scale, colour, weight, cv2.LINE_AA)
+
+
+def plot_trajectories(result_dir: str | Path, out_png: str | Path | None = None) -> Path:
+    """Draw the tracks of a result folder over its background and save a PNG.
+
+    Parameters
+    ----------
+    result_dir : str or Path
+        A ``Tracking_Result`` folder (``tracking.txt``; ``background.pgm`` if present, a white
+        canvas otherwise).
+    out_png : str or Path, optional
+        Where to write the picture; default ``<result_dir>/trajectories.png``.
+
+    Returns
+    -------
+    Path
+        The PNG written. Pictures whose long side is under 1000 px are enlarged by a whole
+        factor so that lines and labels stay legible.
+
+    Raises
+    ------
+    InputError
+        If the folder has no readable ``tracking.txt``.
+    OutputError
+        If the PNG cannot be written.
+
+    Examples
+    --------
+    >>> png = plot_trajectories("Run1/images/Tracking_Result")  # doctest: +SKIP
+    """
+    folder = Path(result_dir)
+    table = read_tracking(folder)
+    missing = {"xBody", "yBody", "imageNumber", "id"} - set(table.columns)
+    if missing:
+        raise InputError(
+            f"{folder / 'tracking.txt'} lacks the columns {', '.join(sorted(missing))}; "
+            "give a FastTrack tracking.txt"
+        )
+    background = _background(folder, table)
+    factor = max(1, math.ceil(_MIN_SIDE / max(background.shape)))
+    height, width = background.shape
+    picture = cv2.resize(
+        background, (width * factor, height * factor), interpolation=cv2.INTER_NEAREST
+    )
+    # Lighten the background so that coloured tracks stand out.
+    picture = cv2.cvtColor(cv2.addWeighted(picture, 0.55, picture, 0, 115), cv2.COLOR_GRAY2BGR)
+    thickness = max(1, round(max(picture.shape) / 600))
+    draw_tracks(picture, table, scale=factor, thickness=thickness)
+    out = Path(out_png) if out_png is not None else folder / "trajectories.png"
+    try:
+        ok = cv2.imwrite(str(out), picture)
+    except cv2.error:
+        ok = False
+    if not ok:
+        raise OutputError(f"cannot write {out}; check that its folder exists and is writable")
+    log.info("trajectories of %d ids drawn in %s", table["id"].nunique(), out)
+    return out
+
+
+def _background(folder: Path, table: pd.DataFrame) -> np.ndarray:
+    path = folder / "background.pgm"
+    image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE) if path.is_file() else None
+    if image is not None:
+        return image
+    log.warning("%s: no readable background.pgm; tracks drawn on a white canvas", folder)
+    width = int(np.nanmax(table["xBody"], initial=0)) + 20
+    height = int(np.nanmax(table["yBody"], initial=0)) + 20
+    return np.full((height, width), 255, np.uint8)
