@@ -60,4 +60,5 @@ def main() -> None:
     """Track many moving objects in many movies, FastTrack-compatible."""
 
 
+from . import gui as _gui  # noqa: E402, F401
 from . import track as _track  # noqa: E402, F401  (registers the commands)
