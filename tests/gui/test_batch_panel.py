@@ -45,6 +45,13 @@ def texts(panel: BatchPanel, column: int) -> list[str]:
     return [panel.table.item(r, column).text() for r in range(panel.table.rowCount())]
 
 
+def double_click(qtbot, panel: BatchPanel, entry) -> None:
+    item = panel.table.item(panel.row_of(entry), PATH)
+    centre = panel.table.visualItemRect(item).center()
+    qtbot.mouseClick(panel.table.viewport(), Qt.MouseButton.LeftButton, pos=centre)
+    qtbot.mouseDClick(panel.table.viewport(), Qt.MouseButton.LeftButton, pos=centre)
+
+
 # -- 1, 3: open folders with a suffix -----------------------------------------------------------
 def test_open_folders_adds_each_folder_with_the_suffix(qtbot, panel, dialogs, experiment):
     assert panel.empty_hint.isVisible()
@@ -266,10 +273,10 @@ def test_failing_entry_is_shown_as_error_and_done_entries_show_trajectories(
     assert panel.summary_label.styleSheet()  # shown in red
 
     with qtbot.waitSignal(panel.message) as said:
-        panel._double_clicked(panel.row_of(failing), 0)
+        double_click(qtbot, panel, failing)
     assert "Done" in said.args[0]
     assert not panel.findChildren(TrajectoryDialog)
-    panel._double_clicked(panel.row_of(done), 0)
+    double_click(qtbot, panel, done)
     (dialog,) = panel.findChildren(TrajectoryDialog)
     assert dialog.png == done.path / "Tracking_Result" / "trajectories.png"
     assert dialog.png.is_file() and dialog.view.image.shape[2] == 3
@@ -322,3 +329,20 @@ def test_save_and_load_the_stack_as_a_manifest(qtbot, panel, dialogs, experiment
     # The loaded stack is live: adding goes into it.
     panel.add_folders([experiment / "Run2"], suffix="images")
     assert len(panel.stack) == 3 and panel.table.rowCount() == 3
+
+
+def test_closing_the_window_during_a_run_stops_it(qtbot, dialogs, tmp_path):
+    from batchtrack.gui.window import MainWindow
+
+    window = MainWindow(dialogs=dialogs)
+    qtbot.addWidget(window)
+    window.show()
+    panel = window.batch
+    panel.backend, panel.chunk_size = "inprocess", 5
+    panel.set_table_params(SYNTH_PARAMS)
+    panel.add_folders([write_movie(tmp_path / f"M{i}", frames=150, seed=i) for i in range(3)])
+    panel.start()
+    qtbot.waitUntil(lambda: panel.progress_bar(panel.entries()[0]).value() > 0)
+    window.close()
+    assert not panel.runner.running
+    assert any(e.status is Status.WAITING for e in panel.entries())

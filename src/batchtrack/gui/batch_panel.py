@@ -74,6 +74,51 @@ def _changed_values(params: Parameters) -> str:
     return "\n".join(changed) if changed else "all defaults"
 
 
+def _progress_text(state: EntryState) -> str:
+    """What a progress bar says: the percentage, and what a Running entry is doing."""
+    if state.status is Status.ERROR and not state.total:
+        return "—"
+    if state.status is Status.SKIPPED:
+        return "already done"
+    if state.status is Status.RUNNING:
+        if not state.total:
+            return "starting…"
+        if state.done >= state.total:
+            return "100% · linking"
+    return "%p%" if state.total else ""
+
+
+class _ElidedLabel(QLabel):
+    """A one-line label that elides its text on the left when too narrow (paths)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._full = ""
+        self.setMinimumWidth(20)
+
+    def setText(self, text: str) -> None:
+        self._full = text
+        super().setText(text)
+        self._elide()
+
+    def text(self) -> str:
+        return self._full
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        shown = self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideLeft, self.width())
+        if shown != QLabel.text(self):
+            QLabel.setText(self, shown)
+
+    def minimumSizeHint(self):
+        hint = super().minimumSizeHint()
+        hint.setWidth(20)
+        return hint
+
+
 class _PathCell(QWidget):
     """A short path with a '…' button that chooses another file for this entry."""
 
@@ -82,7 +127,7 @@ class _PathCell(QWidget):
         layout = QHBoxLayout(self)
         layout.setContentsMargins(4, 0, 2, 0)
         layout.setSpacing(4)
-        self.label = QLabel()
+        self.label = _ElidedLabel()
         self.button = QToolButton()
         self.button.setText("…")
         self.button.setToolTip(tooltip)
@@ -461,7 +506,7 @@ class BatchPanel(QWidget):
 
     def _double_clicked(self, row: int, _column: int) -> None:
         entry = self.stack.entries[row]
-        if entry.status is not Status.DONE:
+        if entry.status not in (Status.DONE, Status.SKIPPED):
             self.message.emit(f"{entry.path.name}: trajectories are shown once it is Done")
             return
         self._guard(lambda: self.show_trajectories(entry))
@@ -562,7 +607,7 @@ class BatchPanel(QWidget):
         else:
             bar.setRange(0, max(state.total, 1))
             bar.setValue(min(state.done, max(state.total, 1)) if state.total else 0)
-        bar.setFormat("%p%" if state.total else ("—" if state.status is Status.ERROR else ""))
+        bar.setFormat(_progress_text(state))
         bar.setToolTip(f"{state.done} / {state.total} frames" if state.total else "")
         item = self.table.item(row, STATUS)
         item.setText(str(state.status))
@@ -611,7 +656,7 @@ class BatchPanel(QWidget):
         prefix = "Stopped" if stopped else "Finished"
         self.summary_label.setText(f"{prefix}: {summary}")
         self.summary_label.setStyleSheet("color: #a61c1c;" if summary.failed else "")
-        self.message.emit(f"{prefix}: {summary}")
+        self.message.emit(f"Batch run {prefix.lower()}: {summary}")
         self.runFinished.emit(summary)
 
     def _run_failed(self, text: str) -> None:

@@ -99,6 +99,13 @@ class ImageView(QGraphicsView):
             self.fitInView(self._pixmap, Qt.AspectRatioMode.KeepAspectRatio)
         self._fitted = True
 
+    def zoom(self, factor: float, centre: tuple[float, float] | None = None) -> None:
+        """Zoom by ``factor``, optionally centring image point ``centre`` (x, y)."""
+        self.scale(factor, factor)
+        if centre is not None:
+            self.centerOn(QPointF(*centre))
+        self._fitted = False
+
     # -- overlays ----------------------------------------------------------------------------
     def clear_overlays(self) -> None:
         for item in self._overlays:
@@ -129,18 +136,21 @@ class ImageView(QGraphicsView):
         return self._add(item)
 
     def add_label(self, text: str, x: float, y: float, colour: QColor | str) -> QGraphicsItem:
-        """A label of constant screen size, on a dark box, whose corner is at image (x, y)."""
+        """A label of constant screen size, on a box of ``colour``, its corner at image (x, y)."""
+        fill = QColor(colour)
         label = QGraphicsSimpleTextItem(text)
         font = QFont()
         font.setPointSizeF(8.5)
         font.setBold(True)
         label.setFont(font)
-        label.setBrush(QBrush(QColor(colour)))
+        light = 0.299 * fill.red() + 0.587 * fill.green() + 0.114 * fill.blue() > 140
+        label.setBrush(QBrush(QColor("#000000" if light else "#ffffff")))
         box = QGraphicsRectItem(label.boundingRect().adjusted(-2, 0, 2, 0))
-        box.setBrush(QBrush(QColor(0, 0, 0, 150)))
-        box.setPen(QPen(Qt.PenStyle.NoPen))
+        box.setBrush(QBrush(fill))
+        box.setPen(_pen("#000000", 1.0))
         label.setParentItem(box)
         box.setPos(QPointF(x, y))
+        box.setOpacity(0.9)
         box.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
         box.setToolTip(text)
         return self._add(box)
@@ -155,9 +165,7 @@ class ImageView(QGraphicsView):
     def wheelEvent(self, event) -> None:
         if not self.has_image():
             return
-        factor = 1.25 if event.angleDelta().y() > 0 else 0.8
-        self.scale(factor, factor)
-        self._fitted = False
+        self.zoom(1.25 if event.angleDelta().y() > 0 else 0.8)
 
     def mouseDoubleClickEvent(self, event) -> None:
         self.fit()
