@@ -117,6 +117,7 @@ def batch_shots(app, window, folders: list[Path], out: Path) -> None:
         partway = any(0 < bar.value() < bar.maximum() for bar in bars)
         return "Done" in shown and "Waiting" in shown and partway
 
+    window.statusBar().clearMessage()
     panel.start()
     wait_until(app, mid_run)
     save(window, out / "batch-running.png")

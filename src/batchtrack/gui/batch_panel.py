@@ -360,7 +360,11 @@ class BatchPanel(QWidget):
         errors = [e for e in entries if e.status is Status.ERROR]
         text = f"{len(entries) - len(errors)} movie(s) added"
         if errors:
-            text += f"; {len(errors)} path(s) in error (hover their status)"
+            many = len(errors) > 1
+            text += (
+                f"; {len(errors)} path{'s' if many else ''} without a movie "
+                f"(Error entr{'ies' if many else 'y'}: hover the status to see why)"
+            )
         self.message.emit(text)
         return entries
 
