@@ -107,6 +107,7 @@ class InteractivePanel(QWidget):
         self._dirty = False
         self._tracking = False
         self._generation = 0
+        self._closed = False
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(DEBOUNCE_MS)
@@ -264,7 +265,7 @@ class InteractivePanel(QWidget):
 
     def request_preview(self) -> None:
         """Detect on the current frame with the current parameters (merged if busy)."""
-        if self.preview is None:
+        if self.preview is None or self._closed:
             return
         if self._busy:
             self._dirty = True
@@ -294,7 +295,11 @@ class InteractivePanel(QWidget):
         self.sendToBatch.emit(self.params())
 
     def shutdown(self) -> None:
-        """Finish the worker's tasks and close the movie."""
+        """Finish the worker's tasks and close the movie (once; later calls do nothing)."""
+        if self._closed:
+            return
+        self._closed = True
+        self._debounce.stop()
         if self.preview is not None:
             self._worker.submit(self.preview.close)
         self._worker.shutdown(wait=True, cancel_futures=True)
