@@ -1,101 +1,245 @@
-"""Trajectory pictures: every track drawn over the background, to check a result at a glance."""
+"""Trajectory pictures: each id's track drawn in its own colour over the background.
+
+OpenCV drawing only (no plotting library), so that a result folder can be checked at a glance
+from the command line, the batch window, or a script.
+"""
 
 from __future__ import annotations
 
+import colorsys
+import logging
+import math
 from pathlib import Path
 
 import cv2
 import numpy as np
+import pandas as pd
 
-__all__ = ["TrajectoryCanvas", "id_colour", "plot_trajectories"]
+from .errors import InputError, OutputError
+from .io.results import read_tracking
 
-_GOLDEN = 0.618033988749895
+__all__ = ["TrajectoryCanvas", "draw_tracks", "id_colour", "plot_trajectories"]
+
+log = logging.getLogger(__name__)
+
+_GOLDEN = (math.sqrt(5) - 1) / 2
+#: Long side, in pixels, below which :func:`plot_trajectories` enlarges the picture.
+_MIN_SIDE = 1000
+_SHIFT = 4  # sub-pixel bits for cv2 drawing
 
 
-def id_colour(identity: int) -> tuple[int, int, int]:
-    """A distinct, saturated BGR colour for an id (golden-ratio hue steps)."""
-    hue = int(180 * ((identity * _GOLDEN) % 1.0))
-    hsv = np.uint8([[[hue, 220, 230]]])
-    b, g, r = cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)[0, 0]
-    return int(b), int(g), int(r)
+def id_colour(track_id: int) -> tuple[int, int, int]:
+    """A saturated colour for an id, far from the colours of the ids just before it.
+
+    Hues step by the golden ratio, so consecutive ids never look alike.
+
+    Parameters
+    ----------
+    track_id : int
+        The id (0, 1, ...).
+
+    Returns
+    -------
+    tuple of int
+        ``(b, g, r)``, each 0-255 (OpenCV's channel order).
+
+    Examples
+    --------
+    >>> id_colour(0) != id_colour(1)
+    True
+    """
+    hue = (0.02 + track_id * _GOLDEN) % 1.0
+    value = 0.95 if track_id % 2 == 0 else 0.75
+    r, g, b = colorsys.hsv_to_rgb(hue, 0.9, value)
+    return round(b * 255), round(g * 255), round(r * 255)
+
+
+def draw_tracks(
+    image: np.ndarray,
+    table: pd.DataFrame,
+    *,
+    scale: float = 1.0,
+    thickness: int = 1,
+    upto: int | None = None,
+    labels: bool = True,
+) -> np.ndarray:
+    """Draw each id's body positions as a polyline in its colour.
+
+    Parameters
+    ----------
+    image : ndarray of uint8, shape (H, W, 3)
+        BGR picture, drawn on in place.
+    table : DataFrame
+        Tracking table with columns ``xBody``, ``yBody``, ``imageNumber`` and ``id``.
+    scale : float
+        Picture pixels per image pixel (for an enlarged picture).
+    thickness : int
+        Line width in picture pixels.
+    upto : int, optional
+        Draw only frames up to this ``imageNumber`` (inclusive).
+    labels : bool
+        Mark each track's last position with a dot and its id.
+
+    Returns
+    -------
+    ndarray of uint8, shape (H, W, 3)
+        ``image``.
+    """
+    if upto is not None:
+        table = table[table["imageNumber"] <= upto]
+    table = table.sort_values(["id", "imageNumber"], kind="stable")
+    for track_id, rows in table.groupby("id", sort=True):
+        points = rows[["xBody", "yBody"]].to_numpy(np.float64)
+        points = points[np.isfinite(points).all(axis=1)]
+        if len(points) == 0:
+            continue
+        _polyline(image, points, int(track_id), scale, thickness)
+        if labels:
+            _end_mark(image, points[-1], int(track_id), scale, thickness)
+    return image
+
+
+def _polyline(
+    image: np.ndarray, points: np.ndarray, track_id: int, scale: float, thickness: int
+) -> None:
+    """One track's positions (image pixels, shape (K, 2)) as an anti-aliased polyline."""
+    pixels = np.rint((points + 0.5) * scale * (1 << _SHIFT)).astype(np.int32)
+    cv2.polylines(image, [pixels], False, id_colour(track_id), thickness, cv2.LINE_AA, _SHIFT)
+
+
+def _end_mark(
+    image: np.ndarray, point: np.ndarray, track_id: int, scale: float, thickness: int
+) -> None:
+    """A dot and the id at a track's last position."""
+    colour = id_colour(track_id)
+    end = np.rint((np.asarray(point) + 0.5) * scale * (1 << _SHIFT)).astype(np.int64)
+    cv2.circle(
+        image, (int(end[0]), int(end[1])), 2 * thickness << _SHIFT, colour, -1, cv2.LINE_AA, _SHIFT
+    )
+    x, y = (int(v) >> _SHIFT for v in end)
+    at = (x + 3 * thickness, y - 3 * thickness)
+    _label(image, str(track_id), at, colour, max(0.4, 0.45 * thickness))
 
 
 class TrajectoryCanvas:
-    """Draw tracks incrementally (memory stays bounded however long the movie).
+    """Draw tracks incrementally, as rows are produced, so memory stays bounded.
 
     Parameters
     ----------
     background : ndarray of uint8, shape (H, W)
-        Grey background the tracks are drawn over.
-    scale : int
-        Drawing resolution multiplier (sub-pixel smooth lines).
+        Grey background the tracks are drawn over (enlarged if small, and lightened).
+
+    Examples
+    --------
+    >>> canvas = TrajectoryCanvas(background)          # doctest: +SKIP
+    >>> canvas.add(rows[:, 6], rows[:, 7], rows[:, 22])  # doctest: +SKIP
+    >>> picture = canvas.finish()                       # doctest: +SKIP
     """
 
-    def __init__(self, background: np.ndarray, *, scale: int = 2) -> None:
-        grey = cv2.resize(background, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
-        # Faded background so that the tracks stand out.
-        self.image = cv2.cvtColor((grey // 2 + 100).astype(np.uint8), cv2.COLOR_GRAY2BGR)
-        self.scale = scale
+    def __init__(self, background: np.ndarray) -> None:
+        self.image, self.scale, self.thickness = _picture(background)
         self._last: dict[int, np.ndarray] = {}
 
     def add(self, x: np.ndarray, y: np.ndarray, ids: np.ndarray) -> None:
-        """Add detections (rows in frame order) to the tracks."""
+        """Add detections (in frame order) to the tracks."""
         if len(ids) == 0:
             return
         order = np.argsort(ids, kind="stable")
-        ids = ids[order].astype(np.int64)
-        points = np.column_stack([x[order], y[order]]) * self.scale
+        ids = np.asarray(ids)[order].astype(np.int64)
+        points = np.column_stack([np.asarray(x)[order], np.asarray(y)[order]])
         bounds = np.flatnonzero(np.diff(ids)) + 1
         for chunk, pts in zip(np.split(ids, bounds), np.split(points, bounds)):
-            identity = int(chunk[0])
-            previous = self._last.get(identity)
+            track_id = int(chunk[0])
+            previous = self._last.get(track_id)
             line = pts if previous is None else np.vstack([previous, pts])
-            if len(line) > 1:
-                cv2.polylines(
-                    self.image,
-                    [np.round(line).astype(np.int32)],
-                    False,
-                    id_colour(identity),
-                    max(1, self.scale // 2),
-                    cv2.LINE_AA,
-                )
-            self._last[identity] = pts[-1]
+            _polyline(self.image, line, track_id, self.scale, self.thickness)
+            self._last[track_id] = pts[-1]
 
     def finish(self) -> np.ndarray:
-        """The picture, with each id written at its last position."""
+        """The picture, with each track's last position marked with its id."""
         image = self.image.copy()
-        for identity, (px, py) in self._last.items():
-            cv2.circle(image, (int(px), int(py)), 2 * self.scale, id_colour(identity), -1)
-            cv2.putText(
-                image,
-                str(identity),
-                (int(px) + 3 * self.scale, int(py)),
-                cv2.FONT_HERSHEY_SIMPLEX,
-                0.35 * self.scale,
-                (20, 20, 20),
-                1,
-                cv2.LINE_AA,
-            )
+        for track_id, point in self._last.items():
+            _end_mark(image, point, track_id, self.scale, self.thickness)
         return image
 
 
+def _picture(background: np.ndarray) -> tuple[np.ndarray, int, int]:
+    """Enlarged (if small), lightened BGR copy of the background; its scale and line width."""
+    factor = max(1, math.ceil(_MIN_SIDE / max(background.shape)))
+    height, width = background.shape
+    picture = cv2.resize(
+        background, (width * factor, height * factor), interpolation=cv2.INTER_NEAREST
+    )
+    # Lighten the background so that coloured tracks stand out.
+    picture = cv2.cvtColor(cv2.addWeighted(picture, 0.55, picture, 0, 115), cv2.COLOR_GRAY2BGR)
+    return picture, factor, max(1, round(max(picture.shape) / 600))
+
+
+def _label(
+    image: np.ndarray, text: str, at: tuple[int, int], colour: tuple, font_scale: float
+) -> None:
+    """Text with a dark outline, readable on any background."""
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    weight = max(1, round(font_scale * 2))
+    cv2.putText(image, text, at, font, font_scale, (20, 20, 20), weight + 2, cv2.LINE_AA)
+    cv2.putText(image, text, at, font, font_scale, colour, weight, cv2.LINE_AA)
+
+
 def plot_trajectories(result_dir: str | Path, out_png: str | Path | None = None) -> Path:
-    """Draw the tracks of a ``Tracking_Result`` folder over its background.
+    """Draw the tracks of a result folder over its background and save a PNG.
 
     Parameters
     ----------
-    result_dir : path
-        A result folder holding ``tracking.txt`` and ``background.pgm``.
-    out_png : path, optional
-        Where to write the picture (default: ``trajectories.png`` in the folder).
-    """
-    from .io.results import read_tracking
+    result_dir : str or Path
+        A ``Tracking_Result`` folder (``tracking.txt``; ``background.pgm`` if present, a white
+        canvas otherwise).
+    out_png : str or Path, optional
+        Where to write the picture; default ``<result_dir>/trajectories.png``.
 
-    result_dir = Path(result_dir)
-    background = cv2.imread(str(result_dir / "background.pgm"), cv2.IMREAD_GRAYSCALE)
-    table = read_tracking(result_dir)
-    canvas = TrajectoryCanvas(background)
-    canvas.add(table.xBody.to_numpy(), table.yBody.to_numpy(), table.id.to_numpy())
-    out = Path(out_png) if out_png else result_dir / "trajectories.png"
-    cv2.imwrite(str(out), canvas.finish())
+    Returns
+    -------
+    Path
+        The PNG written. Pictures whose long side is under 1000 px are enlarged by a whole
+        factor so that lines and labels stay legible.
+
+    Raises
+    ------
+    InputError
+        If the folder has no readable ``tracking.txt``.
+    OutputError
+        If the PNG cannot be written.
+
+    Examples
+    --------
+    >>> png = plot_trajectories("Run1/images/Tracking_Result")  # doctest: +SKIP
+    """
+    folder = Path(result_dir)
+    table = read_tracking(folder)
+    missing = {"xBody", "yBody", "imageNumber", "id"} - set(table.columns)
+    if missing:
+        raise InputError(
+            f"{folder / 'tracking.txt'} lacks the columns {', '.join(sorted(missing))}; "
+            "give a FastTrack tracking.txt"
+        )
+    picture, factor, thickness = _picture(_background(folder, table))
+    draw_tracks(picture, table, scale=factor, thickness=thickness)
+    out = Path(out_png) if out_png is not None else folder / "trajectories.png"
+    try:
+        ok = cv2.imwrite(str(out), picture)
+    except cv2.error:
+        ok = False
+    if not ok:
+        raise OutputError(f"cannot write {out}; check that its folder exists and is writable")
+    log.info("trajectories of %d ids drawn in %s", table["id"].nunique(), out)
     return out
+
+
+def _background(folder: Path, table: pd.DataFrame) -> np.ndarray:
+    path = folder / "background.pgm"
+    image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE) if path.is_file() else None
+    if image is not None:
+        return image
+    log.warning("%s: no readable background.pgm; tracks drawn on a white canvas", folder)
+    width = int(np.nanmax(table["xBody"], initial=0)) + 20
+    height = int(np.nanmax(table["yBody"], initial=0)) + 20
+    return np.full((height, width), 255, np.uint8)
