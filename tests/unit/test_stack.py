@@ -307,3 +307,17 @@ def test_reset_puts_entries_back_to_waiting_but_keeps_missing_paths_in_error(
     stack.reset()
     assert done.status is Status.WAITING and done.message == "" and done.done == 0
     assert missing.status is Status.ERROR and "does not exist" in missing.message
+
+
+def test_unsubscribe_and_reset_events(tmp_path: Path) -> None:
+    stack = Stack(BLOB_PARAMS)
+    stack.add([write_blob_sequence(tmp_path / "m", 5)])
+    events: list[str] = []
+    stop = stack.subscribe(lambda event, entry: events.append(event))
+    entry = stack.entries[0]
+    stack.set_status(entry, Status.DONE, "ok")
+    stack.reset()
+    assert events == ["status", "status"] and entry.status is Status.WAITING
+    stop()
+    stack.set_status(entry, Status.DONE)
+    assert events == ["status", "status"]

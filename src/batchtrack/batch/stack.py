@@ -140,13 +140,20 @@ class Stack:
         self._lock = threading.RLock()
 
     # -- observers -------------------------------------------------------------------------
-    def subscribe(self, observer: Observer) -> None:
+    def subscribe(self, observer: Observer) -> Callable[[], None]:
         """Call ``observer(event, entry)`` on every change.
 
         Events: ``added``, ``removed``, ``cleared``, ``changed`` (an entry's settings),
         ``progress``, ``status``, ``params`` (the table changed; entry is None).
+        Returns a function that unsubscribes the observer.
         """
         self._observers.append(observer)
+
+        def unsubscribe() -> None:
+            if observer in self._observers:
+                self._observers.remove(observer)
+
+        return unsubscribe
 
     def notify(self, event: str, entry: Entry | None = None) -> None:
         for observer in list(self._observers):
@@ -287,10 +294,13 @@ class Stack:
         found when they were added (a missing path, nothing to process, a bad autoloaded
         cfg.toml): running them would ignore the problem."""
         for entry in self.entries:
+            before = (entry.status, entry.message, entry.done)
             if entry.add_error:
                 entry.status, entry.message = Status.ERROR, entry.add_error
             else:
                 entry.status, entry.message, entry.done = Status.WAITING, "", 0
+            if (entry.status, entry.message, entry.done) != before:
+                self.notify("status", entry)
 
     def __len__(self) -> int:
         return len(self.entries)
