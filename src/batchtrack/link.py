@@ -20,7 +20,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 __all__ = ["LinkWeights", "Linker", "cost_matrix", "solve"]
 
@@ -125,6 +124,10 @@ def solve(cost: np.ndarray, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray
     if cost.size == 0 or not allowed.any():
         empty = np.empty(0, np.intp)
         return empty, empty
+    # Imported here: SciPy's optimize package takes 0.3 s to import, and processes that only
+    # detect objects (batch chunk workers) never link.
+    from scipy.optimize import linear_sum_assignment
+
     # A forbidden pair costs more than every allowed pair together, so the solver only uses
     # one where no allowed pair is left; such pairs are then dropped.
     big = float(cost[allowed].sum()) + 1.0

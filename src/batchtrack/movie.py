@@ -12,9 +12,9 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from .background import load_background, project, register, sample_indices
 from .detect import object_features, roi_offset, segment
@@ -23,6 +23,9 @@ from .io.frames import FrameSource, open_frames
 from .io.results import COLUMNS, ResultWriter
 from .link import Linker, LinkWeights
 from .params import Parameters
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "Detections",
@@ -341,6 +344,8 @@ def write_result(
 
 
 def _table(rows: np.ndarray) -> pd.DataFrame:
+    import pandas as pd  # only when a table is asked for: it costs 0.16 s to import
+
     table = pd.DataFrame(rows, columns=list(COLUMNS))
     return table.astype({"imageNumber": np.int64, "id": np.int64})
 

@@ -10,13 +10,16 @@ import colorsys
 import logging
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
-import pandas as pd
 
 from .errors import InputError, OutputError
 from .io.results import read_tracking
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["TrajectoryCanvas", "draw_tracks", "id_colour", "plot_trajectories"]
 

@@ -16,13 +16,16 @@ import shutil
 import sqlite3
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
-import pandas as pd
 
 from ..detect import FEATURE_COLUMNS
 from ..errors import InputError, OutputError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "COLUMNS",
@@ -211,6 +214,8 @@ def read_tracking(path: str | Path) -> pd.DataFrame:
     InputError
         If the file is missing or is not a tab-separated table.
     """
+    import pandas as pd
+
     path = Path(path)
     if path.is_dir():
         path = path / "tracking.txt"
