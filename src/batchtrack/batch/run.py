@@ -61,7 +61,7 @@ BACKENDS = ("inprocess", "local", "dask")
 _WORKER_READY = False
 
 
-def _init_worker() -> None:
+def init_worker() -> None:
     """Prepare a worker process once: one OpenCV thread (parallelism comes from processes),
     and a glibc heap that keeps freed memory.
 
@@ -120,7 +120,7 @@ def open_executor(
         with cf.ProcessPoolExecutor(
             max_workers=workers or os.cpu_count() or 1,
             mp_context=context,
-            initializer=_init_worker,
+            initializer=init_worker,
         ) as executor:
             yield executor
     else:
@@ -259,7 +259,7 @@ def prepare_task(job: Job) -> Prepared:
     from ..io.frames import open_frames
     from ..movie import check_roi, resolve_background
 
-    _init_worker()
+    init_worker()
     path = Path(job.path)
     marker = make_marker(path, parameters_hash(job.params), _opt(job.background), "track")
     if not job.force and marker_matches(Path(job.output) / MARKER, marker):
@@ -278,7 +278,7 @@ def detect_task(job: Job, prepared: Prepared, start: int, stop: int | None):
     from ..io.frames import open_frames
     from ..movie import detect_range
 
-    _init_worker()
+    init_worker()
     background = _decode(prepared.background_png)
     with open_frames(Path(job.path), index=prepared.index) as source:
         return detect_range(source, background, job.params, start=start, stop=stop)

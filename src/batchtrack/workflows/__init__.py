@@ -171,10 +171,11 @@ def _publish(staging: Path, output_dir: Path) -> list[Path]:
 
 def analyse_task(workflow_name: str, job) -> dict:
     """Run one input of a non-chunked workflow with staging, publishing and a resume marker."""
-    from ..batch.run import make_marker, marker_matches
+    from ..batch.run import init_worker, make_marker, marker_matches
     from ..io.results import remove_stale_partials
     from ..params import parameters_hash
 
+    init_worker()
     workflow = get_workflow(workflow_name)
     input_path, output_dir = Path(job.path), Path(job.output)
     marker = make_marker(input_path, parameters_hash(job.params), None, workflow_name)
