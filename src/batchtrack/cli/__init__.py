@@ -13,7 +13,14 @@ import click
 from .. import __version__
 from ..params import Parameters, describe_parameters, load_cfg
 
-__all__ = ["build_parameters", "fail", "main", "parameter_options", "setup_logging"]
+__all__ = [
+    "build_parameters",
+    "fail",
+    "main",
+    "parameter_options",
+    "progress_console",
+    "setup_logging",
+]
 
 
 def setup_logging(quiet: bool) -> None:
@@ -40,6 +47,14 @@ def parameter_options(func: Callable) -> Callable:
             f"--{info['name']}", info["name"], type=kind, default=None, help=help_text
         )(func)
     return func
+
+
+def progress_console():
+    """Where progress bars go: standard error, and only when it is a terminal."""
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    return console if console.is_terminal else None
 
 
 def build_parameters(cfg: Path | None, flags: dict[str, Any]) -> Parameters:

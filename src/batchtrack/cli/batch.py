@@ -21,7 +21,7 @@ from typing import Any
 import click
 
 from ..errors import BatchtrackError
-from . import fail, main, parameter_options, setup_logging
+from . import fail, main, parameter_options, progress_console, setup_logging
 from .workflow_params import parse_assignments, workflow_parameters
 
 __all__ = ["batch"]
@@ -147,13 +147,15 @@ def _display(stack, quiet: bool):
 
     from ..batch.stack import Status
 
-    if quiet:
+    console = progress_console()
+    if quiet or console is None:
         return None
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("{task.fields[status]}"),
+        console=console,
     )
     overall = progress.add_task("all entries", total=len(stack), status="")
     tasks: dict[int, int] = {}

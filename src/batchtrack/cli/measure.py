@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from ..errors import BatchtrackError, OutputError, ParameterError
-from . import fail, main, setup_logging
+from . import fail, main, progress_console, setup_logging
 from .workflow_params import save_workflow_params, workflow_parameters
 
 __all__ = ["write_combined_table"]
@@ -191,7 +191,9 @@ def _progress(stack, quiet: bool) -> Iterator[None]:
     ended = (Status.DONE, Status.ERROR, Status.SKIPPED)
     columns = (*Progress.get_default_columns()[:1], BarColumn(), MofNCompleteColumn(),
                TimeRemainingColumn())  # fmt: skip
-    with Progress(*columns, transient=True) as bar:
+    with Progress(
+        *columns, transient=True, console=progress_console(), disable=progress_console() is None
+    ) as bar:
         task = bar.add_task("measuring", total=len(stack))
 
         def observer(event: str, entry) -> None:

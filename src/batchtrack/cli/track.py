@@ -8,7 +8,14 @@ from typing import Any
 import click
 
 from ..errors import BatchtrackError
-from . import build_parameters, fail, main, parameter_options, setup_logging
+from . import (
+    build_parameters,
+    fail,
+    main,
+    parameter_options,
+    progress_console,
+    setup_logging,
+)
 
 
 @main.command()
@@ -39,7 +46,12 @@ def track(path: Path, cfg: Path | None, background: Path | None, output: Path | 
         else:
             columns = (*Progress.get_default_columns()[:2], BarColumn(), MofNCompleteColumn(),
                        TimeRemainingColumn())  # fmt: skip
-            with Progress(*columns, transient=True) as bar:
+            with Progress(
+                *columns,
+                transient=True,
+                console=progress_console(),
+                disable=progress_console() is None,
+            ) as bar:
                 task = bar.add_task(f"tracking {path.name}", total=None)
 
                 def progress(done: int, total: int) -> None:
