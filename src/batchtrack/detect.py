@@ -24,6 +24,7 @@ import numpy as np
 __all__ = [
     "FEATURE_COLUMNS",
     "binarize",
+    "binary_image",
     "detect",
     "find_objects",
     "object_features",
@@ -288,6 +289,20 @@ def _fill_features(out: np.ndarray, contours: list[np.ndarray], areas: np.ndarra
     out[:, 18:21] = _axes(m00, mu20, mu11, mu02).T
 
 
+def binary_image(frame: np.ndarray, background: np.ndarray, params) -> np.ndarray:
+    """The whole frame's binary image for these parameters (:func:`binarize` with FastTrack's
+    names: ``thresh``, ``lightBack``, ``morph``, ``morphSize``, ``morphType``)."""
+    return binarize(
+        frame,
+        background,
+        thresh=params.thresh,
+        light_back=params.lightBack,
+        morph=params.morph,
+        morph_size=params.morphSize,
+        morph_type=params.morphType,
+    )
+
+
 def segment(
     frame: np.ndarray, background: np.ndarray, params
 ) -> tuple[list[np.ndarray], np.ndarray]:
@@ -307,15 +322,7 @@ def segment(
     areas : ndarray, shape (N,)
         Their contour areas.
     """
-    binary = binarize(
-        frame,
-        background,
-        thresh=params.thresh,
-        light_back=params.lightBack,
-        morph=params.morph,
-        morph_size=params.morphSize,
-        morph_type=params.morphType,
-    )
+    binary = binary_image(frame, background, params)
     if any((params.xTop, params.yTop, params.xBottom, params.yBottom)):
         binary = binary[params.yTop : params.yBottom, params.xTop : params.xBottom]
     return find_objects(binary, min_area=params.minArea, max_area=params.maxArea)

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..background import register
-from ..detect import binarize, find_objects, object_features
+from ..detect import binary_image, find_objects, object_features
 from ..errors import OutputError
 from ..io.frames import open_frames, result_dir_for
 from ..io.results import COLUMNS
@@ -93,15 +93,7 @@ class Preview:
         frame = self.source.read(index)
         if params.reg:
             frame = register(background, frame, params.reg)
-        binary = binarize(
-            frame,
-            background,
-            thresh=params.thresh,
-            light_back=params.lightBack,
-            morph=params.morph,
-            morph_size=params.morphSize,
-            morph_type=params.morphType,
-        )
+        binary = binary_image(frame, background, params)
         x0 = y0 = 0
         crop = binary
         if params.roi is not None:
