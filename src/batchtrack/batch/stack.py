@@ -101,6 +101,9 @@ class Entry:
 
 Observer = Callable[[str, "Entry | None"], None]
 
+#: What each built-in workflow processes, for messages.
+_INPUTS = {"track": "image sequence or video file", "measure": "image files"}
+
 
 class Stack:
     """Entries to process, with the current parameter table and FastTrack's adding rules.
@@ -179,7 +182,8 @@ class Stack:
             movies = self._workflow.find_inputs(path) if path.exists() else []
             if not movies:
                 if path.exists():
-                    reason = f"nothing to process in {path} (no image sequence or video file)"
+                    what = _INPUTS.get(self.workflow, "input files")
+                    reason = f"nothing to process in {path}: it holds no {what}"
                 else:
                     reason = f"{path} does not exist; check the path and the suffix"
                 entry = Entry(
