@@ -53,3 +53,11 @@ def test_gui_command_without_pyside_says_how_to_install_it():
     assert code == "1", result.stdout + result.stderr
     assert "pip install 'batchtrack[gui]'" in output
     assert "Traceback" not in output
+
+
+def test_gui_command_without_a_display_says_so(monkeypatch):
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(name, raising=False)
+    result = CliRunner().invoke(main, ["gui"])
+    assert result.exit_code == 1
+    assert "no display" in result.output and "xvfb-run" in result.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -30,6 +31,11 @@ def gui(movie: Path | None, stack: Path | None) -> None:
             "the window needs PySide6, which is not installed; "
             "install it with: pip install 'batchtrack[gui]'"
         )
+    if _no_display():
+        fail(
+            "no display to open the window on (DISPLAY and WAYLAND_DISPLAY are unset); run it "
+            "on a desktop, with ssh -X, or under xvfb-run"
+        )
     from ..gui import run
 
     setup_logging(quiet=False)
@@ -37,3 +43,10 @@ def gui(movie: Path | None, stack: Path | None) -> None:
         sys.exit(run(movie=movie, stack=stack))
     except BatchtrackError as error:
         fail(error)
+
+
+def _no_display() -> bool:
+    """True on Linux with no X or Wayland display and no Qt platform chosen by hand."""
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return False
+    return not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
