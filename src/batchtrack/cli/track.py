@@ -25,10 +25,24 @@ from . import (
 @click.option(
     "--output", type=click.Path(path_type=Path), help="Result folder (default: FastTrack's)."
 )
+@click.option(
+    "--workers",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Split the movie into chunks of frames detected by this many processes.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar, errors only.")
 @parameter_options
-def track(path: Path, cfg: Path | None, background: Path | None, output: Path | None,
-          quiet: bool, **flags: Any) -> None:  # fmt: skip
+def track(
+    path: Path,
+    cfg: Path | None,
+    background: Path | None,
+    output: Path | None,
+    workers: int,
+    quiet: bool,
+    **flags: Any,
+) -> None:
     """Track one image sequence (a folder) or one video file.
 
     Results go to PATH/Tracking_Result (sequence) or Tracking_Result_<name> beside a video;
@@ -39,13 +53,25 @@ def track(path: Path, cfg: Path | None, background: Path | None, output: Path | 
     from ..movie import track_movie
 
     setup_logging(quiet)
+    if workers > 1:
+        if output is not None:
+            fail(
+                "--output works with one worker; with --workers the result goes to the "
+                "movie's Tracking_Result folder"
+            )
+        _track_in_chunks(path, cfg, background, workers, chunk_size, quiet, flags)
+        return
     try:
         params = build_parameters(cfg, flags)
         if quiet:
             summary, _ = track_movie(path, params, background=background, output=output)
         else:
-            columns = (*Progress.get_default_columns()[:2], BarColumn(), MofNCompleteColumn(),
-                       TimeRemainingColumn())  # fmt: skip
+            columns = (
+                *Progress.get_default_columns()[:2],
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+            )
             with Progress(
                 *columns,
                 transient=True,
@@ -70,3 +96,36 @@ def track(path: Path, cfg: Path | None, background: Path | None, output: Path | 
         )
         if summary.skipped:
             click.echo(f"{len(summary.skipped)} unreadable frames skipped (see the log)")
+
+
+def _track_in_chunks(
+    path: Path,
+    cfg: Path | None,
+    background: Path | None,
+    workers: int,
+    quiet: bool,
+    flags: dict[str, Any],
+) -> None:
+    """One movie through the batch runner: frame chunks detected in parallel, linked once."""
+    from ..batch.run import run_stack
+    from ..batch.stack import Stack, Status
+    from ..io.frames import open_frames
+
+    try:
+        params = build_parameters(cfg, flags)
+        with open_frames(path):  # the same errors as one process: missing, not a movie…
+            pass
+        stack = Stack(params)
+        (entry,) = stack.add([path])
+        if background is not None:
+            stack.override(entry, background=background)
+        summary = run_stack(stack, workers=workers, force=True, chunk_size=chunk_size)
+    except BatchtrackError as error:
+        fail(error)
+    if entry.status is not Status.DONE:
+        fail(entry.message)
+    if not quiet:
+        click.echo(
+            f"{entry.total} frames, {entry.message} in {summary.seconds:.2f} s "
+            f"({summary.frames_per_second:.0f} frames/s, {workers} workers) -> {entry.result_dir}"
+        )

@@ -1,0 +1,37 @@
+"""``batchtrack track``: one process or frame chunks on several, the same result."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from batchtrack.cli import main
+from batchtrack.cli.demo import DEMO_PARAMETERS
+from batchtrack.synth import make_movie, write_sequence
+
+FLAGS = [f"--{name}={value}" for name, value in DEMO_PARAMETERS.items()]
+
+
+def test_workers_give_the_same_result_as_one_process(tmp_path: Path) -> None:
+    movie = write_sequence(make_movie(120, 6, shape=(200, 200), seed=7), tmp_path / "movie")
+    shutil.move(movie / "background.pgm", tmp_path / "background.pgm")
+    one = CliRunner().invoke(main, ["track", str(movie), *FLAGS, "-q"])
+    assert one.exit_code == 0, one.output
+    expected = (movie / "Tracking_Result" / "tracking.txt").read_text()
+    many = CliRunner().invoke(
+        main, ["track", str(movie), *FLAGS, "--workers", "2", "--chunk-size", "30"]
+    )
+    assert many.exit_code == 0, many.output
+    assert "2 workers" in many.output
+    assert (movie / "Tracking_Result" / "tracking.txt").read_text() == expected
+    assert len(list(tmp_path.glob("movie/Tracking_Result_Archive-*"))) == 1  # first run kept
+
+
+def test_workers_with_output_is_refused(tmp_path: Path) -> None:
+    movie = write_sequence(make_movie(10, 2, shape=(100, 100), seed=1), tmp_path / "movie")
+    result = CliRunner().invoke(
+        main, ["track", str(movie), "--workers", "2", "--output", str(tmp_path / "out")]
+    )
+    assert result.exit_code == 1 and "--output works with one worker" in result.stderr
