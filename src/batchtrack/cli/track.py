@@ -32,6 +32,9 @@ from . import (
     show_default=True,
     help="Split the movie into chunks of frames detected by this many processes.",
 )
+@click.option(
+    "--chunk-size", type=int, default=500, show_default=True, help="Frames per chunk (--workers)."
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar, errors only.")
 @parameter_options
 def track(
@@ -40,6 +43,7 @@ def track(
     background: Path | None,
     output: Path | None,
     workers: int,
+    chunk_size: int,
     quiet: bool,
     **flags: Any,
 ) -> None:
@@ -103,6 +107,7 @@ def _track_in_chunks(
     cfg: Path | None,
     background: Path | None,
     workers: int,
+    chunk_size: int,
     quiet: bool,
     flags: dict[str, Any],
 ) -> None:
