@@ -12,6 +12,7 @@ import logging
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import cast
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QFont
@@ -122,7 +123,7 @@ class _ElidedLabel(QLabel):
 class _PathCell(QWidget):
     """A short path with a '…' button that chooses another file for this entry."""
 
-    def __init__(self, tooltip: str, on_click: Callable[[], None]) -> None:
+    def __init__(self, tooltip: str, on_click: Callable[..., None]) -> None:
         super().__init__()
         layout = QHBoxLayout(self)
         layout.setContentsMargins(4, 0, 2, 0)
@@ -332,10 +333,10 @@ class BatchPanel(QWidget):
         """Show ``stack`` (e.g. one loaded from a manifest) instead of the current one."""
         if self._bridge is not None:
             self._bridge.active = False
-            self._bridge.event.disconnect(self._on_event)
+            self._bridge.stackEvent.disconnect(self._on_event)
         self.stack = stack
         self._bridge = StackBridge(stack, self)
-        self._bridge.event.connect(self._on_event)
+        self._bridge.stackEvent.connect(self._on_event)
         self.autoload_check.blockSignals(True)
         self.autoload_check.setChecked(stack.autoload)
         self.autoload_check.blockSignals(False)
@@ -520,19 +521,23 @@ class BatchPanel(QWidget):
 
     # -- stack events ------------------------------------------------------------------------
     def _on_event(self, event: str, entry: Entry | None, state: EntryState | None) -> None:
-        if event == "added":
-            self._append_row(entry)
-        elif event in ("removed", "cleared"):
+        if event in ("removed", "cleared"):
             self._rebuild()
+        elif event == "params":
+            params = self.stack.params
+            if isinstance(params, Parameters) and params != self.params_table.params():
+                self.params_table.set_params(params)
+                self.message.emit("parameter table loaded from a movie's cfg.toml (autoload)")
+        elif entry is None or state is None:
+            return  # the other events are about one entry, with its state
+        elif event == "added":
+            self._append_row(entry)
         elif event == "changed" and entry.id in self._rows:
             self._show_settings(entry)
         elif event in ("progress", "status") and entry.id in self._rows:
             self._show_state(entry, state)
             if event == "status" and state.status in (Status.DONE, Status.ERROR, Status.SKIPPED):
                 self.overall.setValue(min(self.overall.value() + 1, self.overall.maximum()))
-        elif event == "params" and self.stack.params != self.params_table.params():
-            self.params_table.set_params(self.stack.params)
-            self.message.emit("parameter table loaded from a movie's cfg.toml (autoload)")
 
     def _rebuild(self) -> None:
         self.table.setRowCount(0)
@@ -573,15 +578,15 @@ class BatchPanel(QWidget):
         self._update_empty()
 
     def _cell(self, row: int, column: int) -> _PathCell:
-        return self.table.cellWidget(row, column)
+        return cast(_PathCell, self.table.cellWidget(row, column))
 
     def progress_bar(self, entry: Entry | int) -> QProgressBar:
         """The progress bar of an entry."""
-        return self.table.cellWidget(self.row_of(entry), PROGRESS)
+        return cast(QProgressBar, self.table.cellWidget(self.row_of(entry), PROGRESS))
 
     def status_item(self, entry: Entry | int) -> QTableWidgetItem:
         """The status cell of an entry."""
-        return self.table.item(self.row_of(entry), STATUS)
+        return cast(QTableWidgetItem, self.table.item(self.row_of(entry), STATUS))
 
     def _show_settings(self, entry: Entry) -> None:
         row = self._rows[entry.id]
@@ -603,7 +608,7 @@ class BatchPanel(QWidget):
 
     def _show_state(self, entry: Entry, state: EntryState) -> None:
         row = self._rows[entry.id]
-        bar: QProgressBar = self.table.cellWidget(row, PROGRESS)
+        bar = cast(QProgressBar, self.table.cellWidget(row, PROGRESS))
         if state.status in (Status.DONE, Status.SKIPPED):
             total = max(state.total, 1)
             bar.setRange(0, total)
@@ -613,7 +618,7 @@ class BatchPanel(QWidget):
             bar.setValue(min(state.done, max(state.total, 1)) if state.total else 0)
         bar.setFormat(_progress_text(state))
         bar.setToolTip(f"{state.done} / {state.total} frames" if state.total else "")
-        item = self.table.item(row, STATUS)
+        item = cast(QTableWidgetItem, self.table.item(row, STATUS))
         item.setText(str(state.status))
         foreground, background = STATUS_COLOURS[state.status]
         item.setForeground(QColor(foreground))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPainterPath, QPen, QPixmap
@@ -17,6 +19,8 @@ from PySide6.QtWidgets import (
 )
 
 __all__ = ["ImageView", "to_qimage"]
+
+_Item = TypeVar("_Item", bound=QGraphicsItem)
 
 
 def to_qimage(image: np.ndarray) -> QImage:
@@ -155,7 +159,7 @@ class ImageView(QGraphicsView):
         box.setToolTip(text)
         return self._add(box)
 
-    def _add(self, item: QGraphicsItem) -> QGraphicsItem:
+    def _add(self, item: _Item) -> _Item:
         item.setZValue(1 + len(self._overlays))
         self.scene().addItem(item)
         self._overlays.append(item)

@@ -345,6 +345,7 @@ class InteractivePanel(QWidget):
             self.tracks = table
             self._render()
             n_ids = int(table["id"].nunique())
+            assert self._tracks_range is not None  # set by the tracking request
             first, last = self._tracks_range
             self.message.emit(f"{n_ids} ids over frames {first}–{last}")
             self.tracked.emit(n_ids)
@@ -367,6 +368,7 @@ class InteractivePanel(QWidget):
             self.view.set_placeholder(f"Cannot open {path.name}: see the status bar")
             self._report(error)
             return
+        assert preview is not None  # opening failed with ``error`` otherwise
         self.preview = preview
         last = preview.n_frames - 1
         self.path_label.setText(f"{path}   ({preview.n_frames} frames, "
@@ -471,8 +473,10 @@ class InteractivePanel(QWidget):
         self.view.add_path(heads, HEAD, width=1.0, fill=HEAD)
 
     def _draw_trails(self, index: int) -> None:
-        table = self.tracks
-        first, _ = self._tracks_range
+        table, span = self.tracks, self._tracks_range
+        if table is None or span is None:
+            return
+        first, _ = span
         if index >= first:
             table = table[table["imageNumber"] <= index]
         for track_id, rows in table.groupby("id", sort=True):

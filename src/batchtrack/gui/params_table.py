@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, TypeAlias
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
@@ -25,7 +27,14 @@ _MAX = 2_000_000_000
 _INVALID = "background-color: #f8d0d0;"
 
 
-class _NoWheel:
+# Type checkers see the mixin as a widget (hasFocus, wheelEvent); at run time it is a plain class.
+if TYPE_CHECKING:
+    _Widget = QWidget
+else:
+    _Widget = object
+
+
+class _NoWheel(_Widget):
     """Editors inside a scrolling table change only when focused (scrolling never edits)."""
 
     def wheelEvent(self, event) -> None:
@@ -45,6 +54,9 @@ class _DoubleSpinBox(_NoWheel, QDoubleSpinBox):
 
 class _ComboBox(_NoWheel, QComboBox):
     pass
+
+
+_Editor: TypeAlias = "QSpinBox | QDoubleSpinBox | QComboBox"
 
 
 def _range_text(info: dict) -> str:
@@ -86,7 +98,7 @@ class ParameterTable(QTableWidget):
         self._infos = describe_parameters()
         super().__init__(len(self._infos), 4, parent)
         self._params = params or Parameters()
-        self._editors: dict[str, QWidget] = {}
+        self._editors: dict[str, _Editor] = {}
         self._loading = False
         self.error = ""
         self.setHorizontalHeaderLabels(["Parameter", "Value", "Unit", "Range"])
@@ -117,14 +129,14 @@ class ParameterTable(QTableWidget):
         self._editors[info["name"]] = editor
         self.setCellWidget(row, 1, editor)
 
-    def _make_editor(self, info: dict) -> QWidget:
+    def _make_editor(self, info: dict) -> _Editor:
         name = info["name"]
         if info["choices"]:
             combo = _ComboBox()
             for code, label in info["choices"].items():
                 combo.addItem(f"{code}: {label}", code)
             combo.currentIndexChanged.connect(lambda _=None, n=name: self._edited(n))
-            editor: QWidget = combo
+            editor: _Editor = combo
         else:
             spin = _SpinBox() if info["type"] == "int" else _DoubleSpinBox()
             if isinstance(spin, QDoubleSpinBox):
@@ -160,6 +172,8 @@ class ParameterTable(QTableWidget):
         editor = self._editors[name]
         if isinstance(editor, QComboBox):
             editor.setCurrentIndex(editor.findData(int(value)))
+        elif isinstance(editor, QSpinBox):
+            editor.setValue(int(value))  # truncates, as QSpinBox.setValue(float) does
         else:
             editor.setValue(value)
 

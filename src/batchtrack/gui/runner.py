@@ -36,10 +36,10 @@ class StackBridge(QObject):
 
     Signals
     -------
-    event(str, Entry or None, EntryState or None)
+    stackEvent(str, Entry or None, EntryState or None)
     """
 
-    event = Signal(str, object, object)
+    stackEvent = Signal(str, object, object)  # not ``event``: that is QObject.event()
 
     def __init__(self, stack: Stack, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -53,7 +53,7 @@ class StackBridge(QObject):
         state = None
         if entry is not None:
             state = EntryState(entry.status, entry.done, entry.total, entry.message)
-        self.event.emit(event, entry, state)
+        self.stackEvent.emit(event, entry, state)
 
 
 class StackRunner(QObject):
