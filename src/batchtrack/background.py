@@ -83,7 +83,7 @@ def project(frames: Iterable[np.ndarray], *, method: int = 1) -> np.ndarray:
 def _phase_correlation(reference: np.ndarray, frame: np.ndarray) -> np.ndarray:
     window = cv2.createHanningWindow((frame.shape[1], frame.shape[0]), cv2.CV_32F)
     (dx, dy), _ = cv2.phaseCorrelate(np.float32(reference), np.float32(frame), window)
-    return np.float32([[1, 0, -dx], [0, 1, -dy]])
+    return np.array([[1, 0, -dx], [0, 1, -dy]], dtype=np.float32)
 
 
 def _ecc(reference: np.ndarray, frame: np.ndarray) -> np.ndarray:
@@ -104,8 +104,8 @@ def _orb(reference: np.ndarray, frame: np.ndarray) -> np.ndarray:
     matches = cv2.BFMatcher(cv2.NORM_HAMMING, crossCheck=True).match(des_f, des_r)
     if len(matches) < 4:
         raise cv2.error("fewer than 4 ORB matches")
-    src = np.float32([kp_f[m.queryIdx].pt for m in matches])
-    dst = np.float32([kp_r[m.trainIdx].pt for m in matches])
+    src = np.array([kp_f[m.queryIdx].pt for m in matches], dtype=np.float32)
+    dst = np.array([kp_r[m.trainIdx].pt for m in matches], dtype=np.float32)
     homography, _ = cv2.findHomography(src, dst, cv2.RANSAC, 3.0)
     if homography is None:
         raise cv2.error("no homography found")

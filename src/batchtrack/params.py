@@ -336,7 +336,7 @@ def describe_parameters() -> list[dict[str, Any]]:
     """
     rows = []
     for name, info in Parameters.model_fields.items():
-        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        extra = _extra(name)
         lo, hi = _bounds(name)
         rows.append(
             {
@@ -353,9 +353,15 @@ def describe_parameters() -> list[dict[str, Any]]:
     return rows
 
 
+def _extra(name: str) -> dict[str, Any]:
+    """The ``json_schema_extra`` of field ``name`` (unit, choices), as set by `_param`."""
+    extra = Parameters.model_fields[name].json_schema_extra
+    return extra if isinstance(extra, dict) else {}
+
+
 def _allowed(name: str) -> str:
     info = Parameters.model_fields[name]
-    extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+    extra = _extra(name)
     if "choices" in extra:
         return "one of " + ", ".join(f"{k} ({v})" for k, v in extra["choices"].items())
     kind = "an integer" if info.annotation is int else "a number"
@@ -577,14 +583,14 @@ def save_cfg(
         ) from exc
 
 
-def parameters_hash(params: Parameters) -> str:
+def parameters_hash(params: BaseModel) -> str:
     """Stable SHA-256 hex digest of the parameter values (for resume markers).
 
     Equal parameters give equal digests across runs, platforms and Python versions.
 
     Parameters
     ----------
-    params : Parameters
+    params : Parameters or another workflow's pydantic model
 
     Returns
     -------

@@ -157,6 +157,7 @@ class SyntheticMovie:
     enter_leave: bool = False
     light_objects: bool = False
     background: np.ndarray = field(init=False, repr=False)
+    _seeds: list[np.random.SeedSequence] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -788,7 +789,7 @@ def _validate(movie: SyntheticMovie) -> None:
         )
     if not 0.0 <= movie.noise <= 30.0:
         raise ParameterError(f"noise must be between 0 and 30 grey levels, got {movie.noise!r}")
-    need = 2 * float(_margin(np.float64(movie.length[1]), movie.width[1] / 2)) + 2
+    need = 2 * float(_margin(np.float64(movie.length[1]), np.float64(movie.width[1] / 2))) + 2
     if min(height, width) < need:
         raise ParameterError(
             f"shape {movie.shape!r} is too small for objects up to {movie.length[1]} px long:"

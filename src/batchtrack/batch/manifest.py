@@ -72,6 +72,13 @@ def _absolute(text: str | None, base: Path) -> Path | None:
     return path if path.is_absolute() else base / path
 
 
+def _entry_path(text: str | None, base: Path, manifest: Path) -> Path:
+    path = _absolute(text, base)
+    if path is None:
+        raise ParameterError(f"manifest {manifest}: an entry has an empty 'path'; give its movie")
+    return path
+
+
 def save_manifest(stack: Stack, path: str | Path) -> Path:
     """Write the stack to ``path`` (``.toml`` or ``.csv``)."""
     path = Path(path)
@@ -152,7 +159,7 @@ def load_manifest(path: str | Path) -> Stack:
         else:
             entry_params = stack.params  # an entry without its own table takes the stack's
         entry = Entry(
-            _absolute(item["path"], base),
+            _entry_path(item["path"], base, path),
             entry_params,
             background=_absolute(item.get("background"), base),
             params_source=str(path),
@@ -211,7 +218,7 @@ def _load_csv(path: Path) -> Stack:
             except ParameterError as error:
                 raise ParameterError(f"manifest {path}, line {line}: {error}") from error
             entry = Entry(
-                _absolute(row["path"], base),
+                _entry_path(row["path"], base, path),
                 params,
                 background=_absolute(row.get("background"), base),
                 params_source=str(cfg or path),

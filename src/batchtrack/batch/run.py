@@ -35,6 +35,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from pydantic import BaseModel
 
 from .. import __version__
 from ..errors import BatchtrackError, ParameterError
@@ -237,10 +238,16 @@ class Job:
     """What a worker needs to process one entry: paths and parameters only."""
 
     path: str
-    params: Parameters
+    params: BaseModel
     background: str | None
     output: str
     force: bool = False
+
+    @property
+    def tracking_params(self) -> Parameters:
+        """``params`` of a tracking job (the other workflows have their own model)."""
+        assert isinstance(self.params, Parameters)
+        return self.params
 
 
 @dataclass(frozen=True)
@@ -265,8 +272,8 @@ def prepare_task(job: Job) -> Prepared:
     if not job.force and marker_matches(Path(job.output) / MARKER, marker):
         return Prepared(0, b"", marker, skip=True)
     with open_frames(path) as source:
-        check_roi(job.params, source.shape)
-        background = resolve_background(source, job.params, _opt(job.background))
+        check_roi(job.tracking_params, source.shape)
+        background = resolve_background(source, job.tracking_params, _opt(job.background))
         n_frames = source.n_frames
         index = source.index
     _, png = cv2.imencode(".png", background)
@@ -281,7 +288,7 @@ def detect_task(job: Job, prepared: Prepared, start: int, stop: int | None):
     init_worker()
     background = _decode(prepared.background_png)
     with open_frames(Path(job.path), index=prepared.index) as source:
-        return detect_range(source, background, job.params, start=start, stop=stop)
+        return detect_range(source, background, job.tracking_params, start=start, stop=stop)
 
 
 def finish_task(job: Job, prepared: Prepared, chunks: list):
@@ -290,7 +297,7 @@ def finish_task(job: Job, prepared: Prepared, chunks: list):
 
     summary, _ = write_result(
         chunks,
-        job.params,
+        job.tracking_params,
         _decode(prepared.background_png),
         job.output,
         marker=prepared.marker,

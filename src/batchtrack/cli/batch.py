@@ -143,7 +143,7 @@ def _fill_stack(stack, paths, suffix, background) -> None:
 
 def _display(stack, quiet: bool):
     """A rich progress display fed by the stack's events: a bar per running entry + overall."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 
     from ..batch.stack import Status
 
@@ -158,7 +158,7 @@ def _display(stack, quiet: bool):
         console=console,
     )
     overall = progress.add_task("all entries", total=len(stack), status="")
-    tasks: dict[int, int] = {}
+    tasks: dict[int, TaskID] = {}
     finished = (Status.DONE, Status.ERROR, Status.SKIPPED)
 
     def on_event(event: str, entry) -> None:

@@ -15,7 +15,7 @@ import tomli_w
 from pydantic import BaseModel, ValidationError
 
 from ..errors import OutputError, ParameterError
-from ..params import load_cfg
+from ..params import Parameters, load_cfg
 from ..workflows import get_workflow
 
 if sys.version_info >= (3, 11):
@@ -106,7 +106,7 @@ def workflow_parameters(
     """
     given = {k: v for k, v in (values or {}).items() if v is not None}
     if workflow == "track":
-        params = load_cfg(cfg) if cfg else get_workflow("track").params_model()
+        params = load_cfg(cfg) if cfg else Parameters()
         return params.with_updates(given)
     model = get_workflow(workflow).params_model
     merged = {**(load_workflow_params(cfg) if cfg else {}), **given}

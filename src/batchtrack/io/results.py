@@ -27,6 +27,8 @@ from ..errors import InputError, OutputError
 if TYPE_CHECKING:
     import pandas as pd
 
+    from ..plots import TrajectoryCanvas
+
 __all__ = [
     "COLUMNS",
     "MARKER",
@@ -120,7 +122,7 @@ class ResultWriter:
         self._insert = f"INSERT INTO tracking VALUES ({', '.join('?' * len(COLUMNS))})"
         self._log = open(self.partial / "log", "w", encoding="utf-8")
         self.n_rows = 0
-        self._canvas = None
+        self._canvas: TrajectoryCanvas | None = None
 
     def write_rows(self, rows: np.ndarray) -> None:
         """Append rows, shape (k, 23), columns as :data:`COLUMNS`."""

@@ -93,7 +93,7 @@ COLUMNS: dict[str, str] = {
     "pixel_size": "pixel size used for the calibrated columns [unit / px]",
 }
 
-_AUTOMATIC = {
+_AUTOMATIC: dict[str, Callable[[np.ndarray], float]] = {
     "otsu": filters.threshold_otsu,
     "li": filters.threshold_li,
     "triangle": filters.threshold_triangle,
