@@ -110,3 +110,28 @@ def test_user_workflow_with_params(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     text = (tmp_path / "out" / "a.dat.size.txt").read_text()
     assert text.startswith("5\n") and "'level': 7" in text
+
+
+def test_measure_through_batch_writes_the_combined_table(tmp_path: Path) -> None:
+    import cv2
+    import numpy as np
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for i in range(2):
+        image = np.zeros((64, 64), np.uint8)
+        cv2.circle(image, (20 + 10 * i, 30), 8, 200, -1)
+        cv2.imwrite(str(folder / f"cell_{i}.png"), image)
+    result = batch(
+        str(folder),
+        "--workflow",
+        "measure",
+        "--backend",
+        "inprocess",
+        "--out",
+        str(tmp_path / "out"),
+        "-q",
+    )
+    assert result.exit_code == 0, result.output
+    combined = (tmp_path / "out" / "measurements_all.csv").read_text().splitlines()
+    assert combined[0].startswith("image\t") and len(combined) == 3

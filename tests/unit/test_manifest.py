@@ -173,6 +173,7 @@ ENTRY = '[[entry]]\npath = "Run1/images"\n'
     [
         ("title = 'x'\n[[entry]\npath = 'a'\n", "not valid TOML"),
         ("[[entry]]\nbackground = 'bg.pgm'\n", "has no 'path'"),
+        ("[[entry]]\npath = ''\n", "empty 'path'"),
         (ENTRY + "[entry.parameters]\nthersh = 60\n", "thersh"),
         (ENTRY + "[entry.parameters]\nthresh = 600\n", "thresh"),
         (ENTRY + "[entry.parameters]\nminArea = 300\nmaxArea = 200\n", "minArea"),
@@ -184,6 +185,7 @@ ENTRY = '[[entry]]\npath = "Run1/images"\n'
     ids=[
         "syntax",
         "no path",
+        "empty path",
         "unknown name",
         "out of range",
         "inconsistent",

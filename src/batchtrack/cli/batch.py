@@ -263,6 +263,15 @@ def _run(
         _summary_table(summary, stack)
     if summary_path is not None:
         _write_summary(summary, summary_path)
+    if stack.workflow == "measure":
+        from .measure import write_combined_table
+
+        try:
+            table = write_combined_table(stack)
+        except BatchtrackError as error:
+            fail(error)
+        if table is not None and not quiet:
+            click.echo(f"all measurements: {table}")
     if summary.failed:
         raise SystemExit(1)
 
