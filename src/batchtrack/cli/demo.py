@@ -1,4 +1,4 @@
-"""``batchtrack demo``: generate a synthetic movie with ground truth, track it, score it."""
+"""``batchtrack demo``: a batch of synthetic movies with ground truth, tracked and scored."""
 
 from __future__ import annotations
 
@@ -16,45 +16,112 @@ DEMO_PARAMETERS = dict(
 )  # fmt: skip
 
 
+def _generate(
+    folder: Path, *, frames: int, objects: int, size: int, seed: int, video: bool
+) -> tuple[Path, Path]:
+    """Write one synthetic movie (unless already there); return it and its ground truth."""
+    from ..synth import make_movie, write_sequence, write_video
+
+    movie = folder / ("movie.avi" if video else "images")
+    truth = folder / "movie_ground_truth.txt" if video else movie / "ground_truth.txt"
+    if not truth.is_file():
+        synthetic = make_movie(frames, objects, shape=(size, size), seed=seed)
+        if video:
+            write_video(synthetic, movie)
+        else:
+            write_sequence(synthetic, movie)
+            # Keep the background out of the sequence folder (it is not a frame).
+            (movie / "background.pgm").replace(folder / "background.pgm")
+    return movie, truth
+
+
 @main.command()
 @click.option(
     "--out",
     type=click.Path(path_type=Path),
     default=Path("batchtrack-demo"),
     show_default=True,
-    help="Folder for the generated movie and its results.",
+    help="Folder for the generated movies and their results.",
 )
-@click.option("--frames", type=int, default=500, show_default=True, help="Number of frames.")
-@click.option("--objects", type=int, default=15, show_default=True, help="Number of fish.")
+@click.option("--movies", type=int, default=4, show_default=True, help="Number of movies.")
+@click.option("--frames", type=int, default=500, show_default=True, help="Frames per movie.")
+@click.option("--objects", type=int, default=15, show_default=True, help="Fish per movie.")
 @click.option("--size", type=int, default=512, show_default=True, help="Frame size (px).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
-@click.option("--video", is_flag=True, help="Write an MJPG .avi instead of PGM frames.")
-def demo(out: Path, frames: int, objects: int, size: int, seed: int, video: bool) -> None:
-    """Generate a synthetic movie of swimming fish, track it and score it against its truth.
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the first movie.")
+@click.option("--video", is_flag=True, help="Write MJPG .avi videos instead of PGM frames.")
+@click.option("--workers", type=int, help="Worker processes (default: all cores).")
+def demo(
+    out: Path,
+    movies: int,
+    frames: int,
+    objects: int,
+    size: int,
+    seed: int,
+    video: bool,
+    workers: int | None,
+) -> None:
+    """Generate synthetic movies of swimming fish, track them as a batch, score each one.
 
-    Writes OUT/movie (frames or movie.avi), the ground truth, the Tracking_Result folder,
-    and prints identity switches and IDF1 against the ground truth.
+    Writes OUT/<settings>/RunN/ (frames or movie.avi, the ground truth) and each movie's
+    Tracking_Result, then prints the batch summary and, per movie, identity switches and
+    IDF1 against the ground truth. Running it again reuses the generated movies (and
+    archives the previous results).
     """
+    from rich.console import Console
+    from rich.table import Table
+
+    from ..batch.run import run_stack
+    from ..batch.stack import Stack, Status
+    from ..io.results import read_tracking
     from ..metrics import identity_score
-    from ..movie import track_movie
     from ..params import Parameters
-    from ..synth import make_movie, write_sequence, write_video
+    from .batch import _display, _summary_table
 
     setup_logging(quiet=False)
+    root = out / f"{frames}frames-{objects}fish-{size}px-seed{seed}{'-video' if video else ''}"
     try:
-        movie = make_movie(frames, objects, shape=(size, size), seed=seed)
-        out.mkdir(parents=True, exist_ok=True)
-        if video:
-            path = write_video(movie, out / "movie.avi")
-        else:
-            path = write_sequence(movie, out / f"movie-{seed}")
-        click.echo(f"generated {frames} frames of {objects} fish ({size}×{size} px) in {path}")
-        summary, table = track_movie(path, Parameters(**DEMO_PARAMETERS), collect=True)
+        generated = [
+            _generate(
+                root / f"Run{i + 1}",
+                frames=frames,
+                objects=objects,
+                size=size,
+                seed=seed + i,
+                video=video,
+            )
+            for i in range(movies)
+        ]
+        click.echo(
+            f"{movies} movies of {frames} frames, {objects} fish, {size}×{size} px in {root}"
+        )
+        stack = Stack(Parameters(**DEMO_PARAMETERS))
+        stack.add([movie for movie, _ in generated])
+        display = _display(stack, quiet=False)
+        if display is not None:
+            display.start()
+        try:
+            summary = run_stack(stack, workers=workers, force=True)
+        finally:
+            if display is not None:
+                display.stop()
     except BatchtrackError as error:
         fail(error)
-    score = identity_score(table, movie.ground_truth, max_distance=5.0)
-    click.echo(
-        f"tracked {summary.n_frames} frames in {summary.seconds:.2f} s "
-        f"({summary.n_frames / summary.seconds:.0f} frames/s) -> {summary.folder}"
-    )
-    click.echo(f"against the ground truth: {score}")
+    _summary_table(summary, stack)
+    scores = Table(title="against the ground truth (match gate 5 px)", title_justify="left")
+    for column in ("movie", "IDF1", "switches", "misses", "false positives"):
+        scores.add_column(column)
+    for entry, (_, truth) in zip(stack, generated):
+        if entry.status is Status.DONE:
+            score = identity_score(
+                read_tracking(entry.result_dir), read_tracking(truth), max_distance=5.0
+            )
+            scores.add_row(
+                entry.path.parent.name,
+                f"{score.idf1:.4f}",
+                str(score.switches),
+                str(score.misses),
+                str(score.false_positives),
+            )
+    Console().print(scores)
+    if summary.failed:
+        raise SystemExit(1)
