@@ -27,6 +27,7 @@ import json
 import logging
 import multiprocessing
 import os
+import shutil
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -47,6 +48,7 @@ from .stack import Entry, Stack, Status
 __all__ = [
     "BACKENDS",
     "RunSummary",
+    "jobqueue_cluster",
     "open_executor",
     "parse_shard",
     "run_stack",
@@ -144,14 +146,8 @@ def _dask_client(
             yield client
         return
     if jobqueue:
-        try:
-            import dask_jobqueue
-        except ImportError as error:  # pragma: no cover - depends on the install
-            raise ParameterError(
-                "SLURM/PBS needs dask-jobqueue: pip install dask-jobqueue"
-            ) from error
-        cluster_class = getattr(dask_jobqueue, f"{jobqueue.upper()}Cluster")
-        with cluster_class(**options) as cluster, Client(cluster) as client:
+        with jobqueue_cluster(jobqueue, options) as cluster, Client(cluster) as client:
+            log.info("submitting %d %s jobs; the run starts when they do", workers or 1, jobqueue)
             cluster.scale(jobs=workers or 1)
             yield client
         return
@@ -162,11 +158,51 @@ def _dask_client(
             n_workers=workers or os.cpu_count(),
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            dashboard_address=":0",
         ) as cluster,
         Client(cluster) as client,
     ):
         yield client
+
+
+def jobqueue_cluster(kind: str, options: dict):
+    """A dask-jobqueue cluster (``slurm``, ``pbs``, ``sge``, ``lsf``) from plain options.
+
+    Each job runs ``cores`` single-threaded worker processes (batchtrack's tasks hold the GIL),
+    unless ``processes`` is given. Raises ParameterError for an unknown kind, a missing submit
+    command (``sbatch``, ``qsub``…: run batchtrack where jobs can be submitted) or options the
+    cluster rejects.
+    """
+    try:
+        import dask_jobqueue
+    except ImportError as error:  # pragma: no cover - depends on the install
+        raise ParameterError("SLURM/PBS needs dask-jobqueue: pip install dask-jobqueue") from error
+    cluster_class = getattr(dask_jobqueue, f"{kind.upper()}Cluster", None)
+    if cluster_class is None:
+        raise ParameterError(f"unknown job queue {kind!r}; use slurm, pbs, sge or lsf")
+    submit = cluster_class.job_cls.submit_command
+    if shutil.which(submit.split()[0]) is None:
+        raise ParameterError(
+            f"{kind} jobs are submitted with {submit!r}, which is not on this machine; run "
+            "batchtrack on the cluster's login node, or use --shard in a job array"
+        )
+    missing = [key for key in ("cores", "memory") if key not in options]
+    if missing:  # checked here: dask-jobqueue leaves a half-built cluster behind otherwise
+        raise ParameterError(
+            f"a {kind} job needs {' and '.join(missing)}: add --jobqueue-opt "
+            + " ".join(f"{key}=…" for key in missing)
+            + " (e.g. cores=8 memory=16GB)"
+        )
+    options = dict(options)
+    options.setdefault("processes", options["cores"])
+    options.setdefault("scheduler_options", {"dashboard_address": ":0"})
+    try:
+        return cluster_class(**options)
+    except (TypeError, ValueError) as error:
+        raise ParameterError(
+            f"{kind} cluster options {options} rejected: {error}; set them with --jobqueue-opt "
+            "KEY=VALUE (e.g. cores=8 memory=16GB walltime=02:00:00)"
+        ) from error
 
 
 # -- shards ------------------------------------------------------------------------------------

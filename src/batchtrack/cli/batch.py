@@ -124,6 +124,21 @@ def _stack_options(func):
     return parameter_options(func)
 
 
+def _plain_options(pairs: tuple[str, ...]) -> dict[str, Any]:
+    """``KEY=VALUE`` options: numbers and booleans as such, anything else as text (so that
+    ``walltime=02:00:00`` stays a string)."""
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--jobqueue-opt")
+        try:
+            options[key] = json.loads(text)
+        except ValueError:
+            options[key] = text
+    return options
+
+
 def _table_params(
     workflow: str, cfg: Path | None, flags: dict, settings: tuple[str, ...], base=None
 ):
@@ -241,7 +256,7 @@ def _run(
             workers=workers,
             scheduler=scheduler,
             jobqueue=jobqueue,
-            jobqueue_options=parse_assignments(jobqueue_opt),
+            jobqueue_options=_plain_options(jobqueue_opt),
         ) as executor:
             if display is not None:
                 display.start()
