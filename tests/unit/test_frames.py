@@ -607,3 +607,16 @@ def test_extension_lists() -> None:
     assert {"bmp", "dib", "webp", "sr", "ras"} <= IMAGE_EXTENSIONS
     assert {"avi", "mp4", "mov", "mkv", "webm", "m4v", "mpg", "mpeg", "wmv"} <= VIDEO_EXTENSIONS
     assert not IMAGE_EXTENSIONS & VIDEO_EXTENSIONS
+
+
+def test_sequence_index_reopens_without_listing_the_folder(tmp_path) -> None:
+    folder = tmp_path / "seq"
+    folder.mkdir()
+    for k in range(5):
+        cv2.imwrite(str(folder / f"img_{k}.pgm"), np.full((8, 8), 10 * k, np.uint8))
+    first = open_frames(folder)
+    index = first.index
+    (folder / "img_5.pgm").write_bytes(b"added later, not in the index")
+    again = open_frames(folder, index=index)
+    assert again.files == first.files and again.n_frames == 5
+    assert [int(f[0, 0]) for _, f in again.iter_frames(2, 4)] == [20, 30]

@@ -237,10 +237,10 @@ class ImageSequence(FrameSource):
     ...         ...
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, files: list[str] | None = None) -> None:
         self.path = Path(path)
         self.skipped = []
-        self.files = _sequence_files(self.path)
+        self.files = _sequence_files(self.path) if files is None else list(files)
         # OpenCV decodes grey Sun rasters as black unless asked for colour
         colour_only = _extension(self.files[0]) in {"sr", "ras"}
         self._flag = cv2.IMREAD_COLOR if colour_only else cv2.IMREAD_UNCHANGED
@@ -264,6 +264,12 @@ class ImageSequence(FrameSource):
     def result_dir(self) -> Path:
         """``<folder>/Tracking_Result``."""
         return self.path / "Tracking_Result"
+
+    @property
+    def index(self) -> tuple:
+        """The frames' file names, so that another process opens the sequence without listing
+        and sorting its folder again (0.24 s for 20000 files)."""
+        return ("files", tuple(os.path.basename(f) for f in self.files))
 
     def read(self, k: int) -> np.ndarray:
         """Return frame `k`; see :meth:`FrameSource.read`."""
@@ -511,8 +517,9 @@ def open_frames(path: str | os.PathLike[str], *, index: tuple | None = None) -> 
     path : str or Path
         The folder or the video file.
     index : tuple, optional
-        A video's :attr:`VideoFile.index` from another process (frame count and timestamps),
-        so that random access seeks at once instead of decoding from the start.
+        :attr:`FrameSource.index` from another process: a video's frame count and timestamps
+        (random access then seeks at once instead of decoding from the start), or a
+        sequence's file names (no listing of the folder).
 
     Returns
     -------
@@ -534,6 +541,9 @@ def open_frames(path: str | os.PathLike[str], *, index: tuple | None = None) -> 
     """
     path = Path(path)
     if path.is_dir():
+        if index is not None and index[0] == "files":
+            folder = str(path)
+            return ImageSequence(path, files=[os.path.join(folder, name) for name in index[1]])
         return ImageSequence(path)
     if not path.exists():
         raise InputError(f"{path}: no such file or folder; check the path (typo, unmounted drive?)")
