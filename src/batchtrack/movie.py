@@ -96,8 +96,20 @@ def check_roi(params: Parameters, shape: tuple[int, int]) -> None:
 def compute_background(source: FrameSource, params: Parameters) -> np.ndarray:
     """Background of a movie from ``nBack`` evenly sampled frames (``methBack``, ``regBack``).
 
-    Unreadable sampled frames are left out (and logged).
+    Unreadable sampled frames are left out (and logged). A projection that keeps the objects
+    in the background (the minimum of dark objects on a light background, the maximum of light
+    objects on a dark one) is logged as a warning: it hides the objects where they passed.
     """
+    if params.methBack == params.lightBack:
+        kept, better = ("dark", 1) if params.lightBack == 0 else ("light", 0)
+        log.warning(
+            "methBack=%d keeps the %s objects in the background (lightBack=%d); "
+            "methBack=%d or 2 is usually right",
+            params.methBack,
+            kept,
+            params.lightBack,
+            better,
+        )
     reference: list[np.ndarray] = []
 
     def frames() -> Iterator[np.ndarray]:

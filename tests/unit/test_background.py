@@ -87,3 +87,19 @@ def test_load_background(tmp_path: Path) -> None:
     (tmp_path / "bad.pgm").write_bytes(b"garbage")
     with pytest.raises(InputError, match="cannot be read"):
         load_background(tmp_path / "bad.pgm", (10, 20))
+
+
+def test_a_projection_that_keeps_the_objects_is_warned(tmp_path: Path, caplog) -> None:
+    from batchtrack.io.frames import open_frames
+    from batchtrack.movie import compute_background
+    from batchtrack.params import Parameters
+
+    folder = tmp_path / "movie"
+    folder.mkdir()
+    for k in range(3):
+        cv2.imwrite(str(folder / f"f_{k}.pgm"), np.full((8, 8), 200, np.uint8))
+    with open_frames(folder) as source, caplog.at_level(logging.WARNING, logger="batchtrack"):
+        compute_background(source, Parameters(lightBack=0, methBack=1))
+        assert "keeps" not in caplog.text
+        compute_background(source, Parameters(lightBack=0, methBack=0))
+    assert "methBack=0 keeps the dark objects in the background" in caplog.text
