@@ -87,6 +87,7 @@ def test_shards_split_a_manifest(tmp_path: Path) -> None:
     batch("run", str(manifest), "--backend", "inprocess", "--shard", "2/2", "-q")
     done = [r.name for r in runs if (r / "images" / "Tracking_Result").exists()]
     assert done == ["Run2", "Run4"]
+    assert (tmp_path / "stack-summary-2of2.json").is_file()  # one summary per shard
     assert batch("run", str(manifest), "--shard", "3/2").exit_code == 1
 
 

@@ -333,8 +333,8 @@ def batch_now(
         _fill_stack(stack, paths, suffix, background)
         if manifest is not None:
             save_manifest(stack, manifest)
-            options["summary_path"] = options["summary_path"] or manifest.with_name(
-                f"{manifest.stem}-summary"
+            options["summary_path"] = options["summary_path"] or _summary_beside(
+                manifest, options["shard"]
             )
     except BatchtrackError as error:
         fail(error)
@@ -477,7 +477,12 @@ def batch_run(manifest: Path, **options: Any) -> None:
         stack = load_manifest(manifest)
     except BatchtrackError as error:
         fail(error)
-    options["summary_path"] = options["summary_path"] or manifest.with_name(
-        f"{manifest.stem}-summary"
-    )
+    options["summary_path"] = options["summary_path"] or _summary_beside(manifest, options["shard"])
     _run(stack, **options)
+
+
+def _summary_beside(manifest: Path, shard: str | None) -> Path:
+    """``<manifest>-summary`` (``-summary-2of10`` for a shard, so that shards do not overwrite
+    each other's summary)."""
+    suffix = "" if not shard else "-" + shard.replace("/", "of")
+    return manifest.with_name(f"{manifest.stem}-summary{suffix}")
