@@ -620,3 +620,26 @@ def test_sequence_index_reopens_without_listing_the_folder(tmp_path) -> None:
     again = open_frames(folder, index=index)
     assert again.files == first.files and again.n_frames == 5
     assert [int(f[0, 0]) for _, f in again.iter_frames(2, 4)] == [20, 30]
+
+
+def test_pgm_fast_path_reads_what_opencv_reads(tmp_path, zebrafish_dir) -> None:
+    from batchtrack.io.frames import _read_pgm
+
+    for frame in sorted((zebrafish_dir / "images").glob("*.pgm"))[:5]:
+        expected = cv2.imread(str(frame), cv2.IMREAD_UNCHANGED)
+        np.testing.assert_array_equal(_read_pgm(str(frame)), expected)
+    rng = np.random.default_rng(0)
+    eight = rng.integers(0, 256, (7, 9)).astype(np.uint8)
+    sixteen = rng.integers(0, 65536, (7, 9)).astype(np.uint16)
+    cv2.imwrite(str(tmp_path / "e.pgm"), eight)
+    cv2.imwrite(str(tmp_path / "s.pgm"), sixteen)
+    np.testing.assert_array_equal(_read_pgm(str(tmp_path / "e.pgm")), eight)
+    np.testing.assert_array_equal(_read_pgm(str(tmp_path / "s.pgm")), sixteen)
+    # A comment in the header, as some cameras write.
+    (tmp_path / "c.pgm").write_bytes(b"P5\n# camera 3\n9 7\n255\n" + eight.tobytes())
+    np.testing.assert_array_equal(_read_pgm(str(tmp_path / "c.pgm")), eight)
+    # Truncated or not binary PGM: left to OpenCV (None here).
+    (tmp_path / "t.pgm").write_bytes(b"P5\n9 7\n255\n" + eight.tobytes()[:20])
+    (tmp_path / "a.pgm").write_bytes(b"P2\n2 1\n255\n1 2\n")
+    assert _read_pgm(str(tmp_path / "t.pgm")) is None
+    assert _read_pgm(str(tmp_path / "a.pgm")) is None
