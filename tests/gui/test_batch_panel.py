@@ -254,6 +254,23 @@ def test_start_runs_in_parallel_to_done_with_live_progress_and_no_freeze(qtbot, 
     assert len(ticks) > 10 and gaps.max() < 1.0, f"GUI thread blocked {gaps.max():.2f} s"
 
 
+def test_start_on_a_dask_cluster_given_by_its_address(qtbot, panel, experiment):
+    from distributed import LocalCluster
+
+    panel.add_folders([experiment / f"Run{i}" for i in range(2)], suffix="images")
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=":0"
+    ) as cluster:
+        panel.scheduler_edit.setText(cluster.scheduler_address)
+        with qtbot.waitSignal(panel.runFinished, timeout=RUN_TIMEOUT_MS) as finished:
+            click(qtbot, panel.start_button)
+            assert not panel.scheduler_edit.isEnabled()
+            assert cluster.scheduler_address in panel.summary_label.text()
+    assert texts(panel, 4) == ["Done"] * 2
+    assert finished.args[0].counts["Done"] == 2
+    assert panel.scheduler_edit.isEnabled()
+
+
 def test_failing_entry_is_shown_as_error_and_done_entries_show_trajectories(
     qtbot, panel, experiment, tmp_path
 ):

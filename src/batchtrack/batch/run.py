@@ -142,7 +142,14 @@ def _dask_client(
             "the Dask backend needs the dask extra: pip install 'batchtrack[dask]'"
         ) from error
     if scheduler:
-        with Client(scheduler) as client:
+        try:
+            client = Client(scheduler, timeout="10s")
+        except (OSError, TimeoutError) as error:
+            raise ParameterError(
+                f"cannot reach the Dask scheduler at {scheduler} ({error}); check the address "
+                "and that 'dask scheduler' runs there"
+            ) from error
+        with client:
             yield client
         return
     if jobqueue:

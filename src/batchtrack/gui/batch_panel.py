@@ -284,6 +284,13 @@ class BatchPanel(QWidget):
         self.workers_spin.setToolTip(
             "Worker processes: movies and chunks of frames run in parallel"
         )
+        self.scheduler_edit = QLineEdit()
+        self.scheduler_edit.setPlaceholderText("this computer")
+        self.scheduler_edit.setMaximumWidth(190)
+        self.scheduler_edit.setToolTip(
+            "Address of a Dask scheduler (tcp://host:8786) to run on a cluster; empty: worker "
+            "processes on this computer"
+        )
         self.start_button = QPushButton("Start")
         self.start_button.setToolTip("Process every Waiting entry")
         bold = QFont()
@@ -303,6 +310,8 @@ class BatchPanel(QWidget):
         controls.addWidget(self.save_button)
         controls.addWidget(self.load_button)
         controls.addStretch(1)
+        controls.addWidget(QLabel("Cluster:"))
+        controls.addWidget(self.scheduler_edit)
         controls.addWidget(QLabel("Workers:"))
         controls.addWidget(self.workers_spin)
         controls.addWidget(self.start_button)
@@ -434,16 +443,18 @@ class BatchPanel(QWidget):
         self.overall.setValue(0)
         self.summary = None
         self.summary_label.setStyleSheet("")
+        scheduler = self.scheduler_edit.text().strip() or None
+        where = f"on {scheduler}" if scheduler else f"with {self.workers_spin.value()} worker(s)"
         self.summary_label.setText(
-            f"Running {waiting} entr{'y' if waiting == 1 else 'ies'} "
-            f"with {self.workers_spin.value()} worker(s)…"
+            f"Running {waiting} entr{'y' if waiting == 1 else 'ies'} {where}…"
         )
         self._set_running(True)
         self.runner.start(
             self.stack,
             backend=self.backend,
-            workers=self.workers_spin.value(),
+            workers=None if scheduler else self.workers_spin.value(),
             chunk_size=self.chunk_size,
+            scheduler=scheduler,
         )
 
     def stop(self) -> None:
@@ -647,7 +658,8 @@ class BatchPanel(QWidget):
     def _set_running(self, running: bool) -> None:
         for widget in (self.open_button, self.unique_button, self.autoload_check,
                        self.remove_button, self.clear_button, self.load_button,
-                       self.start_button, self.workers_spin, self.suffix_edit):  # fmt: skip
+                       self.start_button, self.workers_spin, self.suffix_edit,
+                       self.scheduler_edit):  # fmt: skip
             widget.setEnabled(not running)
         self.clear_background_button.setEnabled(
             not running and self.stack.unique_background is not None

@@ -84,13 +84,24 @@ class StackRunner(QObject):
         return self.running and self._cancel.is_set()
 
     def start(
-        self, stack: Stack, *, backend: str = "local", workers: int = 1, chunk_size: int = 200
+        self,
+        stack: Stack,
+        *,
+        backend: str = "local",
+        workers: int | None = 1,
+        chunk_size: int = 200,
+        scheduler: str | None = None,
     ) -> None:
-        """Start running every Waiting entry of ``stack``."""
+        """Start running every Waiting entry of ``stack`` (on a Dask cluster if ``scheduler``)."""
         if self.running:
             raise RuntimeError("a run is already in progress")
         self._cancel = threading.Event()
-        options = {"backend": backend, "workers": workers, "chunk_size": chunk_size}
+        options = {
+            "backend": backend,
+            "workers": workers,
+            "chunk_size": chunk_size,
+            "scheduler": scheduler,
+        }
         self._thread = threading.Thread(
             target=self._run, args=(stack, options, self._cancel), name="batchtrack-run",
             daemon=True,
