@@ -3,15 +3,17 @@
 This is the hot path of the tracker. The feature extraction follows FastTrack's definitions
 (see ``fasttrack-format.md``) closely enough to reproduce its numbers to about 1e-3:
 
-* body: centroid and orientation from the image moments of the filled contour;
-* direction: the filled object is rotated so that its major axis is horizontal
-  (``cv2.warpAffine``, bilinear), and the sign of the skewness of its column profile tells on
-  which side the head is;
-* head and tail: the rotated image is cut at the body centroid; each half gets its own moments
-  (centroid, orientation, ellipse axes);
-* curvature: from the intersection of the head's and the tail's minor axes.
+* body: centroid and orientation from the moments of the filled contour's pixels;
+* direction: each pixel is projected on the major axis (``p``); a positive third central
+  moment of ``p`` (a long thin end on the positive side) puts the head on the negative side;
+* head and tail: the pixels on either side of the centroid along the axis; each half gets
+  its own centroid, ellipse axes and direction (its axis, oriented within ±π/2 of the body);
+* curvature: from the intersection of the head's and the tail's minor axes, computed as
+  FastTrack 6 computes it (see :func:`_curvature`).
 
-Every function here works on arrays; nothing knows about files.
+All objects of a call (of many frames, in the tracker) are measured at once: their filled
+pixels are concatenated and every sum is one ``np.add.reduceat``. Every function here works on
+arrays; nothing knows about files.
 """
 
 from __future__ import annotations
