@@ -389,12 +389,10 @@ class _Running:
 
     entry: Entry
     job: Job
-    started: float
     order: int
     prepared: Prepared | None = None
     chunks: dict[int, object] = field(default_factory=dict)
     pending: int = 0
-    frames: int = 0
 
 
 def _job(entry: Entry, force: bool) -> Job:
@@ -458,7 +456,7 @@ class _Coordinator:
 
     def _start(self, entry: Entry) -> None:
         order = next(self._order)
-        state = _Running(entry, _job(entry, self.force), time.perf_counter(), order)
+        state = _Running(entry, _job(entry, self.force), order)
         self.running[entry.id] = state
         self.stack.set_status(entry, Status.RUNNING)
         self.stack.set_progress(entry, 0, entry.total)
@@ -509,7 +507,6 @@ class _Coordinator:
 
     def _after_finish(self, state: _Running, summary, _: int) -> None:
         self.frames += summary.n_frames
-        state.frames = summary.n_frames
         self.stack.set_progress(state.entry, state.entry.total, state.entry.total)
         note = f"{summary.n_ids} ids, {summary.n_rows} rows"
         if summary.skipped:
@@ -522,8 +519,7 @@ class _Coordinator:
         if result.get("skipped"):
             self._end(state, Status.SKIPPED, "finished result with the same inputs found")
             return
-        state.frames = int(result.get("frames", 0))
-        self.frames += state.frames
+        self.frames += int(result.get("frames", 0))
         self.stack.set_progress(state.entry, 1, 1)
         self._end(state, Status.DONE, result.get("message", ""))
 
