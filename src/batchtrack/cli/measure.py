@@ -222,10 +222,10 @@ def _report(stack, summary, table_path: Path | None) -> None:
             grid.add_row(entry.path.name, f"[{colour}]{entry.status}[/]", entry.message)
         console.print(grid)
     counts = ", ".join(f"{n} {status}" for status, n in summary.counts.items() if n)
-    rate = summary.frames / summary.seconds if summary.seconds else 0.0
     table = f"; table: {_short(table_path)}" if table_path else ""
     console.print(
-        f"{len(entries)} images ({counts}) in {summary.seconds:.1f} s ({rate:.1f} images/s)" + table
+        f"{len(entries)} images ({counts}) in {summary.seconds:.1f} s "
+        f"({summary.frames_per_second:.1f} images/s)" + table
     )
 
 
