@@ -5,16 +5,14 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
 import click
 
 from .. import __version__
-from ..params import Parameters, describe_parameters, load_cfg
+from ..params import describe_parameters
 
 __all__ = [
-    "build_parameters",
     "fail",
     "main",
     "parameter_options",
@@ -55,12 +53,6 @@ def progress_console():
 
     console = Console(stderr=True)
     return console if console.is_terminal else None
-
-
-def build_parameters(cfg: Path | None, flags: dict[str, Any]) -> Parameters:
-    """Defaults < ``--cfg`` file < individual flags."""
-    params = load_cfg(cfg) if cfg else Parameters()
-    return params.with_updates({k: v for k, v in flags.items() if v is not None})
 
 
 def fail(error: Exception | str) -> NoReturn:

@@ -9,13 +9,13 @@ import click
 
 from ..errors import BatchtrackError
 from . import (
-    build_parameters,
     fail,
     main,
     parameter_options,
     progress_console,
     setup_logging,
 )
+from .workflow_params import tracking_parameters
 
 
 @main.command()
@@ -66,7 +66,7 @@ def track(
         _track_in_chunks(path, cfg, background, workers, chunk_size, quiet, flags)
         return
     try:
-        params = build_parameters(cfg, flags)
+        params = tracking_parameters(flags, cfg=cfg)
         if quiet:
             summary, _ = track_movie(path, params, background=background, output=output)
         else:
@@ -117,7 +117,7 @@ def _track_in_chunks(
     from ..io.frames import open_frames
 
     try:
-        params = build_parameters(cfg, flags)
+        params = tracking_parameters(flags, cfg=cfg)
         with open_frames(path):  # the same errors as one process: missing, not a movie…
             pass
         stack = Stack(params)

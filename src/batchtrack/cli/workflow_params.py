@@ -27,6 +27,7 @@ __all__ = [
     "load_workflow_params",
     "parse_assignments",
     "save_workflow_params",
+    "tracking_parameters",
     "workflow_parameters",
 ]
 
@@ -81,6 +82,14 @@ def save_workflow_params(path: str | Path, params: BaseModel, *, workflow: str) 
     return path
 
 
+def tracking_parameters(
+    values: Mapping[str, Any] | None = None, *, cfg: str | Path | None = None
+) -> Parameters:
+    """Tracking parameters: defaults < ``cfg`` (FastTrack's cfg.toml) < ``values``."""
+    params = load_cfg(cfg) if cfg else Parameters()
+    return params.with_updates({k: v for k, v in (values or {}).items() if v is not None})
+
+
 def workflow_parameters(
     workflow: str,
     values: Mapping[str, Any] | None = None,
@@ -106,8 +115,7 @@ def workflow_parameters(
     """
     given = {k: v for k, v in (values or {}).items() if v is not None}
     if workflow == "track":
-        params = load_cfg(cfg) if cfg else Parameters()
-        return params.with_updates(given)
+        return tracking_parameters(given, cfg=cfg)
     model = get_workflow(workflow).params_model
     merged = {**(load_workflow_params(cfg) if cfg else {}), **given}
     try:
