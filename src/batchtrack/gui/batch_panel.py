@@ -433,11 +433,7 @@ class BatchPanel(QWidget):
         """Run every Waiting entry in parallel (``workers`` processes), off the GUI thread."""
         if self.runner.running:
             return
-        self.stack.reset()
-        for entry in self.stack.entries:
-            self._show_state(
-                entry, EntryState(entry.status, entry.done, entry.total, entry.message)
-            )
+        self.stack.reset()  # its status events redraw the rows (same thread: at once)
         waiting = sum(e.status is Status.WAITING for e in self.stack.entries)
         self.overall.setRange(0, max(waiting, 1))
         self.overall.setValue(0)
