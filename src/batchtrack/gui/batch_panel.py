@@ -341,7 +341,7 @@ class BatchPanel(QWidget):
     def set_stack(self, stack: Stack) -> None:
         """Show ``stack`` (e.g. one loaded from a manifest) instead of the current one."""
         if self._bridge is not None:
-            self._bridge.active = False
+            self._bridge.close()
             self._bridge.stackEvent.disconnect(self._on_event)
         self.stack = stack
         self._bridge = StackBridge(stack, self)

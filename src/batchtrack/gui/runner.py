@@ -44,12 +44,13 @@ class StackBridge(QObject):
     def __init__(self, stack: Stack, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.stack = stack
-        self.active = True
-        stack.subscribe(self._observe)
+        self._unsubscribe = stack.subscribe(self._observe)
+
+    def close(self) -> None:
+        """Stop forwarding the stack's events (e.g. when another stack replaces it)."""
+        self._unsubscribe()
 
     def _observe(self, event: str, entry: Entry | None) -> None:
-        if not self.active:  # a stack replaced by another one (Stack has no unsubscribe)
-            return
         state = None
         if entry is not None:
             state = EntryState(entry.status, entry.done, entry.total, entry.message)
