@@ -43,7 +43,9 @@ else:  # pragma: no cover - Python 3.10 needs the tomli backport
     import tomli as tomllib
 
 __all__ = [
+    "EXTENSION_NAMES",
     "EXTRA_KEYS",
+    "FASTTRACK_NAMES",
     "PARAMETER_NAMES",
     "CfgFile",
     "Parameters",
@@ -73,10 +75,13 @@ def _param(
     le: float | None = None,
     unit: str | None = None,
     choices: dict[int, str] | None = None,
+    extension: bool = False,
 ) -> Any:
     extra: dict[str, Any] = {"unit": unit}
     if choices is not None:
         extra["choices"] = choices
+    if extension:
+        extra["extension"] = True
     return Field(default, ge=ge, le=le, description=description, json_schema_extra=extra)
 
 
@@ -218,6 +223,17 @@ class Parameters(BaseModel):
         ge=0,
         unit="frames",
     )
+    # batchtrack's own parameters (not FastTrack's): written to cfg.toml, the database and
+    # the resume hash only when they differ from their default, so that a run at the
+    # defaults gives FastTrack's files byte for byte.
+    animals: int = _param(
+        0,
+        "Number of animals in the movie; 0 = unknown (FastTrack's behaviour). With N > 0 "
+        "exactly N identities are produced.",
+        ge=0,
+        unit="animals",
+        extension=True,
+    )
 
     def __init__(self, **data: Any) -> None:
         try:
@@ -300,6 +316,25 @@ class Parameters(BaseModel):
         updates = {k: v for k, v in {**(changes or {}), **kwargs}.items() if v is not None}
         return type(self).from_mapping({**self.model_dump(), **updates})
 
+    def saved_values(self) -> dict[str, Any]:
+        """The values to save (cfg.toml, tracking.db, resume hash): every FastTrack parameter,
+        and batchtrack's own ones only where they differ from their default.
+
+        Examples
+        --------
+        >>> "animals" in Parameters().saved_values()
+        False
+        >>> Parameters(animals=3).saved_values()["animals"]
+        3
+        """
+        values = self.model_dump()
+        fields = type(self).model_fields
+        return {
+            name: value
+            for name, value in values.items()
+            if name not in EXTENSION_NAMES or value != fields[name].default
+        }
+
     @property
     def roi(self) -> tuple[int, int, int, int] | None:
         """``(xTop, yTop, xBottom, yBottom)`` in pixels, or None for the whole image."""
@@ -308,6 +343,14 @@ class Parameters(BaseModel):
 
 
 PARAMETER_NAMES: tuple[str, ...] = tuple(Parameters.model_fields)
+#: batchtrack's own parameters, beyond FastTrack's (see :meth:`Parameters.saved_values`).
+EXTENSION_NAMES: tuple[str, ...] = tuple(
+    name
+    for name, info in Parameters.model_fields.items()
+    if isinstance(info.json_schema_extra, dict) and info.json_schema_extra.get("extension")
+)
+#: FastTrack's own tracking parameters.
+FASTTRACK_NAMES: tuple[str, ...] = tuple(n for n in PARAMETER_NAMES if n not in EXTENSION_NAMES)
 
 
 def _bounds(name: str) -> tuple[float | None, float | None]:
@@ -563,7 +606,7 @@ def save_cfg(
     """
     body: dict[str, Any] = {
         k: int(v) if isinstance(v, float) and v.is_integer() else v
-        for k, v in params.model_dump().items()
+        for k, v in params.saved_values().items()
     }
     for key, value in (extras or {}).items():
         if key in body or not isinstance(value, str):
@@ -597,5 +640,6 @@ def parameters_hash(params: BaseModel) -> str:
     str
         64 hexadecimal characters.
     """
-    canonical = json.dumps(params.model_dump(), sort_keys=True, separators=(",", ":"))
+    values = params.saved_values() if isinstance(params, Parameters) else params.model_dump()
+    canonical = json.dumps(values, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("ascii")).hexdigest()

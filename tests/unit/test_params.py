@@ -83,9 +83,22 @@ def write(tmp_path, text, name="cfg.toml"):
 # --- the model -------------------------------------------------------------------------
 
 
-def test_model_has_exactly_fasttrack_parameters():
-    assert sorted(PARAMETER_NAMES) == sorted(FASTTRACK_NAMES)
+def test_model_has_exactly_fasttrack_parameters_plus_extensions():
+    import batchtrack.params as params
+
+    assert sorted(params.FASTTRACK_NAMES) == sorted(FASTTRACK_NAMES)
+    assert set(PARAMETER_NAMES) == set(FASTTRACK_NAMES) | set(params.EXTENSION_NAMES)
+    assert "animals" in params.EXTENSION_NAMES
     assert [d["name"] for d in describe_parameters()] == list(PARAMETER_NAMES)
+
+
+def test_extensions_at_default_are_not_saved(tmp_path):
+    save_cfg(Parameters(), tmp_path / "default.toml")
+    assert "animals" not in (tmp_path / "default.toml").read_text()
+    save_cfg(Parameters(animals=8), tmp_path / "eight.toml")
+    assert "animals = 8" in (tmp_path / "eight.toml").read_text()
+    assert load_cfg(tmp_path / "eight.toml").animals == 8
+    assert parameters_hash(Parameters()) != parameters_hash(Parameters(animals=8))
 
 
 def test_defaults_are_valid_and_fasttrack_values():
@@ -209,7 +222,7 @@ def test_save_writes_fasttrack_layout_as_valid_toml(tmp_path):
     assert text == FASTTRACK_CFG.replace('cfg""', 'cfg"')
     data = tomllib.loads(text)
     assert data["title"] == "FastTrack cfg"
-    assert data["parameters"] == params.model_dump()
+    assert data["parameters"] == params.saved_values()
 
 
 def test_round_trip_keeps_every_value(tmp_path):

@@ -161,7 +161,7 @@ class ResultWriter:
 
         self._db.executemany(
             "INSERT INTO parameter VALUES (?, ?)",
-            ((name, float(value)) for name, value in params.model_dump().items()),
+            ((name, float(value)) for name, value in params.saved_values().items()),
         )
         self._close()
         if not cv2.imwrite(str(self.partial / "background.pgm"), background):
