@@ -23,6 +23,8 @@ import math
 import cv2
 import numpy as np
 
+from .schema import FEATURE_COLUMNS
+
 __all__ = [
     "FEATURE_COLUMNS",
     "binarize",
@@ -34,14 +36,6 @@ __all__ = [
     "segment",
 ]
 
-#: Per-object feature columns, in FastTrack's order (the 21 first columns of ``tracking.txt``).
-FEATURE_COLUMNS: tuple[str, ...] = (
-    "xHead", "yHead", "tHead", "xTail", "yTail", "tTail", "xBody", "yBody", "tBody",
-    "curvature", "areaBody", "perimeterBody",
-    "headMajorAxisLength", "headMinorAxisLength", "headExcentricity",
-    "tailMajorAxisLength", "tailMinorAxisLength", "tailExcentricity",
-    "bodyMajorAxisLength", "bodyMinorAxisLength", "bodyExcentricity",
-)  # fmt: skip
 
 _TWO_PI = 2.0 * math.pi
 

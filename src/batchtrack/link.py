@@ -21,11 +21,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .schema import AREA_BODY, N_FEATURES, PERIMETER_BODY, SPOT_COLUMNS
+
 __all__ = ["LinkWeights", "Linker", "cost_matrix", "solve"]
 
-#: Feature columns (x, y, angle) of the spot to track: 0 head, 1 tail, 2 body.
-SPOT_COLUMNS = {0: (0, 1, 2), 1: (3, 4, 5), 2: (6, 7, 8)}
-AREA_COLUMN, PERIMETER_COLUMN = 10, 11
 
 
 @dataclass(frozen=True)
@@ -88,9 +87,9 @@ def cost_matrix(
         (distance, weights.norm_dist),
         (lambda: np.abs(_angle_difference(previous[:, None, tc], current[None, :, tc])),
          weights.norm_angle),
-        (lambda: np.abs(previous[:, None, AREA_COLUMN] - current[None, :, AREA_COLUMN]),
+        (lambda: np.abs(previous[:, None, AREA_BODY] - current[None, :, AREA_BODY]),
          weights.norm_area),
-        (lambda: np.abs(previous[:, None, PERIMETER_COLUMN] - current[None, :, PERIMETER_COLUMN]),
+        (lambda: np.abs(previous[:, None, PERIMETER_BODY] - current[None, :, PERIMETER_BODY]),
          weights.norm_perim),
     )  # fmt: skip
     for term, norm in terms:
@@ -117,6 +116,8 @@ def solve(cost: np.ndarray, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray
     Examples
     --------
     >>> import numpy as np
+
+from .schema import AREA_BODY, N_FEATURES, PERIMETER_BODY, SPOT_COLUMNS
     >>> cost = np.array([[1.0, 2.0], [2.0, 1.0]])
     >>> solve(cost, np.ones((2, 2), bool))
     (array([0, 1]), array([0, 1]))
@@ -147,18 +148,21 @@ class Linker:
     Examples
     --------
     >>> import numpy as np
+
+from .schema import AREA_BODY, N_FEATURES, PERIMETER_BODY, SPOT_COLUMNS
     >>> linker = Linker(LinkWeights(spot=2, max_dist=10))
-    >>> frame = np.zeros((2, 21)); frame[:, 6] = [0, 50]
+    >>> from batchtrack.schema import X_BODY
+    >>> frame = np.zeros((2, 21)); frame[:, X_BODY] = [0, 50]
     >>> linker.step(frame)
     (array([0, 1]), array([0, 1]))
-    >>> frame[:, 6] = [52, 1]
+    >>> frame[:, X_BODY] = [52, 1]
     >>> linker.step(frame)
     (array([1, 0]), array([0, 1]))
     """
 
     def __init__(self, weights: LinkWeights) -> None:
         self.weights = weights
-        self._state = np.empty((0, 21))  # last known features per remembered object
+        self._state = np.empty((0, N_FEATURES))  # last known features per remembered object
         self._ids = np.empty(0, np.int64)
         self._lost = np.empty(0, np.int64)
         self._next_id = 0

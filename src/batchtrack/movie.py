@@ -20,9 +20,19 @@ from .background import load_background, project, register, sample_indices
 from .detect import object_features, roi_offset, segment
 from .errors import InputError, ParameterError
 from .io.frames import FrameSource, open_frames
-from .io.results import COLUMNS, ResultWriter
+from .io.results import ResultWriter
 from .link import Linker, LinkWeights
 from .params import Parameters
+from .plots import TrajectoryCanvas
+from .schema import (
+    ID,
+    IMAGE_NUMBER,
+    N_FEATURES,
+    TRACKING_COLUMNS,
+    X_BODY,
+    Y_BODY,
+    tracking_table,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -173,7 +183,7 @@ def detect_range(
                         offset=roi_offset(params))
         for i in range(0, len(contours), _FEATURE_BATCH)
     ]  # fmt: skip
-    features = np.concatenate(blocks) if blocks else np.empty((0, 21))
+    features = np.concatenate(blocks) if blocks else np.empty((0, N_FEATURES))
     return Detections(
         np.asarray(frames, np.int64),
         np.asarray(counts, np.int64),
@@ -195,19 +205,19 @@ def link_detections(chunks: Iterable[Detections], params: Parameters) -> Iterato
     Yields
     ------
     ndarray of float64, shape (K, 23)
-        Rows as :data:`batchtrack.io.results.COLUMNS`, ordered by frame then id.
+        Rows as :data:`batchtrack.schema.TRACKING_COLUMNS`, ordered by frame then id.
     """
     linker = Linker(LinkWeights.from_params(params))
     for chunk in chunks:
-        rows = np.empty((len(chunk.features), len(COLUMNS)))
+        rows = np.empty((len(chunk.features), len(TRACKING_COLUMNS)))
         offset = 0
         for k, count in zip(chunk.frames.tolist(), chunk.counts.tolist(), strict=True):
             features = chunk.features[offset : offset + count]
             order, ids = linker.step(features)
             block = rows[offset : offset + count]
-            block[:, :21] = features[order]
-            block[:, 21] = k
-            block[:, 22] = ids
+            block[:, :N_FEATURES] = features[order]
+            block[:, IMAGE_NUMBER] = k
+            block[:, ID] = ids
             offset += count
         yield rows
 
@@ -330,12 +340,13 @@ def write_result(
                 writer.log(f"frame {k} skipped: {reason}")
             yield chunk
 
+    canvas = TrajectoryCanvas(background)
     with ResultWriter(folder) as writer:
-        writer.draw_trajectories(background)
         for rows in link_detections(record(chunks), params):
             writer.write_rows(rows)
+            canvas.add(rows[:, X_BODY], rows[:, Y_BODY], rows[:, ID])
             if len(rows):
-                n_ids = max(n_ids, int(rows[:, 22].max()) + 1)
+                n_ids = max(n_ids, int(rows[:, ID].max()) + 1)
             if collect:
                 blocks.append(rows)
         if writer.n_rows == 0:
@@ -345,21 +356,12 @@ def write_result(
             )
             log.warning("%s: %s", label or folder, message)
             writer.log(message)
+        writer.write_image("trajectories.png", canvas.finish())
         published = writer.finish(background, params, marker=marker)
     summary = TrackSummary(
         published, n_frames, writer.n_rows, n_ids, skipped, time.perf_counter() - started
     )
-    table = None
-    if collect:
-        table = _table(np.concatenate(blocks) if blocks else np.empty((0, len(COLUMNS))))
-    return summary, table
-
-
-def _table(rows: np.ndarray) -> pd.DataFrame:
-    import pandas as pd  # only when a table is asked for: it costs 0.16 s to import
-
-    table = pd.DataFrame(rows, columns=list(COLUMNS))
-    return table.astype({"imageNumber": np.int64, "id": np.int64})
+    return summary, tracking_table(blocks) if collect else None
 
 
 def track(

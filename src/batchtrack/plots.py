@@ -135,7 +135,7 @@ class TrajectoryCanvas:
     Examples
     --------
     >>> canvas = TrajectoryCanvas(background)          # doctest: +SKIP
-    >>> canvas.add(rows[:, 6], rows[:, 7], rows[:, 22])  # doctest: +SKIP
+    >>> canvas.add(rows[:, X_BODY], rows[:, Y_BODY], rows[:, ID])  # doctest: +SKIP
     >>> picture = canvas.finish()                       # doctest: +SKIP
     """
 

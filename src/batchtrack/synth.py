@@ -67,14 +67,12 @@ import numpy as np
 import pandas as pd
 
 from batchtrack.errors import OutputError, ParameterError
-from batchtrack.io.results import COLUMNS
+from batchtrack.schema import TRACKING_COLUMNS, column
 
 __all__ = ["SyntheticMovie", "make_movie", "write_sequence", "write_video"]
 
 logger = logging.getLogger(__name__)
 
-_COLUMNS = COLUMNS
-_COL = {name: i for i, name in enumerate(_COLUMNS)}
 _TWO_PI = 2.0 * np.pi
 
 # Body: midline points from the snout (u = 0) to the tail tip (u = 1).
@@ -578,7 +576,7 @@ class _School:
         fixed = np.rint((outlines - low[:, None]) * scale).astype(np.int32)
         eyes = np.rint((points[:, _EYE] - low) * scale).astype(int)
         radii = np.rint(0.9 * self.half_width * scale).astype(int)
-        rows = np.full((len(points), len(_COLUMNS)), np.nan)
+        rows = np.full((len(points), len(TRACKING_COLUMNS)), np.nan)
         visible = np.zeros(len(points), bool)
         sprites: list[_Sprite] = []
         for i in range(len(points)):
@@ -595,7 +593,7 @@ class _School:
         self._name(visible)
         rows = self._midline_columns(rows, points, t)[visible]
         self._replace(self.seen & ~visible)
-        return rows[np.argsort(rows[:, _COL["id"]], kind="stable")], sprites
+        return rows[np.argsort(rows[:, column("id")], kind="stable")], sprites
 
     def _name(self, visible: np.ndarray) -> None:
         """Give ids, in slot order, to objects appearing for the first time."""
@@ -607,17 +605,17 @@ class _School:
     def _midline_columns(self, rows: np.ndarray, points: np.ndarray, t: int) -> np.ndarray:
         """Fill the head, tail, direction, frame and id columns of every slot's row."""
         head, tail = points[:, : _MID + 1].mean(axis=1), points[:, _MID:].mean(axis=1)
-        rows[:, [_COL["xHead"], _COL["yHead"]]] = head
-        rows[:, [_COL["xTail"], _COL["yTail"]]] = tail
-        rows[:, _COL["tHead"]] = _angles(points[:, 0] - points[:, _MID])
-        rows[:, _COL["tTail"]] = _angles(points[:, _MID] - points[:, -1])
+        rows[:, [column("xHead"), column("yHead")]] = head
+        rows[:, [column("xTail"), column("yTail")]] = tail
+        rows[:, column("tHead")] = _angles(points[:, 0] - points[:, _MID])
+        rows[:, column("tTail")] = _angles(points[:, _MID] - points[:, -1])
         # Orient the mask's major axis (an image angle, stored in tBody) from tail to head.
-        axis = rows[:, _COL["tBody"]]
+        axis = rows[:, column("tBody")]
         forward = np.cos(axis) * (head[:, 0] - tail[:, 0]) + np.sin(axis) * (
             head[:, 1] - tail[:, 1]
         )
-        rows[:, _COL["tBody"]] = (np.where(forward < 0, np.pi, 0.0) - axis) % _TWO_PI
-        rows[:, _COL["imageNumber"]], rows[:, _COL["id"]] = t, self.ids
+        rows[:, column("tBody")] = (np.where(forward < 0, np.pi, 0.0) - axis) % _TWO_PI
+        rows[:, column("imageNumber")], rows[:, column("id")] = t, self.ids
         return rows
 
 
@@ -649,7 +647,7 @@ def _rasterise(
 
 
 _MASK_COLUMNS = [
-    _COL[name]
+    column(name)
     for name in (
         "xBody",
         "yBody",
@@ -714,9 +712,9 @@ def _noise_lut(sigma: float) -> np.ndarray:
 
 def _table(rows: list[np.ndarray]) -> pd.DataFrame:
     """Ground-truth DataFrame from per-frame row blocks (each sorted by id), in order."""
-    rows = rows or [np.empty((0, len(_COLUMNS)))]
+    rows = rows or [np.empty((0, len(TRACKING_COLUMNS)))]
     columns = {}
-    for j, name in enumerate(_COLUMNS):  # one column at a time: no second full copy
+    for j, name in enumerate(TRACKING_COLUMNS):  # one column at a time: no second full copy
         column = np.concatenate([block[:, j] for block in rows])
         columns[name] = column.astype(np.int64) if name in ("imageNumber", "id") else column
     return pd.DataFrame(columns, copy=False)

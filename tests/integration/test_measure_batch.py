@@ -28,7 +28,7 @@ from batchtrack.batch.stack import Stack, Status
 from batchtrack.cli import main
 from batchtrack.workflows import UserParameters
 from batchtrack.workflows.measure import (
-    COLUMNS,
+    MEASURE_COLUMNS,
     MeasureParameters,
     combine_measurements,
     synthetic_image,
@@ -171,7 +171,7 @@ def reference(images, tmp_path_factory) -> pd.DataFrame:
 
 
 def test_reference_counts_and_calibrated_areas(reference):
-    assert list(reference.columns) == ["image", *COLUMNS]
+    assert list(reference.columns) == ["image", *MEASURE_COLUMNS]
     for i in range(N_IMAGES):
         rows = reference[reference["image"] == f"img{i}"]
         scale = PIXEL_SIZE**2 if i % 2 else 1.0

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from batchtrack import track
-from batchtrack.io.results import COLUMNS, read_tracking
+from batchtrack.io.results import read_tracking
 from batchtrack.metrics import identity_score
+from batchtrack.schema import TRACKING_COLUMNS
 
 ANGLES = ["tHead", "tTail", "tBody"]
 
@@ -59,7 +60,7 @@ def test_every_column_matches_fasttrack_output(result, zebrafish_dir) -> None:
     _, table = result
     reference = read_tracking(zebrafish_dir / "fasttrack_output.txt")
     assert len(table) == len(reference)
-    ok = close(paired(table, reference), reference, list(COLUMNS[:21]))
+    ok = close(paired(table, reference), reference, list(TRACKING_COLUMNS[:21]))
     assert ok.mean(axis=0).min() >= 0.99
     assert ok.all(axis=1).mean() >= 0.99
     # Identities too: FastTrack's own linking, row for row.

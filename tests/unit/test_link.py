@@ -6,17 +6,18 @@ import numpy as np
 import pytest
 
 from batchtrack.link import Linker, LinkWeights, cost_matrix, solve
+from batchtrack.schema import AREA_BODY, N_FEATURES, PERIMETER_BODY, SPOT_COLUMNS
 
 
 def objects(xy, angles=None, areas=None, perimeters=None) -> np.ndarray:
     """Feature rows with the given head/tail/body positions (all spots at the same place)."""
     xy = np.asarray(xy, float).reshape(-1, 2)
-    f = np.zeros((len(xy), 21))
-    for x_col in (0, 3, 6):
-        f[:, x_col], f[:, x_col + 1] = xy[:, 0], xy[:, 1]
-        f[:, x_col + 2] = 0 if angles is None else angles
-    f[:, 10] = 0 if areas is None else areas
-    f[:, 11] = 0 if perimeters is None else perimeters
+    f = np.zeros((len(xy), N_FEATURES))
+    for x_col, y_col, t_col in SPOT_COLUMNS.values():
+        f[:, x_col], f[:, y_col] = xy[:, 0], xy[:, 1]
+        f[:, t_col] = 0 if angles is None else angles
+    f[:, AREA_BODY] = 0 if areas is None else areas
+    f[:, PERIMETER_BODY] = 0 if perimeters is None else perimeters
     return f
 
 
@@ -90,16 +91,17 @@ def test_lost_object_is_remembered_for_max_time_frames() -> None:
 def test_empty_frames_keep_memory() -> None:
     linker = Linker(LinkWeights(spot=2, max_dist=20, max_time=5))
     linker.step(objects([[0, 0]]))
-    order, ids = linker.step(np.empty((0, 21)))
+    order, ids = linker.step(np.empty((0, N_FEATURES)))
     assert ids.size == 0 and order.size == 0
     assert linker.step(objects([[1, 1]]))[1].tolist() == [0]
 
 
 def test_spot_selects_head_tail_or_body() -> None:
-    prev = np.zeros((1, 21))
-    prev[0, [0, 1]] = [0, 0]  # head
-    prev[0, [6, 7]] = [50, 0]  # body
+    prev = np.zeros((1, N_FEATURES))
+    head, body = list(SPOT_COLUMNS[0][:2]), list(SPOT_COLUMNS[2][:2])
+    prev[0, head] = [0, 0]
+    prev[0, body] = [50, 0]
     curr = prev.copy()
-    curr[0, [0, 1]] = [3, 4]
+    curr[0, head] = [3, 4]
     assert cost_matrix(prev, curr, LinkWeights(spot=0))[0][0, 0] == pytest.approx(5)
     assert cost_matrix(prev, curr, LinkWeights(spot=2))[0][0, 0] == pytest.approx(0)

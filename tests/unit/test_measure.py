@@ -10,16 +10,11 @@ import pandas as pd
 import pytest
 import tifffile
 
-from batchtrack.cli.workflow_params import (
-    load_workflow_params,
-    parse_assignments,
-    save_workflow_params,
-    workflow_parameters,
-)
+from batchtrack.cli.workflow_params import parse_assignments
 from batchtrack.errors import InputError, ParameterError
 from batchtrack.workflows import get_workflow
 from batchtrack.workflows.measure import (
-    COLUMNS,
+    MEASURE_COLUMNS,
     MeasureParameters,
     analyse,
     combine_measurements,
@@ -28,6 +23,11 @@ from batchtrack.workflows.measure import (
     output_dir,
     read_image,
     synthetic_image,
+)
+from batchtrack.workflows.parameters import (
+    load_workflow_params,
+    save_workflow_params,
+    workflow_parameters,
 )
 
 #: (x, y, a, b, angle): three discs and three ellipses, none touching another or the border.
@@ -55,7 +55,7 @@ def _by_position(table: pd.DataFrame) -> pd.DataFrame:
 def test_known_objects_count_area_shape(dtype):
     image = synthetic_image(SHAPE, OBJECTS, dtype=dtype)
     labels, table = measure_image(image, params=MeasureParameters())
-    assert list(table.columns) == list(COLUMNS)
+    assert list(table.columns) == list(MEASURE_COLUMNS)
     assert len(table) == len(OBJECTS) == labels.max()
     assert labels.shape == SHAPE
     rows = _by_position(table)
@@ -134,7 +134,7 @@ def test_smoothing_merges_noise_into_objects():
 
 def test_empty_image_gives_an_empty_table():
     labels, table = measure_image(np.zeros((50, 60), np.uint16))
-    assert len(table) == 0 and list(table.columns) == list(COLUMNS)
+    assert len(table) == 0 and list(table.columns) == list(MEASURE_COLUMNS)
     assert labels.max() == 0
 
 
@@ -231,7 +231,7 @@ def test_analyse_writes_labels_and_table(tmp_path):
     assert result["frames"] == 1 and "6 objects" in result["message"]
     table = pd.read_csv(out / "cells_measurements.csv", sep="\t")
     labels, pixel_size = read_image(out / "cells_labels.tif")
-    assert list(table.columns) == list(COLUMNS)
+    assert list(table.columns) == list(MEASURE_COLUMNS)
     assert labels.max() == len(table) == len(OBJECTS)
     assert pixel_size == pytest.approx(0.5)
     expected = sorted(math.pi * a * b * 0.25 for _, _, a, b, _ in OBJECTS)
@@ -247,11 +247,11 @@ def test_combine_measurements(tmp_path):
         _, table = measure_image(synthetic_image(SHAPE, objects, noise=0))
         table.to_csv(tmp_path / f"{stem}_measurements.csv", sep="\t", index=False)
     combined = combine_measurements(tmp_path)
-    assert list(combined.columns) == ["image", *COLUMNS]
+    assert list(combined.columns) == ["image", *MEASURE_COLUMNS]
     assert combined["image"].value_counts().to_dict() == {"one": 2, "two": 4}
     listed = combine_measurements([tmp_path / "two_measurements.csv"])
     assert len(listed) == 4
-    assert list(combine_measurements([]).columns) == ["image", *COLUMNS]
+    assert list(combine_measurements([]).columns) == ["image", *MEASURE_COLUMNS]
 
 
 def test_registered_as_a_workflow():

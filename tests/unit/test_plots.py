@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from batchtrack.errors import InputError, OutputError
-from batchtrack.io.results import COLUMNS
 from batchtrack.plots import draw_tracks, id_colour, plot_trajectories
+from batchtrack.schema import TRACKING_COLUMNS
 
 
 def write_result(folder: Path, *, background: bool = True) -> pd.DataFrame:
@@ -22,7 +22,7 @@ def write_result(folder: Path, *, background: bool = True) -> pd.DataFrame:
     for k in range(20):
         rows.append({"xBody": 20 + 5 * k, "yBody": 30.0, "imageNumber": k, "id": 0})
         rows.append({"xBody": 20 + 5 * k, "yBody": 70.0, "imageNumber": k, "id": 1})
-    table = pd.DataFrame(rows).reindex(columns=COLUMNS, fill_value=0.0)
+    table = pd.DataFrame(rows).reindex(columns=TRACKING_COLUMNS, fill_value=0.0)
     table.to_csv(folder / "tracking.txt", sep="\t", index=False)
     if background:
         cv2.imwrite(str(folder / "background.pgm"), np.full((100, 200), 200, np.uint8))

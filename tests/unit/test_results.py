@@ -8,12 +8,14 @@ import numpy as np
 import pytest
 
 from batchtrack.errors import OutputError
-from batchtrack.io.results import COLUMNS, ResultWriter, archive_name, read_tracking
+from batchtrack.io.publish import archive_name
+from batchtrack.io.results import ResultWriter, read_tracking
 from batchtrack.params import Parameters, load_cfg
+from batchtrack.schema import TRACKING_COLUMNS
 
 
 def rows(n: int = 3) -> np.ndarray:
-    r = np.random.default_rng(0).uniform(0, 100, (n, len(COLUMNS)))
+    r = np.random.default_rng(0).uniform(0, 100, (n, len(TRACKING_COLUMNS)))
     r[:, -2] = np.arange(n)  # imageNumber
     r[:, -1] = [0, 1, 0][:n]
     return r
@@ -30,7 +32,7 @@ def test_result_folder_contents(tmp_path: Path) -> None:
         "background.pgm", "cfg.toml", "log", "tracking.db", "tracking.txt",
     ]  # fmt: skip
     table = read_tracking(folder)
-    assert list(table.columns) == list(COLUMNS)
+    assert list(table.columns) == list(TRACKING_COLUMNS)
     np.testing.assert_allclose(table.to_numpy(), rows(), rtol=1e-5)
     with sqlite3.connect(folder / "tracking.db") as db:
         db_rows = db.execute("SELECT * FROM tracking").fetchall()

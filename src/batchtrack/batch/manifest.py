@@ -85,7 +85,7 @@ def save_manifest(stack: Stack, path: str | Path) -> Path:
     base = path.parent
     base.mkdir(parents=True, exist_ok=True)
     if path.suffix.lower() == ".csv":
-        if stack.workflow != "track":
+        if not get_workflow(stack.workflow).csv_manifest:
             raise ParameterError(
                 f"manifest {path}: a CSV manifest holds tracking parameters only; save the "
                 f"{stack.workflow!r} stack as .toml"

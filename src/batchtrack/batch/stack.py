@@ -101,8 +101,6 @@ class Entry:
 
 Observer = Callable[[str, "Entry | None"], None]
 
-#: What each built-in workflow processes, for messages.
-_INPUTS = {"track": "image sequence or video file", "measure": "image files"}
 
 
 class Stack:
@@ -182,7 +180,7 @@ class Stack:
             movies = self._workflow.find_inputs(path) if path.exists() else []
             if not movies:
                 if path.exists():
-                    what = _INPUTS.get(self.workflow, "input files")
+                    what = self._workflow.input_label
                     reason = f"nothing to process in {path}: it holds no {what}"
                 else:
                     reason = f"{path} does not exist; check the path and the suffix"
@@ -203,7 +201,7 @@ class Stack:
 
     def _new_entry(self, movie: Path) -> Entry:
         entry = Entry(movie, self.params, workflow=self.workflow, output=self.output)
-        if self.autoload and self.workflow == "track":
+        if self.autoload and self._workflow.autoload:
             self._autoload(entry)
         if self.unique_background is not None:
             entry.background = self.unique_background

@@ -21,8 +21,10 @@ from typing import Any
 import click
 
 from ..errors import BatchtrackError
+from ..workflows import get_workflow
+from ..workflows.parameters import workflow_parameters
 from . import fail, main, parameter_options, progress_console, setup_logging
-from .workflow_params import parse_assignments, workflow_parameters
+from .workflow_params import parse_assignments
 
 __all__ = ["batch"]
 
@@ -143,7 +145,7 @@ def _table_params(
     workflow: str, cfg: Path | None, flags: dict, settings: tuple[str, ...], base=None
 ):
     """The parameter table: ``base`` (or defaults) < ``--cfg`` < flags / ``--param``."""
-    given = flags if workflow == "track" else parse_assignments(settings)
+    given = flags if get_workflow(workflow).named_parameters else parse_assignments(settings)
     given = {k: v for k, v in given.items() if v is not None}
     if cfg is None and base is not None:
         given = base.model_dump() | given
@@ -247,7 +249,7 @@ def _run(
     summary_path,
     quiet,
 ) -> None:
-    from ..batch.run import open_executor, run_stack
+    from ..batch.run import after_batch, open_executor, run_stack
 
     display = _display(stack, quiet)
     try:
@@ -278,15 +280,12 @@ def _run(
         _summary_table(summary, stack)
     if summary_path is not None:
         _write_summary(summary, summary_path)
-    if stack.workflow == "measure":
-        from .measure import write_combined_table
-
-        try:
-            table = write_combined_table(stack)
-        except BatchtrackError as error:
-            fail(error)
-        if table is not None and not quiet:
-            click.echo(f"all measurements: {table}")
+    try:
+        table = after_batch(stack)
+    except BatchtrackError as error:
+        fail(error)
+    if table is not None and not quiet:
+        click.echo(f"batch table: {table}")
     if summary.failed:
         raise SystemExit(1)
 

@@ -11,16 +11,15 @@ from pathlib import Path
 
 import click
 
-from ..errors import BatchtrackError, OutputError, ParameterError
+from ..errors import BatchtrackError, ParameterError
+from ..workflows.parameters import save_workflow_params, workflow_parameters
 from . import fail, main, progress_console, setup_logging
-from .workflow_params import save_workflow_params, workflow_parameters
 
-__all__ = ["write_combined_table"]
+__all__: list[str] = []
 
 log = logging.getLogger(__name__)
 
 _METHODS = ("otsu", "li", "triangle", "yen", "mean")
-_TABLE = "measurements_all.csv"
 
 
 def _threshold(text: str | None) -> str | float | None:
@@ -32,41 +31,6 @@ def _threshold(text: str | None) -> str | float | None:
         raise ParameterError(
             f"--threshold must be one of {', '.join(_METHODS)} or a grey level, got {text!r}"
         ) from None
-
-
-def write_combined_table(stack, path: str | Path | None = None) -> Path | None:
-    """Write the batch-wide table of a ``measure`` stack (tab-separated).
-
-    Joins the tables of the entries that are Done or Skipped (``image`` column first).
-    ``path`` defaults to ``measurements_all.csv`` in the stack's output folder, else in the
-    folder that holds every entry's output folder. Returns None (and writes nothing) for
-    another workflow or when no entry finished.
-    """
-    from ..batch.stack import Status
-    from ..workflows.measure import combine_measurements, measurements_path
-
-    finished = [e for e in stack if e.status in (Status.DONE, Status.SKIPPED)]
-    if stack.workflow != "measure" or not finished:
-        return None
-    tables = [measurements_path(e.path, e.result_dir) for e in finished]
-    combined = combine_measurements([t for t in tables if t.is_file()])
-    if path is None:
-        path = (stack.output or _common_folder([e.result_dir for e in finished])) / _TABLE
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        combined.to_csv(path, sep="\t", index=False)
-    except OSError as error:
-        raise OutputError(f"cannot write the batch table {path}: {error}") from error
-    log.info("%d objects of %d images -> %s", len(combined), len(finished), path)
-    return path
-
-
-def _common_folder(folders: list[Path]) -> Path:
-    try:
-        return Path(os.path.commonpath([f.resolve() for f in folders]))
-    except ValueError:  # different drives (Windows)
-        return Path.cwd()
 
 
 def _check_collisions(stack) -> None:
@@ -127,7 +91,7 @@ def _check_collisions(stack) -> None:
 @click.option(
     "--table",
     type=click.Path(path_type=Path),
-    help=f"Batch-wide table (default: {_TABLE} in the output folder).",
+    help="Batch-wide table (default: measurements_all.csv in the output folder).",
 )
 @click.option("--workers", type=click.IntRange(min=1), help="Processes (default: every core).")
 @click.option("--scheduler", metavar="ADDR", help="Run on a Dask scheduler (tcp://host:8786).")
@@ -144,7 +108,7 @@ def measure(paths: tuple[Path, ...], threshold: str | None, out: Path | None, ta
     solidity, intensities), then one table for the whole batch with an 'image' column and the
     parameters used (measure_params.toml). Exits with status 1 if any image failed.
     """
-    from ..batch.run import run_stack
+    from ..batch.run import after_batch, run_stack
     from ..batch.stack import Stack
 
     setup_logging(quiet)
@@ -166,7 +130,7 @@ def measure(paths: tuple[Path, ...], threshold: str | None, out: Path | None, ta
                 stack, backend=backend, workers=workers, scheduler=scheduler, force=force,
                 shard=shard,
             )  # fmt: skip
-        table_path = write_combined_table(stack, table)
+        table_path = after_batch(stack, table)
         if table_path is not None:
             save_workflow_params(table_path.with_name("measure_params.toml"), params,
                                  workflow="measure")  # fmt: skip

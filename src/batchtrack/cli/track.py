@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from ..errors import BatchtrackError
+from ..workflows.tracking import tracking_parameters
 from . import (
     fail,
     main,
@@ -15,7 +16,6 @@ from . import (
     progress_console,
     setup_logging,
 )
-from .workflow_params import tracking_parameters
 
 
 @main.command()

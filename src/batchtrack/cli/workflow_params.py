@@ -1,35 +1,22 @@
-"""Parameters of any workflow from the command line: a parameter file and ``name=value`` pairs.
+"""``name=value`` pairs of the command line (``--param``, repeatable); not a command itself.
 
-Used by ``batchtrack measure --cfg`` and meant for ``batchtrack batch --workflow NAME``
-(``--param name=value``, repeatable); not a command itself.
+Parameter files are read by :mod:`batchtrack.workflows.parameters`.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
-import tomli_w
-from pydantic import BaseModel, ValidationError
-
-from ..errors import OutputError, ParameterError
-from ..params import Parameters, load_cfg
-from ..workflows import get_workflow
+from ..errors import ParameterError
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = [
-    "load_workflow_params",
-    "parse_assignments",
-    "save_workflow_params",
-    "tracking_parameters",
-    "workflow_parameters",
-]
+__all__ = ["parse_assignments"]
 
 
 def parse_assignments(pairs: Sequence[str]) -> dict[str, Any]:
@@ -56,70 +43,3 @@ def parse_assignments(pairs: Sequence[str]) -> dict[str, Any]:
             value = text.strip()
         values[name.strip()] = value
     return values
-
-
-def load_workflow_params(path: str | Path) -> dict[str, Any]:
-    """The ``[parameters]`` table of a TOML file (or its top level when it has none)."""
-    path = Path(path)
-    try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise ParameterError(f"cannot read the parameter file {path}: {error}") from error
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise ParameterError(f"parameter file {path} is not valid TOML: {error}") from error
-    table = document.get("parameters", document)
-    return {k: v for k, v in table.items() if k != "title"}
-
-
-def save_workflow_params(path: str | Path, params: BaseModel, *, workflow: str) -> Path:
-    """Write ``params`` as ``title = "batchtrack <workflow>"`` plus a ``[parameters]`` table."""
-    path = Path(path)
-    document = {"title": f"batchtrack {workflow}", "parameters": params.model_dump()}
-    try:
-        path.write_text(tomli_w.dumps(document), encoding="utf-8")
-    except OSError as error:
-        raise OutputError(f"cannot write the parameter file {path}: {error}") from error
-    return path
-
-
-def tracking_parameters(
-    values: Mapping[str, Any] | None = None, *, cfg: str | Path | None = None
-) -> Parameters:
-    """Tracking parameters: defaults < ``cfg`` (FastTrack's cfg.toml) < ``values``."""
-    params = load_cfg(cfg) if cfg else Parameters()
-    return params.with_updates({k: v for k, v in (values or {}).items() if v is not None})
-
-
-def workflow_parameters(
-    workflow: str,
-    values: Mapping[str, Any] | None = None,
-    *,
-    cfg: str | Path | None = None,
-) -> BaseModel:
-    """Validated parameters of ``workflow``: its defaults < ``cfg`` file < ``values``.
-
-    Parameters
-    ----------
-    workflow : str
-        ``track``, ``measure`` or ``package.module:function``.
-    values : mapping, optional
-        Values given on the command line (None values are skipped).
-    cfg : path, optional
-        A parameter file: FastTrack's cfg.toml for tracking, else a TOML file whose
-        ``[parameters]`` table holds the values.
-
-    Raises
-    ------
-    ParameterError
-        Unknown workflow, unreadable file, unknown name or invalid value.
-    """
-    given = {k: v for k, v in (values or {}).items() if v is not None}
-    if workflow == "track":
-        return tracking_parameters(given, cfg=cfg)
-    model = get_workflow(workflow).params_model
-    merged = {**(load_workflow_params(cfg) if cfg else {}), **given}
-    try:
-        return model(**merged)
-    except ValidationError as error:
-        source = f" in {cfg}" if cfg else ""
-        raise ParameterError(f"invalid {workflow} parameters{source}: {error}") from error

@@ -50,7 +50,7 @@ __all__ = ["BatchPanel"]
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ("Movie", "Background", "Parameters", "Progress", "Status")
+HEADERS = ("Movie", "Background", "Parameters", "Progress", "Status")
 PATH, BACKGROUND, PARAMS, PROGRESS, STATUS = range(5)
 
 STATUS_COLOURS = {
@@ -228,8 +228,8 @@ class BatchPanel(QWidget):
         box.addLayout(row2)
 
         # 4-8: the processing stack
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table = QTableWidget(0, len(HEADERS))
+        self.table.setHorizontalHeaderLabels(HEADERS)
         self.table.verticalHeader().setVisible(False)
         self.table.verticalHeader().setDefaultSectionSize(30)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)

@@ -18,9 +18,9 @@ from ..background import register
 from ..detect import binary_image, find_objects, object_features
 from ..errors import OutputError
 from ..io.frames import open_frames, result_dir_for
-from ..io.results import COLUMNS
 from ..movie import compute_background, detect_range, link_detections
 from ..params import Parameters, save_cfg
+from ..schema import tracking_table
 
 __all__ = ["Layers", "Preview"]
 
@@ -41,7 +41,7 @@ class Layers:
     contours : list of ndarray of int32, shape (K, 1, 2)
         Kept objects' outlines, full-image pixel coordinates.
     features : ndarray of float64, shape (N, 21)
-        Their features (columns of :data:`batchtrack.detect.FEATURE_COLUMNS`).
+        Their features (columns of :data:`batchtrack.schema.FEATURE_COLUMNS`).
     params : Parameters
         The parameters used.
     """
@@ -116,10 +116,7 @@ class Preview:
         """
         background = self.background(params)
         chunk = detect_range(self.source, background, params, start=start, stop=stop)
-        blocks = list(link_detections([chunk], params))
-        rows = np.concatenate(blocks) if blocks else np.empty((0, len(COLUMNS)))
-        table = pd.DataFrame(rows, columns=list(COLUMNS))
-        return table.astype({"imageNumber": np.int64, "id": np.int64})
+        return tracking_table(list(link_detections([chunk], params)))
 
     def save(self, params: Parameters) -> Path:
         """Write ``cfg.toml`` and ``background.pgm`` into the movie's result folder.

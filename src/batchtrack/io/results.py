@@ -1,17 +1,14 @@
 """The ``Tracking_Result`` folder: written atomically, archived never deleted, read back.
 
-A result is written into a hidden temporary sibling (``.Tracking_Result.partial-<pid>``) and
+A result is written into a hidden staging sibling (``.Tracking_Result.partial-<pid>``) and
 renamed into place only when complete, after any existing folder has been renamed to
-``<folder>_Archive-dd-Mon-yyyy-hh-mm-ss``. A crash or a kill therefore never leaves a
-half-written ``Tracking_Result``; stale partial folders of dead processes are removed the
-next time a result is written beside them.
+``<folder>_Archive-dd-Mon-yyyy-hh-mm-ss`` (see :mod:`batchtrack.io.publish`). A crash or a
+kill therefore never leaves a half-written ``Tracking_Result``.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import shutil
 import sqlite3
 from datetime import datetime
@@ -21,63 +18,21 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from ..detect import FEATURE_COLUMNS
 from ..errors import InputError, OutputError
+from ..schema import FEATURE_COLUMNS, N_FEATURES, TRACKING_COLUMNS
+from .publish import make_staging, publish_folder
+from .resume import MARKER, write_marker
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ..plots import TrajectoryCanvas
+    from ..params import Parameters
 
-__all__ = [
-    "COLUMNS",
-    "MARKER",
-    "ResultWriter",
-    "archive_name",
-    "read_tracking",
-    "remove_stale_partials",
-]
+__all__ = ["ResultWriter", "read_tracking"]
 
 log = logging.getLogger(__name__)
 
-#: The 23 columns of ``tracking.txt`` and of the ``tracking`` table of ``tracking.db``.
-COLUMNS: tuple[str, ...] = (*FEATURE_COLUMNS, "imageNumber", "id")
-_FORMAT = "\t".join(["%g"] * len(FEATURE_COLUMNS) + ["%d", "%d"])
-_PARTIAL = ".partial-"
-#: File of a result folder recording what produced it (see ``batchtrack.batch.run``).
-MARKER = "batchtrack.json"
-
-
-def archive_name(folder: Path, when: datetime | None = None) -> Path:
-    """Where an existing result folder is moved: ``<folder>_Archive-dd-Mon-yyyy-hh-mm-ss``.
-
-    A numeric suffix is added if that name is taken (two runs within one second).
-    """
-    stamp = (when or datetime.now()).strftime("%d-%b-%Y-%H-%M-%S")
-    target = folder.with_name(f"{folder.name}_Archive-{stamp}")
-    n = 1
-    while target.exists():
-        target = folder.with_name(f"{folder.name}_Archive-{stamp}-{n}")
-        n += 1
-    return target
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def remove_stale_partials(folder: Path) -> None:
-    """Delete hidden partial copies of ``folder`` left by processes that no longer run."""
-    for partial in folder.parent.glob(f".{folder.name}{_PARTIAL}*"):
-        pid = partial.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and not _pid_alive(int(pid)):
-            shutil.rmtree(partial, ignore_errors=True)
+_FORMAT = "\t".join(["%g"] * N_FEATURES + ["%d", "%d"])
 
 
 class ResultWriter:
@@ -102,51 +57,45 @@ class ResultWriter:
 
     def __init__(self, folder: str | Path) -> None:
         self.folder = Path(folder)
-        self.partial = self.folder.with_name(f".{self.folder.name}{_PARTIAL}{os.getpid()}")
         try:
-            remove_stale_partials(self.folder)
-            if self.partial.exists():
-                shutil.rmtree(self.partial)
-            self.partial.mkdir(parents=True)
+            self.partial = make_staging(self.folder)
         except OSError as error:
             raise OutputError(
                 f"cannot write results in {self.folder.parent}: {error.strerror or error}; "
                 "make the folder writable or track a copy of the movie elsewhere"
             ) from error
         self._text = open(self.partial / "tracking.txt", "w", encoding="ascii")
-        self._text.write("\t".join(COLUMNS) + "\n")
+        self._text.write("\t".join(TRACKING_COLUMNS) + "\n")
         self._db = sqlite3.connect(self.partial / "tracking.db")
         columns = ", ".join(f"{c} REAL" for c in FEATURE_COLUMNS)
         self._db.execute(f"CREATE TABLE tracking ({columns}, imageNumber INTEGER, id INTEGER)")
         self._db.execute("CREATE TABLE parameter (parameter TEXT, value REAL)")
-        self._insert = f"INSERT INTO tracking VALUES ({', '.join('?' * len(COLUMNS))})"
+        self._insert = f"INSERT INTO tracking VALUES ({', '.join('?' * len(TRACKING_COLUMNS))})"
         self._log = open(self.partial / "log", "w", encoding="utf-8")
         self.n_rows = 0
-        self._canvas: TrajectoryCanvas | None = None
 
     def write_rows(self, rows: np.ndarray) -> None:
-        """Append rows, shape (k, 23), columns as :data:`COLUMNS`."""
+        """Append rows, shape (k, 23), columns as :data:`batchtrack.schema.TRACKING_COLUMNS`."""
         if len(rows) == 0:
             return
         np.savetxt(self._text, rows, fmt=_FORMAT)
-        if self._canvas is not None:
-            self._canvas.add(rows[:, 6], rows[:, 7], rows[:, -1])
-        features = rows[:, : len(FEATURE_COLUMNS)].tolist()
-        ints = rows[:, len(FEATURE_COLUMNS) :].astype(np.int64).tolist()
+        features = rows[:, :N_FEATURES].tolist()
+        ints = rows[:, N_FEATURES:].astype(np.int64).tolist()
         self._db.executemany(self._insert, (f + i for f, i in zip(features, ints, strict=True)))
         self.n_rows += len(rows)
 
-    def draw_trajectories(self, background: np.ndarray) -> None:
-        """Also draw the tracks over ``background`` into ``trajectories.png``."""
-        from ..plots import TrajectoryCanvas
-
-        self._canvas = TrajectoryCanvas(background)
+    def write_image(self, name: str, image: np.ndarray) -> None:
+        """Add a picture (e.g. ``trajectories.png``) to the result folder."""
+        if not cv2.imwrite(str(self.partial / name), image):
+            raise OutputError(f"cannot write {self.partial / name}")
 
     def log(self, message: str) -> None:
         """Add one line (date, message) to the result's ``log``."""
         self._log.write(f"{datetime.now().isoformat(timespec='seconds')}\t{message}\n")
 
-    def finish(self, background: np.ndarray, params, *, marker: dict | None = None) -> Path:
+    def finish(
+        self, background: np.ndarray, params: Parameters, *, marker: dict | None = None
+    ) -> Path:
         """Write the background and parameters, then publish the folder atomically.
 
         ``marker``, if given, is saved as ``batchtrack.json`` (what produced this result, used
@@ -164,19 +113,11 @@ class ResultWriter:
             ((name, float(value)) for name, value in params.saved_values().items()),
         )
         self._close()
-        if not cv2.imwrite(str(self.partial / "background.pgm"), background):
-            raise OutputError(f"cannot write {self.partial / 'background.pgm'}")
+        self.write_image("background.pgm", background)
         save_cfg(params, self.partial / "cfg.toml")
-        if self._canvas is not None:
-            cv2.imwrite(str(self.partial / "trajectories.png"), self._canvas.finish())
         if marker is not None:
-            (self.partial / MARKER).write_text(json.dumps(marker, indent=1, sort_keys=True))
-        if self.folder.exists():
-            target = archive_name(self.folder)
-            self.folder.rename(target)
-            log.info("previous result archived to %s", target)
-        self.partial.rename(self.folder)
-        return self.folder
+            write_marker(self.partial / MARKER, marker)
+        return publish_folder(self.partial, self.folder)
 
     def abort(self) -> None:
         """Discard the partial result; an existing result folder is left untouched."""
@@ -193,7 +134,7 @@ class ResultWriter:
     def __enter__(self) -> ResultWriter:
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         if self.partial.exists():
             self.abort()
 

@@ -5,10 +5,14 @@ folder per input, and a function ``analyse(input_path, output_dir, params, progr
 writes its results into ``output_dir`` and returns a small dict (``frames``: units of work
 done, ``message``: a note shown with the status).
 
-The runner gives ``analyse`` a fresh staging folder; once ``analyse`` returns, every file it
-wrote is published into the real output folder (files it would replace are first moved to an
-``archive-<date>`` sub-folder, never deleted) and a resume marker is written. A crash leaves
-only a hidden staging folder, removed by the next run.
+The batch runner (:mod:`batchtrack.batch.tasks`) gives ``analyse`` a fresh staging folder;
+once ``analyse`` returns, every file it wrote is published into the real output folder (files
+it would replace are first moved to an ``archive-<date>`` sub-folder, never deleted) and a
+resume marker is written. A crash leaves only a hidden staging folder, removed by the next run.
+
+Each workflow carries what makes it different (its inputs, whether results autoload, whether
+a CSV manifest can hold its parameters, how its parameter file is read, what runs after a
+batch), so that the generic layers never test a workflow's name.
 
 Tracking is registered as ``track`` (the runner splits its movies into chunks of frames);
 ``measure`` segments and measures objects per image. A user's own function is named
@@ -18,13 +22,9 @@ Tracking is registered as ``track`` (the runner splits its movies into chunks of
 from __future__ import annotations
 
 import importlib
-import json
 import logging
-import os
-import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,6 @@ from ..errors import ParameterError
 __all__ = [
     "UserParameters",
     "Workflow",
-    "analyse_task",
     "get_workflow",
     "register",
     "workflow_names",
@@ -44,6 +43,11 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 Analyse = Callable[[Path, Path, Any, Callable[[int, int], None] | None], dict | None]
+#: ``read_parameters(values, cfg) -> params``: defaults < parameter file < ``values``.
+ReadParameters = Callable[[Mapping[str, Any], Path | None], BaseModel]
+#: ``after_batch(results, path) -> written file or None``; ``results`` holds the
+#: ``(input, output folder)`` of every finished entry, ``path`` the file asked for (or None).
+AfterBatch = Callable[[Sequence[tuple[Path, Path]], Path | None], Path | None]
 
 
 class UserParameters(BaseModel):
@@ -62,8 +66,9 @@ class Workflow:
         Registry name (``track``, ``measure``) or ``package.module:function``.
     params_model : type of pydantic BaseModel
         Parameter model; entries hold an instance (a snapshot).
-    analyse : callable
-        ``analyse(input_path, output_dir, params, progress) -> dict | None``.
+    analyse : callable or None
+        ``analyse(input_path, output_dir, params, progress) -> dict | None``; None for a
+        chunked workflow, which the runner runs as its own tasks.
     find_inputs : callable
         ``find_inputs(path) -> list[Path]``: the entries a path given to *add* holds.
     output_dir : callable
@@ -73,15 +78,34 @@ class Workflow:
         every result is sent under one root folder (default: the root itself, shared).
     chunked : bool
         The runner splits inputs into frame chunks (tracking only).
+    input_label : str
+        What the workflow reads, for messages ("image files").
+    autoload : bool
+        An entry's result folder may hold parameters and a background to reuse (tracking).
+    csv_manifest : bool
+        Its parameters fit one row of a CSV manifest (flat numbers: tracking).
+    named_parameters : bool
+        The command line has one ``--NAME`` option per parameter (tracking); otherwise
+        parameters are given as ``--param name=value``.
+    read_parameters : callable, optional
+        How a parameter file is read (default: its ``[parameters]`` TOML table).
+    after_batch : callable, optional
+        What runs once a batch is done (measure: the batch-wide table).
     """
 
     name: str
     params_model: type[BaseModel]
-    analyse: Analyse
+    analyse: Analyse | None
     find_inputs: Callable[[Path], list[Path]]
     output_dir: Callable[[Path], Path]
     output_under: Callable[[Path, Path], Path] = lambda root, _input: root
     chunked: bool = False
+    input_label: str = "input files"
+    autoload: bool = False
+    csv_manifest: bool = False
+    named_parameters: bool = False
+    read_parameters: ReadParameters | None = None
+    after_batch: AfterBatch | None = None
 
 
 _REGISTRY: dict[str, Workflow] = {}
@@ -145,55 +169,3 @@ def get_workflow(name: str) -> Workflow:
         f"unknown workflow {name!r}; use one of {', '.join(sorted(_REGISTRY))} "
         "or 'package.module:function'"
     )
-
-
-# -- running one input (in a worker) -----------------------------------------------------------
-def _marker_path(output_dir: Path, input_path: Path) -> Path:
-    return output_dir / f".{input_path.name}.batchtrack.json"
-
-
-def _publish(staging: Path, output_dir: Path) -> list[Path]:
-    """Move every file of ``staging`` into ``output_dir``, archiving files it replaces."""
-    archive = None
-    published = []
-    for item in sorted(staging.iterdir()):
-        target = output_dir / item.name
-        if target.exists():
-            if archive is None:
-                stamp = datetime.now().strftime("%d-%b-%Y-%H-%M-%S")
-                archive = output_dir / f"archive-{stamp}"
-                archive.mkdir(exist_ok=True)
-            shutil.move(str(target), archive / item.name)
-        os.replace(item, target)
-        published.append(target)
-    return published
-
-
-def analyse_task(workflow_name: str, job) -> dict:
-    """Run one input of a non-chunked workflow with staging, publishing and a resume marker."""
-    from ..batch.run import init_worker, make_marker, marker_matches
-    from ..io.results import remove_stale_partials
-    from ..params import parameters_hash
-
-    init_worker()
-    workflow = get_workflow(workflow_name)
-    input_path, output_dir = Path(job.path), Path(job.output)
-    marker = make_marker(input_path, parameters_hash(job.params), None, workflow_name)
-    marker_file = _marker_path(output_dir, input_path)
-    if not job.force and marker_matches(marker_file, marker):
-        return {"skipped": True}
-    output_dir.mkdir(parents=True, exist_ok=True)
-    remove_stale_partials(output_dir / input_path.name)
-    staging = output_dir / f".{input_path.name}.partial-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
-    try:
-        params = job.params
-        if not isinstance(params, workflow.params_model):
-            params = workflow.params_model.model_validate(dict(params))
-        result = workflow.analyse(input_path, staging, params, None) or {}
-        _publish(staging, output_dir)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    marker_file.write_text(json.dumps(marker, sort_keys=True))
-    return {"frames": int(result.get("frames", 1)), "message": str(result.get("message", ""))}

@@ -10,7 +10,7 @@ Per image, :func:`analyse` writes into the output folder:
 
 * ``<stem>_labels.tif``: the label image (0 = background, objects 1…N; ImageJ-compatible,
   calibrated when the pixel size is known);
-* ``<stem>_measurements.csv``: one tab-separated row per object, columns :data:`COLUMNS`.
+* ``<stem>_measurements.csv``: one tab-separated row per object, columns :data:`MEASURE_COLUMNS`.
 
 :func:`combine_measurements` joins the tables of a batch into one, with an ``image`` column.
 
@@ -36,7 +36,8 @@ from __future__ import annotations
 import difflib
 import logging
 import math
-from collections.abc import Callable, Iterable
+import os
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -52,9 +53,9 @@ from ..errors import InputError, OutputError, ParameterError
 from . import Workflow, register
 
 __all__ = [
-    "COLUMNS",
     "IMAGE_SUFFIXES",
     "MEASURE",
+    "MEASURE_COLUMNS",
     "MeasureParameters",
     "analyse",
     "combine_measurements",
@@ -72,7 +73,7 @@ log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg", ".bmp", ".pgm", ".ppm", ".webp")
 
 #: Columns of a measurement table and their meaning ("unit" = the pixel size's unit).
-COLUMNS: dict[str, str] = {
+MEASURE_COLUMNS: dict[str, str] = {
     "label": "object number in the label image",
     "area": "area [unit²]",
     "area_px": "area [pixels]",
@@ -365,7 +366,7 @@ def measure_labels(
     Returns
     -------
     DataFrame
-        One row per object, columns :data:`COLUMNS`.
+        One row per object, columns :data:`MEASURE_COLUMNS`.
     """
     if not (pixel_size > 0 and math.isfinite(pixel_size)):
         raise ParameterError(f"pixel_size must be a positive number, got {pixel_size!r}")
@@ -419,7 +420,7 @@ def measure_image(
     labels : ndarray of int32, shape (H, W)
         0 = background, objects 1…N.
     table : DataFrame
-        One row per object, in label order; columns :data:`COLUMNS`.
+        One row per object, in label order; columns :data:`MEASURE_COLUMNS`.
 
     Raises
     ------
@@ -540,7 +541,7 @@ def combine_measurements(source: str | Path | Iterable[str | Path]) -> pd.DataFr
     Returns
     -------
     DataFrame
-        Columns ``image`` then :data:`COLUMNS`; one row per object of every image.
+        Columns ``image`` then :data:`MEASURE_COLUMNS`; one row per object of every image.
     """
     if isinstance(source, (str, Path)):
         folder = Path(source)
@@ -556,7 +557,7 @@ def combine_measurements(source: str | Path | Iterable[str | Path]) -> pd.DataFr
             table.insert(0, "image", path.name.removesuffix("_measurements.csv"))
             tables.append(table)
     if not tables:
-        return pd.DataFrame(columns=["image", *COLUMNS])
+        return pd.DataFrame(columns=["image", *MEASURE_COLUMNS])
     return pd.concat(tables, ignore_index=True)
 
 
@@ -610,6 +611,49 @@ def synthetic_image(
     return np.clip(image * scale, 0, top).astype(dtype)
 
 
+BATCH_TABLE = "measurements_all.csv"
+
+
+def write_batch_table(
+    results: Sequence[tuple[Path, Path]], path: Path | None = None
+) -> Path | None:
+    """Write the batch-wide table of the finished images (tab-separated, ``image`` first).
+
+    Parameters
+    ----------
+    results : sequence of (image path, output folder)
+        The finished entries.
+    path : Path, optional
+        The file; by default ``measurements_all.csv`` in the folder that holds every
+        entry's output folder.
+
+    Returns
+    -------
+    Path or None
+        The file written; None (nothing written) when no entry finished.
+    """
+    if not results:
+        return None
+    tables = [measurements_path(image, folder) for image, folder in results]
+    combined = combine_measurements([t for t in tables if t.is_file()])
+    if path is None:
+        path = _common_folder([folder for _, folder in results]) / BATCH_TABLE
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        combined.to_csv(path, sep="\t", index=False)
+    except OSError as error:
+        raise OutputError(f"cannot write the batch table {path}: {error}") from error
+    log.info("%d objects of %d images -> %s", len(combined), len(results), path)
+    return path
+
+
+def _common_folder(folders: list[Path]) -> Path:
+    try:
+        return Path(os.path.commonpath([f.resolve() for f in folders]))
+    except ValueError:  # different drives (Windows)
+        return Path.cwd()
+
+
 MEASURE = register(
     Workflow(
         name="measure",
@@ -617,5 +661,7 @@ MEASURE = register(
         analyse=analyse,
         find_inputs=find_inputs,
         output_dir=output_dir,
+        input_label="image files",
+        after_batch=write_batch_table,
     )
 )

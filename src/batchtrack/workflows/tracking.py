@@ -2,27 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from ..io.frames import find_movies, result_dir_for
-from ..params import Parameters
+from ..params import Parameters, load_cfg
 from . import Workflow, register
 
-__all__ = ["TRACKING"]
+__all__ = ["TRACKING", "tracking_parameters"]
 
 
-def analyse(
-    movie: Path,
-    output_dir: Path,
-    params: Parameters,
-    progress: Callable[[int, int], None] | None = None,
-) -> dict:
-    """Track one movie into ``output_dir`` (its ``Tracking_Result`` folder)."""
-    from ..movie import track_movie
-
-    summary, _ = track_movie(movie, params, output=output_dir, progress=progress)
-    return {"frames": summary.n_frames, "message": f"{summary.n_ids} ids, {summary.n_rows} rows"}
+def tracking_parameters(
+    values: Mapping[str, Any] | None = None, cfg: str | Path | None = None
+) -> Parameters:
+    """Tracking parameters: defaults < ``cfg`` (FastTrack's cfg.toml) < ``values``."""
+    params = load_cfg(cfg) if cfg else Parameters()
+    return params.with_updates({k: v for k, v in (values or {}).items() if v is not None})
 
 
 def output_under(root: Path, movie: Path) -> Path:
@@ -34,10 +30,15 @@ TRACKING = register(
     Workflow(
         name="track",
         params_model=Parameters,
-        analyse=analyse,
+        analyse=None,  # the batch runner runs tracking as chunked tasks (batch.tasks)
         find_inputs=find_movies,
         output_dir=result_dir_for,
         output_under=output_under,
         chunked=True,
+        input_label="image sequence or video file",
+        autoload=True,
+        csv_manifest=True,
+        named_parameters=True,
+        read_parameters=tracking_parameters,
     )
 )

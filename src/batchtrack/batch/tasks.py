@@ -1,0 +1,148 @@
+"""The tasks a worker runs for one entry; they take paths and parameters, never frames.
+
+A tracking entry runs as three kinds of task:
+
+1. :func:`prepare_task`: open the movie, count its frames, compute or check the background, and
+   tell whether a matching finished result already exists (resume);
+2. :func:`detect_task`: detect the objects of one chunk of frames (chunks run in parallel);
+3. :func:`finish_task`: link all chunks in frame order and publish the result folder
+   atomically, with its resume marker.
+
+Other workflows (see :mod:`batchtrack.workflows`) run as one :func:`analyse_task` per entry:
+the workflow's ``analyse`` writes into a staging folder whose files are then published into
+the output folder, followed by a resume marker.
+
+Tasks are module-level functions so that they pickle.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import cv2
+import numpy as np
+from pydantic import BaseModel
+
+from ..io.publish import make_staging, publish_files
+from ..io.resume import MARKER, make_marker, marker_matches, write_marker
+from ..params import Parameters, parameters_hash
+from ..workflows import get_workflow
+from .executors import init_worker
+
+if TYPE_CHECKING:
+    from ..movie import Detections, TrackSummary
+
+__all__ = ["Job", "Prepared", "analyse_task", "detect_task", "finish_task", "prepare_task"]
+
+
+@dataclass(frozen=True)
+class Job:
+    """What a worker needs to process one entry: paths and parameters only."""
+
+    path: str
+    params: BaseModel
+    background: str | None
+    output: str
+    force: bool = False
+
+    @property
+    def tracking_params(self) -> Parameters:
+        """``params`` of a tracking job (the other workflows have their own model)."""
+        assert isinstance(self.params, Parameters)
+        return self.params
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Result of the prepare task."""
+
+    n_frames: int
+    background_png: bytes
+    marker: dict[str, Any]
+    skip: bool = False
+    #: A video's frame index, so that chunk workers seek at once.
+    index: tuple[Any, ...] | None = None
+
+
+def prepare_task(job: Job) -> Prepared:
+    """Open the movie, get its background, and check for a matching finished result."""
+    from ..io.frames import open_frames
+    from ..movie import check_roi, resolve_background
+
+    init_worker()
+    path = Path(job.path)
+    marker = make_marker(path, parameters_hash(job.params), _opt(job.background), "track")
+    if not job.force and marker_matches(Path(job.output) / MARKER, marker):
+        return Prepared(0, b"", marker, skip=True)
+    with open_frames(path) as source:
+        check_roi(job.tracking_params, source.shape)
+        background = resolve_background(source, job.tracking_params, _opt(job.background))
+        n_frames = source.n_frames
+        index = source.index
+    _, png = cv2.imencode(".png", background)
+    return Prepared(n_frames, png.tobytes(), marker, index=index)
+
+
+def detect_task(job: Job, prepared: Prepared, start: int, stop: int | None) -> Detections:
+    """Detect the objects of frames ``start``…``stop`` of one movie."""
+    from ..io.frames import open_frames
+    from ..movie import detect_range
+
+    init_worker()
+    background = _decode(prepared.background_png)
+    with open_frames(Path(job.path), index=prepared.index) as source:
+        return detect_range(source, background, job.tracking_params, start=start, stop=stop)
+
+
+def finish_task(job: Job, prepared: Prepared, chunks: list[Detections]) -> TrackSummary:
+    """Link the chunks in order and publish the result folder with its resume marker."""
+    from ..movie import write_result
+
+    summary, _ = write_result(
+        chunks,
+        job.tracking_params,
+        _decode(prepared.background_png),
+        job.output,
+        marker=prepared.marker,
+        label=job.path,
+    )
+    return summary
+
+
+def _decode(png: bytes) -> np.ndarray:
+    return cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_GRAYSCALE)
+
+
+def _opt(path: str | None) -> Path | None:
+    return None if path is None else Path(path)
+
+
+def _marker_path(output_dir: Path, input_path: Path) -> Path:
+    return output_dir / f".{input_path.name}.batchtrack.json"
+
+
+def analyse_task(workflow_name: str, job: Job) -> dict[str, Any]:
+    """Run one input of a non-chunked workflow with staging, publishing and a resume marker."""
+    init_worker()
+    workflow = get_workflow(workflow_name)
+    assert workflow.analyse is not None, f"{workflow_name} runs as chunked tasks"
+    input_path, output_dir = Path(job.path), Path(job.output)
+    marker = make_marker(input_path, parameters_hash(job.params), None, workflow_name)
+    marker_file = _marker_path(output_dir, input_path)
+    if not job.force and marker_matches(marker_file, marker):
+        return {"skipped": True}
+    output_dir.mkdir(parents=True, exist_ok=True)
+    staging = make_staging(output_dir / input_path.name)
+    try:
+        params = job.params
+        if not isinstance(params, workflow.params_model):
+            params = workflow.params_model.model_validate(dict(params))
+        result = workflow.analyse(input_path, staging, params, None) or {}
+        publish_files(staging, output_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    write_marker(marker_file, marker)
+    return {"frames": int(result.get("frames", 1)), "message": str(result.get("message", ""))}
