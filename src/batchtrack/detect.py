@@ -19,11 +19,15 @@ arrays; nothing knows about files.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from .schema import FEATURE_COLUMNS
+
+if TYPE_CHECKING:
+    from .params import Parameters
 
 __all__ = [
     "FEATURE_COLUMNS",
@@ -285,7 +289,7 @@ def _fill_features(out: np.ndarray, contours: list[np.ndarray], areas: np.ndarra
     out[:, 18:21] = _axes(m00, mu20, mu11, mu02).T
 
 
-def binary_image(frame: np.ndarray, background: np.ndarray, params) -> np.ndarray:
+def binary_image(frame: np.ndarray, background: np.ndarray, params: Parameters) -> np.ndarray:
     """The whole frame's binary image for these parameters (:func:`binarize` with FastTrack's
     names: ``thresh``, ``lightBack``, ``morph``, ``morphSize``, ``morphType``)."""
     return binarize(
@@ -300,7 +304,7 @@ def binary_image(frame: np.ndarray, background: np.ndarray, params) -> np.ndarra
 
 
 def segment(
-    frame: np.ndarray, background: np.ndarray, params
+    frame: np.ndarray, background: np.ndarray, params: Parameters
 ) -> tuple[list[np.ndarray], np.ndarray]:
     """Binarise a frame and keep the objects within the area bounds.
 
@@ -324,12 +328,12 @@ def segment(
     return find_objects(binary, min_area=params.minArea, max_area=params.maxArea)
 
 
-def roi_offset(params) -> tuple[int, int]:
+def roi_offset(params: Parameters) -> tuple[int, int]:
     """(x, y) of the ROI's top-left corner: what turns ROI coordinates into image coordinates."""
     return (params.xTop, params.yTop)
 
 
-def detect(frame: np.ndarray, background: np.ndarray, params) -> np.ndarray:
+def detect(frame: np.ndarray, background: np.ndarray, params: Parameters) -> np.ndarray:
     """Detect the objects of one frame and measure their features.
 
     Parameters

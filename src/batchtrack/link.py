@@ -18,10 +18,14 @@ assignment, :class:`Linker` keeps the memory of objects between frames.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .schema import AREA_BODY, N_FEATURES, PERIMETER_BODY, SPOT_COLUMNS
+
+if TYPE_CHECKING:
+    from .params import Parameters
 
 __all__ = ["LinkWeights", "Linker", "cost_matrix", "solve"]
 
@@ -40,7 +44,7 @@ class LinkWeights:
     max_time: int = 100
 
     @classmethod
-    def from_params(cls, params) -> LinkWeights:
+    def from_params(cls, params: Parameters) -> LinkWeights:
         """Build from FastTrack-named parameters (``normAngle`` in degrees)."""
         return cls(
             spot=params.spot,
@@ -116,8 +120,6 @@ def solve(cost: np.ndarray, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray
     Examples
     --------
     >>> import numpy as np
-
-from .schema import AREA_BODY, N_FEATURES, PERIMETER_BODY, SPOT_COLUMNS
     >>> cost = np.array([[1.0, 2.0], [2.0, 1.0]])
     >>> solve(cost, np.ones((2, 2), bool))
     (array([0, 1]), array([0, 1]))
@@ -148,8 +150,6 @@ class Linker:
     Examples
     --------
     >>> import numpy as np
-
-from .schema import AREA_BODY, N_FEATURES, PERIMETER_BODY, SPOT_COLUMNS
     >>> linker = Linker(LinkWeights(spot=2, max_dist=10))
     >>> from batchtrack.schema import X_BODY
     >>> frame = np.zeros((2, 21)); frame[:, X_BODY] = [0, 50]

@@ -391,8 +391,12 @@ def track(
 
     Examples
     --------
-    >>> from batchtrack import track, Parameters                 # doctest: +SKIP
-    >>> table = track("Run1/images", Parameters(thresh=60, methBack=1))  # doctest: +SKIP
+    >>> from batchtrack import track, Parameters
+    >>> table = track("exp/Run1/images", Parameters(thresh=60, methBack=1, maxArea=400))
+    >>> table["id"].nunique()
+    3
+    >>> import os; os.path.isfile("exp/Run1/images/Tracking_Result/tracking.txt")
+    True
     """
     _, table = track_movie(path, params, background=background, progress=progress, collect=True)
     return table

@@ -569,8 +569,11 @@ def load_cfg(
 
     Examples
     --------
-    >>> params = load_cfg("Tracking_Result/cfg.toml")  # doctest: +SKIP
-    >>> params = load_cfg("cfg.toml").with_updates(thresh=60)  # file < flags  # doctest: +SKIP
+    >>> save_cfg(Parameters(thresh=40), "cfg.toml")
+    >>> load_cfg("cfg.toml").thresh
+    40
+    >>> load_cfg("cfg.toml").with_updates(thresh=60).thresh  # file < flags
+    60
     """
     return read_cfg(path, unknown=unknown).parameters
 

@@ -134,9 +134,11 @@ class TrajectoryCanvas:
 
     Examples
     --------
-    >>> canvas = TrajectoryCanvas(background)          # doctest: +SKIP
-    >>> canvas.add(rows[:, X_BODY], rows[:, Y_BODY], rows[:, ID])  # doctest: +SKIP
-    >>> picture = canvas.finish()                       # doctest: +SKIP
+    >>> canvas = TrajectoryCanvas(np.full((100, 200), 200, np.uint8))
+    >>> for t in range(10):
+    ...     canvas.add(np.array([10.0 + 5 * t]), np.array([50.0]), np.array([0]))
+    >>> canvas.finish().shape  # enlarged 5x so that lines and labels stay legible
+    (500, 1000, 3)
     """
 
     def __init__(self, background: np.ndarray) -> None:
@@ -214,7 +216,10 @@ def plot_trajectories(result_dir: str | Path, out_png: str | Path | None = None)
 
     Examples
     --------
-    >>> png = plot_trajectories("Run1/images/Tracking_Result")  # doctest: +SKIP
+    >>> from batchtrack import Parameters, track
+    >>> _ = track("exp/Run1/images", Parameters(thresh=60, methBack=1, maxArea=400))
+    >>> plot_trajectories("exp/Run1/images/Tracking_Result").name
+    'trajectories.png'
     """
     folder = Path(result_dir)
     table = read_tracking(folder)

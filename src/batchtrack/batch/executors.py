@@ -16,6 +16,7 @@ import multiprocessing
 import os
 import shutil
 from collections.abc import Iterator
+from typing import Any
 
 import cv2
 
@@ -138,7 +139,7 @@ def _dask_client(
         yield client
 
 
-def jobqueue_cluster(kind: str, options: dict):
+def jobqueue_cluster(kind: str, options: dict[str, Any]) -> Any:
     """A dask-jobqueue cluster (``slurm``, ``pbs``, ``sge``, ``lsf``) from plain options.
 
     Each job runs ``cores`` single-threaded worker processes (batchtrack's tasks hold the GIL),

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
+import enum
 import heapq
 import itertools
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ..errors import BatchtrackError, ParameterError
 from ..workflows import get_workflow
@@ -23,6 +26,9 @@ from .executors import BACKENDS, jobqueue_cluster, open_executor, worker_count
 from .shards import parse_shard, select_shard
 from .stack import Entry, Stack, Status
 from .tasks import Job, Prepared, analyse_task, detect_task, finish_task, prepare_task
+
+if TYPE_CHECKING:
+    from ..movie import Detections, TrackSummary
 
 __all__ = [
     "BACKENDS",
@@ -63,6 +69,20 @@ class RunSummary:
         )
 
 
+class _Task(enum.Enum):
+    """The kinds of task an entry runs (see :mod:`batchtrack.batch.tasks`)."""
+
+    PREPARE = "prepare"
+    DETECT = "detect"
+    FINISH = "finish"
+    ANALYSE = "analyse"
+
+
+#: A task waiting for a free slot: (entry order, submission order, kind, entry, function,
+#: arguments, first frame).
+_Queued = tuple[int, int, _Task, "_Running", Callable[..., Any], tuple[Any, ...], int]
+
+
 @dataclass
 class _Running:
     """Coordinator-side state of one entry in flight."""
@@ -71,7 +91,7 @@ class _Running:
     job: Job
     order: int
     prepared: Prepared | None = None
-    chunks: dict[int, object] = field(default_factory=dict)
+    chunks: dict[int, Detections] = field(default_factory=dict)
     pending: int = 0
 
 
@@ -106,8 +126,14 @@ class _Coordinator:
         # published one entry after another rather than all at the end.
         self.slots, self.max_active = slots, slots + 1
         self.cancel = cancel or threading.Event()
-        self.futures: dict[cf.Future, tuple[str, _Running, int]] = {}
-        self.backlog: list[tuple] = []
+        self.futures: dict[cf.Future[Any], tuple[_Task, _Running, int]] = {}
+        self.backlog: list[_Queued] = []
+        self._after: dict[_Task, Callable[[_Running, Any, int], None]] = {
+            _Task.PREPARE: self._after_prepare,
+            _Task.DETECT: self._after_detect,
+            _Task.FINISH: self._after_finish,
+            _Task.ANALYSE: self._after_analyse,
+        }
         self.running: dict[int, _Running] = {}
         self.frames = 0
         self._order = itertools.count()
@@ -125,7 +151,9 @@ class _Coordinator:
             for future in done:
                 self._handle(future)
 
-    def _submit(self, kind: str, state: _Running, fn, *args, start: int = 0) -> None:
+    def _submit(
+        self, kind: _Task, state: _Running, fn: Callable[..., Any], *args: Any, start: int = 0
+    ) -> None:
         heapq.heappush(self.backlog, (state.order, next(self._order), kind, state, fn, args, start))
 
     def _pump(self) -> None:
@@ -141,11 +169,11 @@ class _Coordinator:
         self.stack.set_status(entry, Status.RUNNING)
         self.stack.set_progress(entry, 0, entry.total)
         if get_workflow(entry.workflow).chunked:
-            self._submit("prepare", state, prepare_task, state.job)
+            self._submit(_Task.PREPARE, state, prepare_task, state.job)
         else:
-            self._submit("analyse", state, analyse_task, entry.workflow, state.job)
+            self._submit(_Task.ANALYSE, state, analyse_task, entry.workflow, state.job)
 
-    def _handle(self, future: cf.Future) -> None:
+    def _handle(self, future: cf.Future[Any]) -> None:
         kind, state, start = self.futures.pop(future)
         if state.entry.id not in self.running:  # entry already failed
             return
@@ -154,7 +182,7 @@ class _Coordinator:
         except BaseException as error:
             self._fail(state, error)
             return
-        getattr(self, f"_after_{kind}")(state, result, start)
+        self._after[kind](state, result, start)
 
     def _after_prepare(self, state: _Running, prepared: Prepared, _: int) -> None:
         entry = state.entry
@@ -168,10 +196,10 @@ class _Coordinator:
         for i, start in enumerate(starts):
             stop = None if i == len(starts) - 1 else start + self.chunk_size
             self._submit(
-                "detect", state, detect_task, state.job, prepared, start, stop, start=start
+                _Task.DETECT, state, detect_task, state.job, prepared, start, stop, start=start
             )
 
-    def _after_detect(self, state: _Running, detections, start: int) -> None:
+    def _after_detect(self, state: _Running, detections: Detections, start: int) -> None:
         state.chunks[start] = detections
         state.pending -= 1
         entry = state.entry
@@ -183,9 +211,9 @@ class _Coordinator:
         if state.pending == 0:
             chunks = [state.chunks[k] for k in sorted(state.chunks)]
             state.chunks = {}
-            self._submit("finish", state, finish_task, state.job, state.prepared, chunks)
+            self._submit(_Task.FINISH, state, finish_task, state.job, state.prepared, chunks)
 
-    def _after_finish(self, state: _Running, summary, _: int) -> None:
+    def _after_finish(self, state: _Running, summary: TrackSummary, _: int) -> None:
         self.frames += summary.n_frames
         self.stack.set_progress(state.entry, state.entry.total, state.entry.total)
         note = f"{summary.n_ids} ids, {summary.n_rows} rows"
@@ -195,7 +223,7 @@ class _Coordinator:
             note += " (no object detected: check thresh and area bounds)"
         self._end(state, Status.DONE, note)
 
-    def _after_analyse(self, state: _Running, result, _: int) -> None:
+    def _after_analyse(self, state: _Running, result: dict[str, Any], _: int) -> None:
         if result.get("skipped"):
             self._end(state, Status.SKIPPED, "finished result with the same inputs found")
             return

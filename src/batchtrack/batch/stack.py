@@ -24,7 +24,7 @@ import enum
 import itertools
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -119,8 +119,9 @@ class Stack:
 
     Examples
     --------
-    >>> stack = Stack(Parameters(thresh=60))                    # doctest: +SKIP
-    >>> stack.add(["exp/Run1", "exp/Run2"], suffix="images")    # doctest: +SKIP
+    >>> stack = Stack(Parameters(thresh=60))
+    >>> [entry.path.as_posix() for entry in stack.add(["exp/Run1", "exp/Run2"], suffix="images")]
+    ['exp/Run1/images', 'exp/Run2/images']
     """
 
     def __init__(
@@ -307,5 +308,5 @@ class Stack:
     def __len__(self) -> int:
         return len(self.entries)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Entry]:
         return iter(list(self.entries))

@@ -232,9 +232,9 @@ class ImageSequence(FrameSource):
 
     Examples
     --------
-    >>> with ImageSequence("data/zebrafish-100/images") as movie:  # doctest: +SKIP
-    ...     for k, frame in movie.iter_frames():
-    ...         ...
+    >>> with ImageSequence("exp/Run1/images") as movie:
+    ...     print(movie.n_frames, movie.shape, [k for k, _ in movie.iter_frames(0, 3)])
+    20 (96, 128) [0, 1, 2]
     """
 
     def __init__(self, path: str | os.PathLike[str], *, files: list[str] | None = None) -> None:
@@ -534,10 +534,11 @@ def open_frames(path: str | os.PathLike[str], *, index: tuple | None = None) -> 
 
     Examples
     --------
-    >>> with open_frames("movies/fish.avi") as movie:  # doctest: +SKIP
-    ...     background = movie.read(0)
-    ...     for k, frame in movie.iter_frames(0, 100):
-    ...         ...
+    >>> with open_frames("exp/Run1/images") as movie:
+    ...     first = movie.read(0)
+    ...     brightest = max(frame.max() for _, frame in movie.iter_frames(0, 10))
+    >>> first.dtype, int(brightest) <= 255
+    (dtype('uint8'), True)
     """
     path = Path(path)
     if path.is_dir():

@@ -50,9 +50,12 @@ class ResultWriter:
 
     Examples
     --------
-    >>> with ResultWriter(folder) as out:          # doctest: +SKIP
-    ...     out.write_rows(rows)                    # (k, 23) array
-    ...     out.finish(background, params)          # publishes the folder
+    >>> from batchtrack.params import Parameters
+    >>> with ResultWriter("Tracking_Result") as out:
+    ...     out.write_rows(np.zeros((3, 23)))           # (k, 23) array
+    ...     folder = out.finish(np.zeros((8, 8), np.uint8), Parameters())  # publishes it
+    >>> sorted(p.name for p in folder.iterdir())
+    ['background.pgm', 'cfg.toml', 'log', 'tracking.db', 'tracking.txt']
     """
 
     def __init__(self, folder: str | Path) -> None:
