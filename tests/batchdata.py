@@ -32,7 +32,6 @@ RESULT_FILES = {
     "log",
     "trajectories.png",
 }
-MARKER = "batchtrack.json"
 
 
 def _bounce(p: np.ndarray, low: float, high: float) -> np.ndarray:

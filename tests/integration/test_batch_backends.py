@@ -27,7 +27,6 @@ import pytest
 import batchtrack
 from batchdata import (
     BLOB_PARAMS,
-    MARKER,
     N_FRAMES,
     RESULT_FILES,
     write_background,
@@ -37,6 +36,8 @@ from batchdata import (
 from batchtrack.batch.run import BACKENDS, RunSummary, open_executor, parse_shard, run_stack
 from batchtrack.batch.stack import Stack, Status
 from batchtrack.errors import ParameterError
+from batchtrack.io.frames import result_dir_for
+from batchtrack.io.resume import MARKER
 from batchtrack.movie import track_movie
 from batchtrack.params import load_cfg, save_cfg
 from batchtrack.workflows import UserParameters
@@ -161,13 +162,6 @@ def two_movies(root: Path) -> tuple[Path, Path]:
     return write_blob_sequence(root / "seq", seed=3), write_blob_video(root / "v" / "m.avi", seed=4)
 
 
-def result_of(movie: Path) -> Path:
-    """FastTrack's result folder of a sequence folder or a video file."""
-    if movie.is_dir():
-        return movie / "Tracking_Result"
-    return movie.with_name(f"Tracking_Result_{movie.stem}")
-
-
 def archives(root: Path) -> list[Path]:
     return sorted(root.rglob("Tracking_Result*_Archive-*"))
 
@@ -206,8 +200,8 @@ def test_same_tracking_whatever_backend_workers_and_chunk_size(
             label = f"{backend.name}, {workers} workers, chunks of {chunk_size}"
             assert summary.counts == counts(done=2), label
             assert summary.frames == 2 * N_FRAMES, label
-            assert (result_of(seq) / "tracking.txt").read_text() == reference["seq"], label
-            assert (result_of(video) / "tracking.txt").read_text() == reference["video"], label
+            assert (result_dir_for(seq) / "tracking.txt").read_text() == reference["seq"], label
+            assert (result_dir_for(video) / "tracking.txt").read_text() == reference["video"], label
     assert len(archives(tmp_path)) == 2 * (runs - 1)  # forced runs archive, never delete
 
 
@@ -298,7 +292,7 @@ def test_cancel_stops_the_run_and_the_next_run_resumes(tmp_path: Path, backend: 
     again = run(stack, backend, workers=1)
     assert [e.status for e in stack if e in done] == [Status.SKIPPED] * len(done)
     assert again.counts["Done"] + again.counts["Skipped"] == len(stack)
-    assert all((result_of(m) / MARKER).is_file() for m in movies)
+    assert all((result_dir_for(m) / MARKER).is_file() for m in movies)
 
 
 def test_progress_passes_through_intermediate_values(tmp_path: Path, backend: Backend) -> None:
@@ -328,15 +322,19 @@ def test_resume_skips_finished_entries_and_force_redoes_them(
     stack.add([seq, video, other])
     assert run(stack, backend, chunk_size=30).counts == counts(done=3)
     for movie in (seq, video, other):
-        assert {p.name for p in result_of(movie).iterdir()} == RESULT_FILES | {MARKER}
-    marker = json.loads((result_of(seq) / MARKER).read_text())
+        assert {p.name for p in result_dir_for(movie).iterdir()} == RESULT_FILES | {MARKER}
+    marker = json.loads((result_dir_for(seq) / MARKER).read_text())
     assert marker["background"] == "computed" and marker["input"]["files"] == N_FRAMES
-    stamps = {m: (result_of(m) / "tracking.txt").stat().st_mtime_ns for m in (seq, video, other)}
+    stamps = {
+        m: (result_dir_for(m) / "tracking.txt").stat().st_mtime_ns for m in (seq, video, other)
+    }
 
     again = run(stack, backend, chunk_size=30)
     assert again.counts == counts(skipped=3) and again.frames == 0
     assert [e.status for e in stack] == [Status.SKIPPED] * 3
-    assert all((result_of(m) / "tracking.txt").stat().st_mtime_ns == t for m, t in stamps.items())
+    assert all(
+        (result_dir_for(m) / "tracking.txt").stat().st_mtime_ns == t for m, t in stamps.items()
+    )
     assert archives(tmp_path) == []
 
     # new parameters for one entry, a changed frame in another: only those two are redone
@@ -346,7 +344,7 @@ def test_resume_skips_finished_entries_and_force_redoes_them(
     partly = run(stack, backend, chunk_size=30)
     assert [e.status for e in stack] == [Status.DONE, Status.SKIPPED, Status.DONE]
     assert partly.counts == counts(done=2, skipped=1) and partly.frames == N_FRAMES + 20
-    assert load_cfg(result_of(seq) / "cfg.toml").thresh == 70
+    assert load_cfg(result_dir_for(seq) / "cfg.toml").thresh == 70
 
     forced = run(stack, backend, chunk_size=30, force=True)
     assert forced.counts == counts(done=3)
@@ -364,7 +362,7 @@ def test_shards_partition_the_stack(tmp_path: Path, backend: Backend) -> None:
         assert all(e.status is Status.WAITING for e in stack if e.path not in done[-1])
         assert summary.counts == counts(done=len(done[-1]))
     assert done == [movies[0::2], movies[1::2]]
-    assert all((result_of(m) / MARKER).is_file() for m in movies)
+    assert all((result_dir_for(m) / MARKER).is_file() for m in movies)
 
 
 def test_overrides_and_autoload_reach_the_workers(tmp_path: Path, backend: Backend) -> None:
@@ -378,13 +376,13 @@ def test_overrides_and_autoload_reach_the_workers(tmp_path: Path, backend: Backe
     stack.override(stack.entries[0], background=clean)
     stack.override(stack.entries[1], cfg=cfg)
     assert run(stack, backend, chunk_size=7).counts == counts(done=3)
-    background = cv2.imread(str(result_of(seq) / "background.pgm"), cv2.IMREAD_UNCHANGED)
+    background = cv2.imread(str(result_dir_for(seq) / "background.pgm"), cv2.IMREAD_UNCHANGED)
     assert (background == 200).all()
-    marker = json.loads((result_of(seq) / MARKER).read_text())
+    marker = json.loads((result_dir_for(seq) / MARKER).read_text())
     assert marker["background"] == hashlib.sha256(clean.read_bytes()).hexdigest()
-    assert load_cfg(result_of(video) / "cfg.toml") == load_cfg(cfg)
-    assert load_cfg(result_of(other) / "cfg.toml") == BLOB_PARAMS
-    before = {m: (result_of(m) / "tracking.txt").read_text() for m in (seq, video, other)}
+    assert load_cfg(result_dir_for(video) / "cfg.toml") == load_cfg(cfg)
+    assert load_cfg(result_dir_for(other) / "cfg.toml") == BLOB_PARAMS
+    before = {m: (result_dir_for(m) / "tracking.txt").read_text() for m in (seq, video, other)}
 
     # a new stack autoloads each result folder: same parameters, same backgrounds, same tracks
     again = Stack(BLOB_PARAMS.with_updates(thresh=90), autoload=True)
@@ -392,7 +390,7 @@ def test_overrides_and_autoload_reach_the_workers(tmp_path: Path, backend: Backe
     assert [e.params for e in again] == [BLOB_PARAMS, load_cfg(cfg), BLOB_PARAMS]
     summary = run(again, backend, chunk_size=7)
     assert summary.counts == counts(done=2, skipped=1)  # seq: same background file, skipped
-    assert {m: (result_of(m) / "tracking.txt").read_text() for m in before} == before
+    assert {m: (result_dir_for(m) / "tracking.txt").read_text() for m in before} == before
     assert run(again, backend, chunk_size=7).counts == counts(skipped=3)
 
 

@@ -17,9 +17,10 @@ import time
 from pathlib import Path
 
 import batchtrack
-from batchdata import MARKER, RESULT_FILES
+from batchdata import RESULT_FILES
 from batchtrack.batch.manifest import save_manifest
 from batchtrack.batch.stack import Stack
+from batchtrack.io.resume import MARKER
 from batchtrack.params import Parameters
 
 SRC = Path(batchtrack.__file__).resolve().parents[1]

@@ -18,8 +18,6 @@ import shutil
 from collections.abc import Iterator
 from typing import Any
 
-import cv2
-
 from ..errors import ParameterError
 
 __all__ = ["BACKENDS", "init_worker", "jobqueue_cluster", "open_executor", "worker_count"]
@@ -42,6 +40,8 @@ def init_worker() -> None:
     global _WORKER_READY
     if _WORKER_READY:
         return
+    import cv2  # here: the command line imports this module and needs no OpenCV to start
+
     cv2.setNumThreads(1)
     with contextlib.suppress(OSError, AttributeError):  # glibc only
         libc = ctypes.CDLL("libc.so.6")

@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import BatchtrackError, ParameterError
+from ..errors import BatchtrackError
 from ..workflows import get_workflow
 from .executors import BACKENDS, jobqueue_cluster, open_executor, worker_count
+from .options import RunOptions
 from .shards import parse_shard, select_shard
 from .stack import Entry, Stack, Status
 from .tasks import Job, Prepared, analyse_task, detect_task, finish_task, prepare_task
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BACKENDS",
+    "RunOptions",
     "RunSummary",
     "after_batch",
     "jobqueue_cluster",
@@ -275,15 +277,16 @@ def _refuse_shared_result_dirs(stack: Stack, selected: list[Entry]) -> None:
 
 def run_stack(
     stack: Stack,
+    options: RunOptions | None = None,
     *,
     executor: cf.Executor | None = None,
+    cancel: threading.Event | None = None,
     backend: str = "local",
     workers: int | None = None,
     scheduler: str | None = None,
     force: bool = False,
     shard: tuple[int, int] | str | None = None,
     chunk_size: int = 500,
-    cancel: threading.Event | None = None,
 ) -> RunSummary:
     """Run every Waiting entry of the stack; a failing entry never stops the others.
 
@@ -291,46 +294,54 @@ def run_stack(
     ----------
     stack : Stack
         The entries (their status and progress are updated live; observers are notified).
+    options : RunOptions, optional
+        Where and how to run; when omitted it is built from the keywords below.
     executor : concurrent.futures.Executor, optional
-        Use this executor; otherwise one is opened from ``backend``/``workers``/``scheduler``.
-    backend, workers, scheduler
-        See :func:`open_executor`.
-    force : bool
-        Redo entries whose finished result matches (otherwise they are Skipped).
-    shard : (k, N) or "k/N", optional
-        Run only the k-th of N slices of the stack.
-    chunk_size : int
-        Frames per detection task; long movies are split so that one movie uses every worker.
+        Use this executor; otherwise one is opened from the options.
     cancel : threading.Event, optional
         Set it to stop: queued tasks are cancelled, running entries go back to Waiting.
+    backend, workers, scheduler, force, shard, chunk_size
+        See :class:`~batchtrack.batch.options.RunOptions`.
 
     Returns
     -------
     RunSummary
+
+    Raises
+    ------
+    ParameterError
+        On an invalid option.
     """
-    if isinstance(shard, str):
-        shard = parse_shard(shard)
-    if chunk_size < 1:
-        raise ParameterError(f"chunk_size must be ≥ 1, got {chunk_size}")
+    if options is None:
+        options = RunOptions(
+            backend=backend, workers=workers, scheduler=scheduler, force=force, shard=shard,
+            chunk_size=chunk_size,
+        )  # fmt: skip
     stack.reset()
-    _refuse_shared_result_dirs(stack, select_shard(stack.entries, shard))
-    entries = [e for e in select_shard(stack.entries, shard) if e.status is Status.WAITING]
+    selected = select_shard(stack.entries, options.shard)
+    _refuse_shared_result_dirs(stack, selected)
+    entries = [e for e in selected if e.status is Status.WAITING]
     started = time.perf_counter()
     with contextlib.ExitStack() as resources:
         if executor is None:
             executor = resources.enter_context(
-                open_executor(backend, workers=workers, scheduler=scheduler)
+                open_executor(
+                    options.executor_backend,
+                    workers=options.workers,
+                    scheduler=options.scheduler,
+                    jobqueue=options.jobqueue,
+                    jobqueue_options=options.jobqueue_options,
+                )
             )
         coordinator = _Coordinator(
             stack,
             executor,
-            force=force,
-            chunk_size=chunk_size,
-            slots=worker_count(executor, workers) + 1,
+            force=options.force,
+            chunk_size=options.chunk_size,
+            slots=worker_count(executor, options.workers) + 1,
             cancel=cancel,
         )
         coordinator.run(entries)
-    selected = select_shard(stack.entries, shard)
     counts = {str(status): 0 for status in Status}
     for entry in selected:
         counts[str(entry.status)] += 1

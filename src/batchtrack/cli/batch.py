@@ -20,6 +20,7 @@ from typing import Any
 
 import click
 
+from ..batch.executors import BACKENDS
 from ..errors import BatchtrackError
 from ..workflows import get_workflow
 from ..workflows.parameters import workflow_parameters
@@ -43,7 +44,7 @@ def _run_options(func):
         click.option("--workers", type=int, help="Local worker processes (default: all cores)."),
         click.option(
             "--backend",
-            type=click.Choice(["local", "inprocess", "dask"]),
+            type=click.Choice(list(BACKENDS)),
             default="local",
             show_default=True,
             help="Where entries run.",
@@ -249,28 +250,26 @@ def _run(
     summary_path,
     quiet,
 ) -> None:
-    from ..batch.run import after_batch, open_executor, run_stack
+    from ..batch.run import RunOptions, after_batch, open_executor, run_stack
 
     display = _display(stack, quiet)
     try:
+        options = RunOptions(
+            backend=backend, workers=workers, scheduler=scheduler, jobqueue=jobqueue,
+            jobqueue_options=_plain_options(jobqueue_opt), force=force, shard=shard,
+            chunk_size=chunk_size,
+        )  # fmt: skip
         with open_executor(
-            backend,
-            workers=workers,
-            scheduler=scheduler,
-            jobqueue=jobqueue,
-            jobqueue_options=_plain_options(jobqueue_opt),
+            options.executor_backend,
+            workers=options.workers,
+            scheduler=options.scheduler,
+            jobqueue=options.jobqueue,
+            jobqueue_options=options.jobqueue_options,
         ) as executor:
             if display is not None:
                 display.start()
             try:
-                summary = run_stack(
-                    stack,
-                    executor=executor,
-                    workers=workers,
-                    force=force,
-                    shard=shard,
-                    chunk_size=chunk_size,
-                )
+                summary = run_stack(stack, options, executor=executor)
             finally:
                 if display is not None:
                     display.stop()

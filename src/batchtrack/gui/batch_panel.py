@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..batch.manifest import load_manifest, save_manifest
-from ..batch.run import RunSummary
+from ..batch.run import RunOptions, RunSummary
 from ..batch.stack import Entry, Stack, Status
 from ..errors import BatchtrackError
 from ..params import Parameters
@@ -170,7 +170,7 @@ class BatchPanel(QWidget):
         #: Executor backend of the runs (``local`` processes; ``inprocess`` for debugging).
         self.backend = "local"
         #: Frames per detection task: smaller gives finer progress, larger less overhead.
-        self.chunk_size = 200
+        self.chunk_size = RunOptions().chunk_size
         self.summary: RunSummary | None = None
         self._rows: dict[int, int] = {}  # entry id -> table row
         self._windows: list[QWidget] = []
@@ -445,13 +445,13 @@ class BatchPanel(QWidget):
             f"Running {waiting} entr{'y' if waiting == 1 else 'ies'} {where}…"
         )
         self._set_running(True)
-        self.runner.start(
-            self.stack,
+        options = RunOptions(
             backend=self.backend,
             workers=None if scheduler else self.workers_spin.value(),
             chunk_size=self.chunk_size,
             scheduler=scheduler,
         )
+        self.runner.start(self.stack, options)
 
     def stop(self) -> None:
         """Cancel the run (work already in a worker finishes first)."""

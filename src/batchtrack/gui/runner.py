@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Signal
 
-from ..batch.run import run_stack
+from ..batch.run import RunOptions, run_stack
 from ..batch.stack import Entry, Stack, Status
 from ..errors import BatchtrackError
 
@@ -84,34 +84,20 @@ class StackRunner(QObject):
     def stopping(self) -> bool:
         return self.running and self._cancel.is_set()
 
-    def start(
-        self,
-        stack: Stack,
-        *,
-        backend: str = "local",
-        workers: int | None = 1,
-        chunk_size: int = 200,
-        scheduler: str | None = None,
-    ) -> None:
-        """Start running every Waiting entry of ``stack`` (on a Dask cluster if ``scheduler``)."""
+    def start(self, stack: Stack, options: RunOptions) -> None:
+        """Start running every Waiting entry of ``stack`` with ``options``."""
         if self.running:
             raise RuntimeError("a run is already in progress")
         self._cancel = threading.Event()
-        options = {
-            "backend": backend,
-            "workers": workers,
-            "chunk_size": chunk_size,
-            "scheduler": scheduler,
-        }
         self._thread = threading.Thread(
             target=self._run, args=(stack, options, self._cancel), name="batchtrack-run",
             daemon=True,
         )  # fmt: skip
         self._thread.start()
 
-    def _run(self, stack: Stack, options: dict, cancel: threading.Event) -> None:
+    def _run(self, stack: Stack, options: RunOptions, cancel: threading.Event) -> None:
         try:
-            summary = run_stack(stack, cancel=cancel, **options)
+            summary = run_stack(stack, options, cancel=cancel)
         except BatchtrackError as error:
             self.failed.emit(str(error))
         except Exception as error:  # the window must survive anything
