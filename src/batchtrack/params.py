@@ -30,10 +30,11 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from typing_extensions import Self
 
 from batchtrack.errors import OutputError, ParameterError
 
@@ -49,6 +50,7 @@ __all__ = [
     "PARAMETER_NAMES",
     "CfgFile",
     "Parameters",
+    "ValidatedModel",
     "describe_parameters",
     "load_cfg",
     "parameters_hash",
@@ -85,7 +87,68 @@ def _param(
     return Field(default, ge=ge, le=le, description=description, json_schema_extra=extra)
 
 
-class Parameters(BaseModel):
+class ValidatedModel(BaseModel):
+    """A frozen pydantic model whose invalid values raise :class:`ParameterError`.
+
+    The parameter models of every workflow derive from it: a bad value or an unknown name is
+    reported in one sentence naming the parameter, the value and what is allowed
+    (:meth:`explain`), and :meth:`from_mapping` adds the file the values came from.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+    #: How :meth:`from_mapping` names a file with bad values (``{source}``, ``{error}``).
+    _in_source: ClassVar[str] = "Invalid parameters in {source}: {error} Fix them there."
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise ParameterError(self.explain(exc)) from exc
+
+    @classmethod
+    def explain(cls, error: ValidationError) -> str:
+        """One sentence per invalid field: name, value, and the message of pydantic."""
+        problems: dict[str, str] = {}  # one per field (a union reports each of its branches)
+        known = list(cls.model_fields)
+        for item in error.errors():
+            name = str(item["loc"][0]) if item["loc"] else "parameters"
+            if name in problems:
+                continue
+            if item["type"] == "extra_forbidden":
+                close = difflib.get_close_matches(name, known, n=1)
+                hint = f"did you mean {close[0]!r}? " if close else ""
+                problems[name] = f"unknown parameter {name!r} ({hint}known: {', '.join(known)})"
+                continue
+            field = cls.model_fields.get(name)
+            hint = f" ({field.description})" if field is not None and field.description else ""
+            problems[name] = f"{name} = {item.get('input')!r} is invalid: {item['msg']}{hint}"
+        return "; ".join(problems.values())
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any], *, source: str | None = None) -> Self:
+        """Validate a name -> value mapping; missing names take the defaults.
+
+        Parameters
+        ----------
+        values : mapping of str to int, float or str
+            Parameter values by name.
+        source : str, optional
+            Where the values come from (a file path, "command line"), named in errors.
+
+        Raises
+        ------
+        ParameterError
+            On an unknown name or a value out of its range.
+        """
+        try:
+            return cls(**values)
+        except ParameterError as exc:
+            if source is None:
+                raise
+            raise ParameterError(cls._in_source.format(source=source, error=exc)) from exc
+
+
+class Parameters(ValidatedModel):
     """Every FastTrack tracking parameter, validated, immutable.
 
     Construct with keyword arguments (missing ones take FastTrack's defaults); any invalid
@@ -97,8 +160,6 @@ class Parameters(BaseModel):
     >>> p.with_updates(maxTime=40).maxTime
     40
     """
-
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     # Background and binarisation
     thresh: int = _param(
@@ -235,11 +296,9 @@ class Parameters(BaseModel):
         extension=True,
     )
 
-    def __init__(self, **data: Any) -> None:
-        try:
-            super().__init__(**data)
-        except ValidationError as exc:
-            raise ParameterError(_explain(exc)) from exc
+    @classmethod
+    def explain(cls, error: ValidationError) -> str:
+        return _explain(error)
 
     @model_validator(mode="after")
     def _check_consistency(self) -> Parameters:
@@ -255,33 +314,6 @@ class Parameters(BaseModel):
                 "or have xTop < xBottom and yTop < yBottom"
             )
         return self
-
-    @classmethod
-    def from_mapping(cls, values: Mapping[str, Any], *, source: str | None = None) -> Parameters:
-        """Validate a name -> value mapping; missing names take the defaults.
-
-        Parameters
-        ----------
-        values : mapping of str to int, float or str
-            Parameter values by FastTrack name.
-        source : str, optional
-            Where the values come from (a file path, "command line"), named in errors.
-
-        Returns
-        -------
-        Parameters
-
-        Raises
-        ------
-        ParameterError
-            On an unknown name or a value out of its range.
-        """
-        try:
-            return cls(**values)
-        except ParameterError as exc:
-            if source is None:
-                raise
-            raise ParameterError(f"Invalid parameters in {source}: {exc} Fix them there.") from exc
 
     def with_updates(
         self, changes: Mapping[str, Any] | None = None, /, **kwargs: Any

@@ -33,23 +33,23 @@ Examples
 
 from __future__ import annotations
 
-import difflib
 import logging
 import math
 import os
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import cv2
 import numpy as np
 import pandas as pd
 import tifffile
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field
 from scipy import ndimage
 from skimage import filters, measure, segmentation
 
 from ..errors import InputError, OutputError, ParameterError
+from ..params import ValidatedModel
 from . import Workflow, register
 
 __all__ = [
@@ -123,7 +123,7 @@ _RESOLUTION_UNITS = {
 }
 
 
-class MeasureParameters(BaseModel):
+class MeasureParameters(ValidatedModel):
     """Settings of the ``measure`` workflow, validated, immutable.
 
     Invalid values raise :class:`~batchtrack.errors.ParameterError` naming the field and the
@@ -137,67 +137,35 @@ class MeasureParameters(BaseModel):
     'li'
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+    _in_source: ClassVar[str] = "invalid measure parameters in {source}: {error}"
 
     threshold: Literal["otsu", "li", "triangle", "yen", "mean"] | float = Field(
-        "otsu",
+        default="otsu",
         description="Automatic method (otsu, li, triangle, yen, mean) or a fixed grey level "
         "in the image's own units (0–255 for 8-bit, 0–65535 for 16-bit).",
     )
     dark_objects: bool = Field(
-        False, description="Objects are darker than the background (default: brighter)."
+        default=False, description="Objects are darker than the background (default: brighter)."
     )
     smooth: float = Field(
-        0.0,
+        default=0.0,
         ge=0,
         le=100,
         description="Gaussian smoothing sigma before thresholding [px]; 0 = none.",
     )
-    fill_holes: bool = Field(True, description="Fill holes inside objects.")
-    clear_border: bool = Field(False, description="Remove objects touching the image border.")
+    fill_holes: bool = Field(default=True, description="Fill holes inside objects.")
+    clear_border: bool = Field(
+        default=False, description="Remove objects touching the image border."
+    )
     min_size: int = Field(
-        10, ge=0, description="Remove objects smaller than this area [px]; 0 keeps all."
+        default=10, ge=0, description="Remove objects smaller than this area [px]; 0 keeps all."
     )
     pixel_size: float = Field(
-        0.0,
+        default=0.0,
         ge=0,
         description="Pixel size [µm/px] for calibrated areas and lengths; 0 = read it from "
         "the file (TIFF/ImageJ metadata), 1 px when the file has none.",
     )
-
-    def __init__(self, **data: Any) -> None:
-        try:
-            super().__init__(**data)
-        except ValidationError as error:
-            raise ParameterError(_explain(error)) from error
-
-    @classmethod
-    def from_mapping(cls, values: dict[str, Any], *, source: str | None = None):
-        """Validate a name -> value mapping (missing names take the defaults)."""
-        try:
-            return cls(**values)
-        except ParameterError as error:
-            if source is None:
-                raise
-            raise ParameterError(f"invalid measure parameters in {source}: {error}") from error
-
-
-def _explain(error: ValidationError) -> str:
-    problems: dict[str, str] = {}  # one per field (a union reports each of its branches)
-    known = list(MeasureParameters.model_fields)
-    for item in error.errors():
-        name = str(item["loc"][0]) if item["loc"] else "parameters"
-        if name in problems:
-            continue
-        if item["type"] == "extra_forbidden":
-            close = difflib.get_close_matches(name, known, n=1)
-            hint = f"did you mean {close[0]!r}? " if close else ""
-            problems[name] = f"unknown measure parameter {name!r} ({hint}known: {', '.join(known)})"
-            continue
-        field = MeasureParameters.model_fields.get(name)
-        hint = f" ({field.description})" if field is not None and field.description else ""
-        problems[name] = f"{name} = {item.get('input')!r} is invalid: {item['msg']}{hint}"
-    return "; ".join(problems.values())
 
 
 # -- reading -----------------------------------------------------------------------------------
