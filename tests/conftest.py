@@ -11,7 +11,7 @@ from batchtrack.params import Parameters
 
 ZEBRAFISH = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "zebrafish-100"
 
-#: Parameters that track the zebrafish sample well (fasttrack-format.md, sample data).
+#: Parameters that track the zebrafish sample well (docs/fasttrack-compatibility.md, sample data).
 ZEBRAFISH_PARAMS = dict(
     thresh=60, lightBack=0, minArea=50, maxArea=170, morph=8, nBack=20, methBack=1, spot=0,
     normDist=20, normAngle=118, normArea=0, normPerim=0, maxDist=195, maxTime=40,

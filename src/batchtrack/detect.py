@@ -1,7 +1,7 @@
 """Detection: binarise a frame against its background, find objects, measure their features.
 
 This is the hot path of the tracker. The feature extraction follows FastTrack's definitions
-(see ``fasttrack-format.md``) closely enough to reproduce its numbers to about 1e-3:
+(see ``docs/fasttrack-compatibility.md``) closely enough to reproduce its numbers to about 1e-3:
 
 * body: centroid and orientation from the moments of the filled contour's pixels;
 * direction: each pixel is projected on the major axis (``p``); a positive third central

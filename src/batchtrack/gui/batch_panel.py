@@ -184,7 +184,7 @@ class BatchPanel(QWidget):
 
     # -- layout ------------------------------------------------------------------------------
     def _build(self) -> None:
-        # 1-3, 10, 11: adding movies
+        # Adding movies: folders, suffix, autoload, unique background
         self.open_button = QPushButton("Open folder(s)…")
         self.open_button.setToolTip(
             "Add movies: each folder holding an image sequence, and each video in a folder, "
@@ -227,7 +227,7 @@ class BatchPanel(QWidget):
         box.addLayout(row1)
         box.addLayout(row2)
 
-        # 4-8: the processing stack
+        # The processing stack: one row per entry
         self.table = QTableWidget(0, len(HEADERS))
         self.table.setHorizontalHeaderLabels(HEADERS)
         self.table.verticalHeader().setVisible(False)
@@ -250,7 +250,7 @@ class BatchPanel(QWidget):
         self.empty_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty_hint.setStyleSheet("color: #777777; padding: 8px;")
 
-        # 9: the parameter table
+        # The parameter table applied to the entries added next
         self.params_table = ParameterTable()
         self.params_table.paramsChanged.connect(self._table_edited)
         self.params_table.invalid.connect(self.message)
@@ -271,7 +271,7 @@ class BatchPanel(QWidget):
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([780, 380])
 
-        # 12-14 and the run controls
+        # Saving/loading the stack, and the run controls
         self.remove_button = QPushButton("Remove selected")
         self.clear_button = QPushButton("Clear stack")
         self.save_button = QPushButton("Save stack…")
