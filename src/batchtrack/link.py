@@ -1,7 +1,7 @@
 """Linking: give each detected object the identity of an object of the previous frames.
 
-FastTrack's rule (see ``docs/fasttrack-compatibility.md``): for previous objects ``i`` (lost ones included,
-at their last known state) and current objects ``j``::
+FastTrack's rule (see ``docs/fasttrack-compatibility.md``): for previous objects ``i`` (lost
+ones included, at their last known state) and current objects ``j``::
 
     cost = d/normDist + |Δθ|/normAngle + |Δarea|/normArea + |Δperimeter|/normPerim
 
