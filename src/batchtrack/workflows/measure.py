@@ -60,6 +60,7 @@ __all__ = [
     "analyse",
     "combine_measurements",
     "find_inputs",
+    "label_image",
     "measure_image",
     "measurements_path",
     "output_dir",
@@ -209,7 +210,7 @@ def read_image(path: str | Path) -> tuple[np.ndarray, float | None]:
             f"{path} cannot be read as an image ({type(error).__name__}: {error}); "
             "check that the file is a complete TIFF, PNG or JPEG image"
         ) from error
-    return _to_grey(image, axes, path), pixel_size
+    return _grey_plane(image, axes, path), pixel_size
 
 
 def _read_tiff(path: Path) -> tuple[np.ndarray, str, float | None]:
@@ -261,7 +262,7 @@ def _read_other(path: Path) -> np.ndarray:
     return image
 
 
-def _to_grey(image: np.ndarray, axes: str, path: Path) -> np.ndarray:
+def _grey_plane(image: np.ndarray, axes: str, path: Path) -> np.ndarray:
     if axes.endswith("S") and image.shape[-1] in (3, 4):  # RGB(A) samples
         rgb = np.ascontiguousarray(image[..., :3])
         if rgb.dtype not in (np.uint8, np.uint16, np.float32):
@@ -279,7 +280,7 @@ def _to_grey(image: np.ndarray, axes: str, path: Path) -> np.ndarray:
 
 
 # -- the pure core -----------------------------------------------------------------------------
-def segment(image: np.ndarray, *, params: MeasureParameters) -> np.ndarray:
+def label_image(image: np.ndarray, *, params: MeasureParameters) -> np.ndarray:
     """Label the objects of a grey image.
 
     Parameters
@@ -399,7 +400,7 @@ def measure_image(
     if image.ndim != 2:
         raise InputError(f"measure_image needs a 2D grey image, got shape {image.shape}")
     params = params or MeasureParameters()
-    labels = segment(image, params=params)
+    labels = label_image(image, params=params)
     return labels, measure_labels(labels, image, pixel_size=pixel_size)
 
 
