@@ -21,8 +21,9 @@ from .detect import object_features, roi_offset, segment
 from .errors import InputError, ParameterError
 from .io.frames import FrameSource, open_frames
 from .io.results import ResultWriter
+from .io.resume import make_marker
 from .link import Linker, LinkWeights
-from .params import Parameters
+from .params import Parameters, parameters_hash
 from .plots import TrajectoryCanvas
 from .schema import (
     ID,
@@ -294,9 +295,13 @@ def track_movie(
                 stop = min(start + chunk_size, total)
                 yield detect_range(source, bg, params, start=start, stop=stop, progress=report)
 
+        marker = None
+        if not isinstance(background, np.ndarray):  # a file or computed: a rerun can match it
+            given = None if background is None else Path(background)
+            marker = make_marker(Path(source.path), parameters_hash(params), given, "track")
         return write_result(
-            chunks(), params, bg, output or source.result_dir, collect=collect, started=started,
-            label=str(source.path),
+            chunks(), params, bg, output or source.result_dir, collect=collect, marker=marker,
+            started=started, label=str(source.path),
         )  # fmt: skip
 
 

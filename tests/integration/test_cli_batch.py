@@ -136,3 +136,24 @@ def test_measure_through_batch_writes_the_combined_table(tmp_path: Path) -> None
     assert result.exit_code == 0, result.output
     combined = (tmp_path / "out" / "measurements_all.csv").read_text().splitlines()
     assert combined[0].startswith("image\t") and len(combined) == 3
+
+
+def test_summary_dash_and_json_print_machine_readable_json(tmp_path: Path) -> None:
+    runs = experiment(tmp_path, runs=2)
+    common = [*map(str, runs), "--suffix", "images", "--backend", "inprocess", *FLAGS]
+    for extra in (["--summary", "-"], ["--json"]):
+        result = CliRunner().invoke(main, ["batch", *common, *extra, "--force"])
+        assert result.exit_code == 0, result.output
+        document = json.loads(result.stdout)  # nothing else on stdout
+        assert document["counts"]["Done"] == 2 and len(document["entries"]) == 2
+    assert not list(tmp_path.glob("-*")) and not list(Path.cwd().glob("-.*"))
+
+
+def test_batch_help_shows_the_options_of_both_forms() -> None:
+    for args in (["batch", "--help"], ["batch", "exp/Run1", "--help"]):
+        result = CliRunner().invoke(main, args, prog_name="batchtrack")
+        assert result.exit_code == 0
+        assert "Usage: batchtrack batch [OPTIONS] PATH... | COMMAND [ARGS]..." in result.output
+        assert "batch now" not in result.output
+        for option in ("--suffix", "--cfg", "--workers", "--summary", "--json", "--thresh"):
+            assert option in result.output, option

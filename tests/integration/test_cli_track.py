@@ -35,3 +35,21 @@ def test_workers_with_output_is_refused(tmp_path: Path) -> None:
         main, ["track", str(movie), "--workers", "2", "--output", str(tmp_path / "out")]
     )
     assert result.exit_code == 1 and "--output works with one worker" in result.stderr
+
+
+def test_a_tracked_movie_has_its_marker_and_a_batch_skips_it(tmp_path: Path) -> None:
+    movie = write_sequence(make_movie(30, 3, shape=(120, 120), seed=2), tmp_path / "movie")
+    result = CliRunner().invoke(main, ["track", str(movie), *FLAGS, "-q"])
+    assert result.exit_code == 0, result.output
+    assert (movie / "Tracking_Result" / "batchtrack.json").is_file()
+    again = CliRunner().invoke(
+        main, ["batch", str(movie), *FLAGS, "--backend", "inprocess", "--summary", "-"]
+    )
+    assert again.exit_code == 0, again.output
+    assert '"status": "Skipped"' in again.output
+
+
+def test_help_prints_open_ranges_as_bounds_and_one_bar_per_line() -> None:
+    result = CliRunner().invoke(main, ["track", "--help"])
+    assert "≥ 1, default 20" in result.output  # nBack
+    assert "None" not in result.output

@@ -20,6 +20,7 @@ progress display) subscribe to changes with :meth:`Stack.subscribe`.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import itertools
 import logging
@@ -183,6 +184,7 @@ class Stack:
                 if path.exists():
                     what = self._workflow.input_label
                     reason = f"nothing to process in {path}: it holds no {what}"
+                    reason += self._one_level_down(path)
                 else:
                     reason = f"{path} does not exist; check the path and the suffix"
                 entry = Entry(
@@ -199,6 +201,26 @@ class Stack:
             for movie in movies:
                 added.append(self._append(self._new_entry(movie)))
         return added
+
+    def _one_level_down(self, path: Path) -> str:
+        """A hint naming the sub-folders that hold inputs (the suffix the user forgot)."""
+        if not path.is_dir():
+            return ""
+        found = []
+        with contextlib.suppress(OSError):
+            for sub in sorted(p for p in path.iterdir() if p.is_dir()):
+                with contextlib.suppress(OSError, BatchtrackError):
+                    if inputs := self._workflow.find_inputs(sub):
+                        found.append(f"{sub.name} ({len(inputs)} to process)")
+                if len(found) == 5:
+                    break
+        if not found:
+            return ""
+        first = found[0].rsplit(" (", 1)[0]
+        return (
+            f"; one level down: {', '.join(found)}; add them with the suffix {first!r} "
+            f"(--suffix {first})"
+        )
 
     def _new_entry(self, movie: Path) -> Entry:
         entry = Entry(movie, self.params, workflow=self.workflow, output=self.output)

@@ -14,6 +14,8 @@ from ..params import describe_parameters
 
 __all__ = [
     "fail",
+    "format_value",
+    "format_range",
     "main",
     "parameter_options",
     "progress_console",
@@ -30,6 +32,37 @@ def setup_logging(quiet: bool) -> None:
     root.setLevel(logging.ERROR if quiet else logging.WARNING)
 
 
+def format_value(value: object) -> str:
+    """A value as people read it: floats with 6 significant digits (0.325, not
+    0.32499999999999996), everything else as it prints.
+
+    Examples
+    --------
+    >>> format_value(0.32499999999999996), format_value(20.0), format_value(7)
+    ('0.325', '20', '7')
+    """
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def format_range(low: float | None, high: float | None) -> str:
+    """``0–255``, ``≥ 1``, ``≤ 5`` or ``any``.
+
+    Examples
+    --------
+    >>> format_range(0, 255), format_range(1, None), format_range(None, None)
+    ('0–255', '≥ 1', 'any')
+    """
+    if low is not None and high is not None:
+        return f"{format_value(low)}–{format_value(high)}"
+    if low is not None:
+        return f"≥ {format_value(low)}"
+    if high is not None:
+        return f"≤ {format_value(high)}"
+    return "any"
+
+
 def parameter_options(func: Callable) -> Callable:
     """Add one ``--NAME VALUE`` option per tracking parameter (FastTrack's names)."""
     for info in reversed(describe_parameters()):
@@ -38,8 +71,8 @@ def parameter_options(func: Callable) -> Callable:
         choices = info.get("choices")
         codes = f" ({', '.join(f'{k} {v}' for k, v in choices.items())})" if choices else ""
         help_text = (
-            f"{info['description']}{unit}{codes}; {info['min']}–{info['max']}, "
-            f"default {info['default']}"
+            f"{info['description']}{unit}{codes}; {format_range(info['min'], info['max'])}, "
+            f"default {format_value(info['default'])}"
         )
         func = click.option(
             f"--{info['name']}", info["name"], type=kind, default=None, help=help_text

@@ -24,7 +24,7 @@ from ..batch.executors import BACKENDS
 from ..errors import BatchtrackError
 from ..workflows import get_workflow
 from ..workflows.parameters import workflow_parameters
-from . import fail, main, parameter_options, progress_console, setup_logging
+from . import fail, format_value, main, parameter_options, progress_console, setup_logging
 from .workflow_params import parse_assignments
 
 __all__ = ["batch"]
@@ -33,10 +33,25 @@ __all__ = ["batch"]
 class _BatchGroup(click.Group):
     """``batch PATH...`` runs at once; ``batch add|list|remove|clear|run MANIFEST`` edit one."""
 
+    _HELP = ("-h", "--help")
+
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
-            args = ["now", *args]
+        if args and args[0] not in self.commands and args[0] not in self._HELP:
+            # ``batch PATH... --help`` shows this group's page, which covers both forms
+            args = ["--help"] if any(a in self._HELP for a in args) else ["now", *args]
         return super().parse_args(ctx, args)
+
+    def collect_usage_pieces(self, ctx: click.Context) -> list[str]:
+        return ["[OPTIONS] PATH... | COMMAND [ARGS]..."]
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The group's options and commands, then the options of ``batch PATH...``."""
+        super().format_options(ctx, formatter)
+        now = self.commands["now"]
+        options = [p for p in now.get_params(ctx) if isinstance(p, click.Option)]
+        rows = [row for p in options if (row := p.get_help_record(ctx))]
+        with formatter.section("Options of batchtrack batch PATH... (and of add / run)"):
+            formatter.write_dl(rows)
 
 
 def _run_options(func):
@@ -80,7 +95,13 @@ def _run_options(func):
             "--summary",
             "summary_path",
             type=click.Path(path_type=Path),
-            help="Write the summary table here (.csv and .json).",
+            help="Write the summary table here (.csv and .json); - prints the JSON on stdout.",
+        ),
+        click.option(
+            "--json",
+            "as_json",
+            is_flag=True,
+            help="Print the summary as JSON on stdout (instead of the table).",
         ),
         click.option("-q", "--quiet", is_flag=True, help="No progress bars, errors only."),
     ]
@@ -161,7 +182,14 @@ def _fill_stack(stack, paths, suffix, background) -> None:
 
 def _display(stack, quiet: bool):
     """A rich progress display fed by the stack's events: a bar per running entry + overall."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskID,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     from ..batch.stack import Status
 
@@ -172,6 +200,7 @@ def _display(stack, quiet: bool):
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
+        TimeRemainingColumn(),
         TextColumn("{task.fields[status]}"),
         console=console,
     )
@@ -220,12 +249,7 @@ def _summary_table(summary, stack) -> None:
     Console().print(table)
 
 
-def _write_summary(summary, path: Path) -> None:
-    path = path.with_suffix("")
-    with open(path.with_suffix(".csv"), "w", newline="", encoding="utf-8") as stream:
-        writer = csv.DictWriter(stream, fieldnames=["id", "path", "status", "frames", "message"])
-        writer.writeheader()
-        writer.writerows(summary.entries)
+def _summary_json(summary) -> str:
     document = {
         "counts": summary.counts,
         "seconds": summary.seconds,
@@ -233,7 +257,20 @@ def _write_summary(summary, path: Path) -> None:
         "frames_per_second": summary.frames_per_second,
         "entries": summary.entries,
     }
-    path.with_suffix(".json").write_text(json.dumps(document, indent=1), encoding="utf-8")
+    return json.dumps(document, indent=1)
+
+
+def _write_summary(summary, path: Path) -> None:
+    """``path``.csv and ``path``.json; ``-`` prints the JSON on standard output."""
+    if str(path) == "-":
+        click.echo(_summary_json(summary))
+        return
+    path = path.with_suffix("")
+    with open(path.with_suffix(".csv"), "w", newline="", encoding="utf-8") as stream:
+        writer = csv.DictWriter(stream, fieldnames=["id", "path", "status", "frames", "message"])
+        writer.writeheader()
+        writer.writerows(summary.entries)
+    path.with_suffix(".json").write_text(_summary_json(summary), encoding="utf-8")
 
 
 def _run(
@@ -248,6 +285,7 @@ def _run(
     force,
     chunk_size,
     summary_path,
+    as_json,
     quiet,
 ) -> None:
     from ..batch.run import RunOptions, after_batch, open_executor, run_stack
@@ -275,7 +313,9 @@ def _run(
                     display.stop()
     except BatchtrackError as error:
         fail(error)
-    if not quiet:
+    if as_json:
+        click.echo(_summary_json(summary))
+    elif not quiet and str(summary_path) != "-":
         _summary_table(summary, stack)
     if summary_path is not None:
         _write_summary(summary, summary_path)
@@ -283,7 +323,7 @@ def _run(
         table = after_batch(stack)
     except BatchtrackError as error:
         fail(error)
-    if table is not None and not quiet:
+    if table is not None and not (quiet or as_json):
         click.echo(f"batch table: {table}")
     if summary.failed:
         raise SystemExit(1)
@@ -291,7 +331,7 @@ def _run(
 
 @main.group(cls=_BatchGroup)
 def batch() -> None:
-    """Track many movies: ``batch PATH...`` now, or edit and run a manifest.
+    """Track many movies: batch PATH... now, or edit and run a manifest.
 
     \b
     batchtrack batch PATH... [options]      add the paths and run them at once
@@ -349,6 +389,7 @@ _RUN_KEYS = {
     "force",
     "chunk_size",
     "summary_path",
+    "as_json",
     "quiet",
 }
 
@@ -422,7 +463,9 @@ def batch_list(manifest: Path) -> None:
 def _differences(params, reference) -> str:
     """``name=value`` for each parameter that differs from ``reference``."""
     values = params.model_dump()
-    return " ".join(f"{k}={v}" for k, v in values.items() if getattr(reference, k, None) != v)
+    return " ".join(
+        f"{k}={format_value(v)}" for k, v in values.items() if getattr(reference, k, None) != v
+    )
 
 
 @batch.command("remove")

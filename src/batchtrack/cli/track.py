@@ -52,7 +52,13 @@ def track(
     Results go to PATH/Tracking_Result (sequence) or Tracking_Result_<name> beside a video;
     an existing result folder is archived, never overwritten.
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     from ..movie import track_movie
 
@@ -71,7 +77,7 @@ def track(
             summary, _ = track_movie(path, params, background=background, output=output)
         else:
             columns = (
-                *Progress.get_default_columns()[:2],
+                TextColumn("{task.description}"),
                 BarColumn(),
                 MofNCompleteColumn(),
                 TimeRemainingColumn(),

@@ -321,3 +321,15 @@ def test_unsubscribe_and_reset_events(tmp_path: Path) -> None:
     stop()
     stack.set_status(entry, Status.DONE)
     assert events == ["status", "status"]
+
+
+def test_a_folder_without_its_suffix_suggests_the_suffix(tmp_path) -> None:
+    from batchtrack.synth import make_movie, write_sequence
+
+    write_sequence(make_movie(3, 1, shape=(48, 48)), tmp_path / "Run1" / "images")
+    (entry,) = Stack().add([tmp_path / "Run1"])
+    assert entry.status.name == "ERROR"
+    assert "one level down: images (1 to process)" in entry.message
+    assert "--suffix images" in entry.message
+    (good,) = Stack().add([tmp_path / "Run1"], suffix="images")
+    assert good.status.name == "WAITING"
