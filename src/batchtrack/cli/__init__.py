@@ -14,8 +14,8 @@ from ..params import describe_parameters
 
 __all__ = [
     "fail",
-    "format_value",
     "format_range",
+    "format_value",
     "main",
     "parameter_options",
     "progress_console",
