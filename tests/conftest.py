@@ -21,7 +21,12 @@ ZEBRAFISH_PARAMS = dict(
 @pytest.fixture(scope="session")
 def zebrafish_dir() -> Path:
     """The read-only sample folder (images, background, reference results)."""
-    assert ZEBRAFISH.is_dir(), f"sample data missing: {ZEBRAFISH} (CI clones shared/ beside main)"
+    assert ZEBRAFISH.is_dir(), (
+        f"sample data missing: {ZEBRAFISH}. These tests compare batchtrack with FastTrack on "
+        "FastTrack's public zebrafish test sequence (100 frames, 14 fish, with FastTrack's "
+        "own output and a hand-verified reference), kept in shared/data/zebrafish-100 beside "
+        "this repository; put that folder there (CI clones shared/ beside main)"
+    )
     return ZEBRAFISH
 
 

@@ -111,16 +111,8 @@ def compute_background(source: FrameSource, params: Parameters) -> np.ndarray:
     in the background (the minimum of dark objects on a light background, the maximum of light
     objects on a dark one) is logged as a warning: it hides the objects where they passed.
     """
-    if params.methBack == params.lightBack:
-        kept, better = ("dark", 1) if params.lightBack == 0 else ("light", 0)
-        log.warning(
-            "methBack=%d keeps the %s objects in the background (lightBack=%d); "
-            "methBack=%d or 2 is usually right",
-            params.methBack,
-            kept,
-            params.lightBack,
-            better,
-        )
+    for message in params.warnings().values():
+        log.warning("%s", message)
     reference: list[np.ndarray] = []
 
     def frames() -> Iterator[np.ndarray]:

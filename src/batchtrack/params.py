@@ -348,6 +348,27 @@ class Parameters(ValidatedModel):
         updates = {k: v for k, v in {**(changes or {}), **kwargs}.items() if v is not None}
         return type(self).from_mapping({**self.model_dump(), **updates})
 
+    def warnings(self) -> dict[str, str]:
+        """Valid values that are probably a mistake: parameter name -> what and the fix.
+
+        Examples
+        --------
+        >>> doubtful = Parameters(lightBack=0, methBack=0).warnings()
+        >>> print(doubtful["methBack"])  # doctest: +NORMALIZE_WHITESPACE
+        methBack=0 keeps the dark objects in the background (lightBack=0); methBack=1 or 2 is
+        usually right
+        >>> Parameters(lightBack=0, methBack=1).warnings()
+        {}
+        """
+        found = {}
+        if self.methBack == self.lightBack:
+            kept, better = ("dark", 1) if self.lightBack == 0 else ("light", 0)
+            found["methBack"] = (
+                f"methBack={self.methBack} keeps the {kept} objects in the background "
+                f"(lightBack={self.lightBack}); methBack={better} or 2 is usually right"
+            )
+        return found
+
     def saved_values(self) -> dict[str, Any]:
         """The values to save (cfg.toml, tracking.db, resume hash): every FastTrack parameter,
         and batchtrack's own ones only where they differ from their default.

@@ -13,7 +13,7 @@ from PySide6.QtCore import QItemSelectionModel, Qt, QTimer
 from PySide6.QtWidgets import QComboBox, QMessageBox
 
 from batchtrack.batch.stack import Status
-from batchtrack.gui.batch_panel import BACKGROUND, PARAMS, PATH, BatchPanel
+from batchtrack.gui.batch_panel import BACKGROUND, PARAMS, PATH, RESULT, TIME, BatchPanel
 from batchtrack.gui.dialogs import TrajectoryDialog
 from batchtrack.params import Parameters, describe_parameters, save_cfg
 
@@ -363,3 +363,88 @@ def test_closing_the_window_during_a_run_stops_it(qtbot, dialogs, tmp_path):
     window.close()
     assert not panel.runner.running
     assert any(e.status is Status.WAITING for e in panel.entries())
+
+
+# -- what a scientist expects of the window (issue 15) ------------------------------------------
+def test_queued_entries_wait_while_two_workers_run(qtbot, panel, tmp_path):
+    folders = [write_movie(tmp_path / f"M{i}" / "images", frames=120, seed=i) for i in range(4)]
+    panel.add_folders(folders)
+    panel.workers_spin.setValue(2)
+    running_at_once: list[int] = []
+    seen: set[Status] = set()
+
+    def on_event(event, entry) -> None:
+        if entry is not None and event == "status":
+            seen.add(entry.status)
+            running_at_once.append(sum(e.status is Status.RUNNING for e in panel.stack))
+
+    panel.stack.subscribe(on_event)
+    with qtbot.waitSignal(panel.runFinished, timeout=RUN_TIMEOUT_MS):
+        panel.start()
+    assert Status.QUEUED in seen
+    assert max(running_at_once) <= 2, running_at_once
+    assert texts(panel, 4) == ["Done"] * 4
+
+
+def test_time_and_result_columns_after_a_run(qtbot, panel, experiment):
+    panel.backend = "inprocess"
+    panel.add_folders([experiment / "Run0"], suffix="images")
+    with qtbot.waitSignal(panel.runFinished, timeout=RUN_TIMEOUT_MS):
+        panel.start()
+    (entry,) = panel.entries()
+    assert entry.seconds > 0
+    assert texts(panel, TIME)[0].endswith(" s")
+    assert texts(panel, RESULT) == [f"{entry.n_ids} ids"] and entry.n_ids == 3
+
+
+def test_redo_finished_tracks_again_and_archives(qtbot, panel, experiment):
+    panel.backend = "inprocess"
+    panel.add_folders([experiment / "Run0"], suffix="images")
+    with qtbot.waitSignal(panel.runFinished, timeout=RUN_TIMEOUT_MS):
+        panel.start()
+    with qtbot.waitSignal(panel.runFinished, timeout=RUN_TIMEOUT_MS) as again:
+        panel.start()
+    assert again.args[0].counts["Skipped"] == 1
+    panel.force_check.setChecked(True)
+    with qtbot.waitSignal(panel.runFinished, timeout=RUN_TIMEOUT_MS) as forced:
+        panel.start()
+    assert forced.args[0].counts["Done"] == 1
+    assert len(list((experiment / "Run0" / "images").glob("Tracking_Result_Archive-*"))) == 1
+
+
+def test_after_stop_finished_entries_are_done_and_other_bars_reset(qtbot, panel, tmp_path):
+    folders = [write_movie(tmp_path / f"S{i}" / "images", frames=150, seed=i) for i in range(4)]
+    panel.backend = "inprocess"
+    panel.chunk_size = 5
+    panel.add_folders(folders)
+    first = panel.entries()[0]
+    with qtbot.waitSignal(panel.runFinished, timeout=RUN_TIMEOUT_MS) as finished:
+        panel.start()
+        qtbot.waitUntil(lambda: first.status is Status.DONE, timeout=RUN_TIMEOUT_MS)
+        click(qtbot, panel.stop_button)
+    summary = finished.args[0]
+    done = [e for e in panel.entries() if (e.result_dir / "tracking.txt").is_file()]
+    assert all(e.status is Status.DONE for e in done) and summary.counts["Done"] == len(done)
+    assert summary.frames == 150 * len(done)
+    for entry in panel.entries():
+        if entry.status is Status.WAITING:
+            assert panel.progress_bar(entry).value() == 0
+    assert f"{len(done)} Done" in panel.summary_label.text()
+
+
+def test_a_doubtful_parameter_is_marked_on_its_row_with_the_fix(qtbot, panel):
+    table = panel.params_table
+    with qtbot.waitSignal(table.warned) as said:
+        table.set_value("methBack", 0)  # lightBack 0: the minimum keeps the dark fish
+    assert "methBack=1 or 2 is usually right" in said.args[0]
+    row = [table.item(r, 0).text() for r in range(table.rowCount())].index("⚠ methBack")
+    assert "methBack=1 or 2" in table.item(row, 0).toolTip()
+    table.set_value("methBack", 1)
+    assert table.warning("methBack") == ""
+    assert "⚠ methBack" not in [table.item(r, 0).text() for r in range(table.rowCount())]
+
+
+def test_folder_dialogs_open_at_the_current_folder_first() -> None:
+    from batchtrack.gui.dialogs import Dialogs
+
+    assert Dialogs().last_dir == str(Path.cwd())

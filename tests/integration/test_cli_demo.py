@@ -25,7 +25,7 @@ def test_demo_tracks_a_batch_scores_it_and_reruns(tmp_path: Path) -> None:
         "--workers",
         "2",
     ]
-    first = CliRunner().invoke(main, args)
+    first = CliRunner().invoke(main, [*args, "--images"])
     assert first.exit_code == 0, first.output
     assert "2 Done" in first.output and "IDF1" in first.output
     runs = sorted(tmp_path.glob("*/Run*"))
@@ -33,6 +33,18 @@ def test_demo_tracks_a_batch_scores_it_and_reruns(tmp_path: Path) -> None:
     for run in runs:
         assert (run / "images" / "ground_truth.txt").is_file()
         assert (run / "images" / "Tracking_Result" / "trajectories.png").is_file()
-    second = CliRunner().invoke(main, args)  # reuses the movies, archives the results
+    second = CliRunner().invoke(main, [*args, "--images"])  # reuses the movies, archives
     assert second.exit_code == 0, second.output
     assert len(list(runs[0].glob("images/Tracking_Result_Archive-*"))) == 1
+
+
+def test_demo_writes_small_videos_by_default_and_says_where_and_how_much(tmp_path: Path) -> None:
+    args = ["demo", "--out", str(tmp_path), "--movies", "2", "--frames", "60", "--size", "256"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    (root,) = tmp_path.glob("60frames-15fish-256px-seed0")
+    videos = sorted(root.glob("Run*/movie.avi"))
+    assert len(videos) == 2 and all((v.parent / "Tracking_Result_movie").is_dir() for v in videos)
+    on_disk = sum(f.stat().st_size for f in root.rglob("*") if f.is_file()) / 1e6
+    assert f"in {root} (" in result.output and " MB on disk)" in result.output
+    assert on_disk < 5

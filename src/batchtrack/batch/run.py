@@ -46,6 +46,30 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
+#: Progress moves at least this often (fraction of a movie), for movies long enough.
+_PROGRESS_STEPS = 20
+#: Movies up to this many frames are one chunk: they take well under a second.
+_SHORT_MOVIE = 200
+_MIN_CHUNK = 25
+
+
+def chunk_frames(n_frames: int, chunk_size: int) -> int:
+    """Frames per detection task for a movie of ``n_frames``.
+
+    At most ``chunk_size``; a long movie is cut in at least 20 chunks (so that its progress
+    moves every 5 %), never shorter than 25 frames; a short movie is one chunk. Results do
+    not depend on the chunking.
+
+    Examples
+    --------
+    >>> chunk_frames(500, 500), chunk_frames(20000, 500), chunk_frames(150, 500)
+    (25, 500, 150)
+    """
+    if n_frames <= _SHORT_MOVIE:
+        return max(1, min(chunk_size, n_frames))
+    return min(chunk_size, max(_MIN_CHUNK, -(-n_frames // _PROGRESS_STEPS)))
+
+
 @dataclass
 class RunSummary:
     """Outcome of a run: counts per status, time, throughput."""
@@ -127,6 +151,7 @@ class _Coordinator:
         # in a backlog where the oldest entry's tasks come first, so that results are
         # published one entry after another rather than all at the end.
         self.slots, self.max_active = slots, slots + 1
+        self.knows_start = getattr(executor, "_client", None) is None
         self.cancel = cancel or threading.Event()
         self.futures: dict[cf.Future[Any], tuple[_Task, _Running, int]] = {}
         self.backlog: list[_Queued] = []
@@ -150,8 +175,16 @@ class _Coordinator:
                 self._start(queue.pop())
             self._pump()
             done, _ = cf.wait(list(self.futures), timeout=0.2, return_when=cf.FIRST_COMPLETED)
+            self._promote_started()
             for future in done:
                 self._handle(future)
+
+    def _promote_started(self) -> None:
+        """Queued entries one of whose tasks a worker has taken become Running."""
+        for future, (_, state, _) in self.futures.items():
+            if state.entry.status is Status.QUEUED and (future.running() or future.done()):
+                state.entry.started = time.monotonic()
+                self.stack.set_status(state.entry, Status.RUNNING)
 
     def _submit(
         self, kind: _Task, state: _Running, fn: Callable[..., Any], *args: Any, start: int = 0
@@ -168,7 +201,9 @@ class _Coordinator:
         order = next(self._order)
         state = _Running(entry, _job(entry, self.force), order)
         self.running[entry.id] = state
-        self.stack.set_status(entry, Status.RUNNING)
+        # Dask's futures never say when they start: there, entries are Running at once.
+        entry.started = None if self.knows_start else time.monotonic()
+        self.stack.set_status(entry, Status.QUEUED if self.knows_start else Status.RUNNING)
         self.stack.set_progress(entry, 0, entry.total)
         if get_workflow(entry.workflow).chunked:
             self._submit(_Task.PREPARE, state, prepare_task, state.job)
@@ -193,10 +228,11 @@ class _Coordinator:
             return
         state.prepared = prepared
         self.stack.set_progress(entry, 0, prepared.n_frames)
-        starts = list(range(0, max(prepared.n_frames, 1), self.chunk_size))
+        step = chunk_frames(prepared.n_frames, self.chunk_size)
+        starts = list(range(0, max(prepared.n_frames, 1), step))
         state.pending = len(starts)
         for i, start in enumerate(starts):
-            stop = None if i == len(starts) - 1 else start + self.chunk_size
+            stop = None if i == len(starts) - 1 else start + step
             self._submit(
                 _Task.DETECT, state, detect_task, state.job, prepared, start, stop, start=start
             )
@@ -218,6 +254,7 @@ class _Coordinator:
     def _after_finish(self, state: _Running, summary: TrackSummary, _: int) -> None:
         self.frames += summary.n_frames
         self.stack.set_progress(state.entry, state.entry.total, state.entry.total)
+        state.entry.n_ids = summary.n_ids
         note = f"{summary.n_ids} ids, {summary.n_rows} rows"
         if summary.skipped:
             note += f", {len(summary.skipped)} unreadable frames skipped"
@@ -242,16 +279,26 @@ class _Coordinator:
         self._end(state, Status.ERROR, _message(error))
 
     def _end(self, state: _Running, status: Status, message: str) -> None:
-        self.running.pop(state.entry.id, None)
-        self.stack.set_status(state.entry, status, message)
+        entry = state.entry
+        self.running.pop(entry.id, None)
+        if entry.started is not None:
+            entry.seconds = time.monotonic() - entry.started
+        self.stack.set_status(entry, status, message)
 
     def _cancel_all(self) -> None:
-        for future in self.futures:
-            future.cancel()
-        for state in list(self.running.values()):
-            self._end(state, Status.WAITING, "cancelled")
-        self.futures.clear()
+        """Drop what has not started; let the tasks inside a worker end, and keep the
+        results they publish (those entries are Done); the others go back to Waiting."""
         self.backlog.clear()
+        started = [future for future in self.futures if not future.cancel()]
+        cf.wait(started)
+        for future in started:
+            kind, state, _ = self.futures[future]
+            if kind in (_Task.FINISH, _Task.ANALYSE) and state.entry.id in self.running:
+                self._handle(future)
+        self.futures.clear()
+        for state in list(self.running.values()):
+            self.stack.set_progress(state.entry, 0, state.entry.total)
+            self._end(state, Status.WAITING, "cancelled")
 
 
 def _refuse_shared_result_dirs(stack: Stack, selected: list[Entry]) -> None:
@@ -273,6 +320,14 @@ def _refuse_shared_result_dirs(stack: Stack, selected: list[Entry]) -> None:
                 f"{entry.result_dir} is also the result folder of {owner.path}; remove the "
                 "duplicate entry or give each entry its own output folder",
             )
+
+
+def _slots(executor: cf.Executor, workers: int | None) -> int:
+    """Tasks in flight: one per worker for a process pool, whose futures say they run as soon
+    as they are handed to a worker's queue (so Running means running); one more elsewhere, so
+    that no worker idles between two tasks."""
+    count = worker_count(executor, workers)
+    return count if isinstance(executor, cf.ProcessPoolExecutor) else count + 1
 
 
 def run_stack(
@@ -338,7 +393,7 @@ def run_stack(
             executor,
             force=options.force,
             chunk_size=options.chunk_size,
-            slots=worker_count(executor, options.workers) + 1,
+            slots=_slots(executor, options.workers),
             cancel=cancel,
         )
         coordinator.run(entries)
@@ -352,6 +407,8 @@ def run_stack(
             "status": str(e.status),
             "message": e.message,
             "frames": e.total,
+            "seconds": round(e.seconds, 3),
+            "ids": e.n_ids,
         }
         for e in selected
     ]

@@ -25,6 +25,7 @@ import enum
 import itertools
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +45,7 @@ class Status(str, enum.Enum):
     """State of an entry."""
 
     WAITING = "Waiting"
+    QUEUED = "Queued"
     RUNNING = "Running"
     DONE = "Done"
     ERROR = "Error"
@@ -76,6 +78,12 @@ class Entry:
         Output folder; None for the workflow's default (FastTrack's result folder).
     status, message, done, total
         Run state: status, error or info text, frames (or steps) done and to do.
+    started : float or None
+        ``time.monotonic()`` when its last run started (Running), None if it never ran.
+    seconds : float
+        Wall time of its last run, once it ended.
+    n_ids : int or None
+        Identities of its finished tracking result.
     """
 
     path: Path
@@ -89,7 +97,17 @@ class Entry:
     message: str = ""
     done: int = 0
     total: int = 0
+    started: float | None = None
+    seconds: float = 0.0
+    n_ids: int | None = None
     id: int = field(default_factory=lambda: next(_ids))
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds of the run in progress, else of the last run (0 if it never ran)."""
+        if self.status in (Status.QUEUED, Status.RUNNING) and self.started is not None:
+            return time.monotonic() - self.started
+        return self.seconds
 
     @property
     def result_dir(self) -> Path:
@@ -324,6 +342,7 @@ class Stack:
                 entry.status, entry.message = Status.ERROR, entry.add_error
             else:
                 entry.status, entry.message, entry.done = Status.WAITING, "", 0
+            entry.started, entry.seconds, entry.n_ids = None, 0.0, None
             if (entry.status, entry.message, entry.done) != before:
                 self.notify("status", entry)
 

@@ -267,7 +267,8 @@ def _write_summary(summary, path: Path) -> None:
         return
     path = path.with_suffix("")
     with open(path.with_suffix(".csv"), "w", newline="", encoding="utf-8") as stream:
-        writer = csv.DictWriter(stream, fieldnames=["id", "path", "status", "frames", "message"])
+        fields = ["id", "path", "status", "frames", "seconds", "ids", "message"]
+        writer = csv.DictWriter(stream, fieldnames=fields, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(summary.entries)
     path.with_suffix(".json").write_text(_summary_json(summary), encoding="utf-8")

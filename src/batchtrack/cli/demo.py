@@ -48,7 +48,12 @@ def _generate(
 @click.option("--objects", type=int, default=15, show_default=True, help="Fish per movie.")
 @click.option("--size", type=int, default=512, show_default=True, help="Frame size (px).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the first movie.")
-@click.option("--video", is_flag=True, help="Write MJPG .avi videos instead of PGM frames.")
+@click.option(
+    "--images",
+    "sequences",
+    is_flag=True,
+    help="Write PGM image sequences (256 KB a frame at 512 px) instead of MJPG videos.",
+)
 @click.option("--workers", type=int, help="Worker processes (default: all cores).")
 def demo(
     out: Path,
@@ -57,15 +62,15 @@ def demo(
     objects: int,
     size: int,
     seed: int,
-    video: bool,
+    sequences: bool,
     workers: int | None,
 ) -> None:
     """Generate synthetic movies of swimming fish, track them as a batch, score each one.
 
-    Writes OUT/<settings>/RunN/ (frames or movie.avi, the ground truth) and each movie's
-    Tracking_Result, then prints the batch summary and, per movie, identity switches and
-    IDF1 against the ground truth. Running it again reuses the generated movies (and
-    archives the previous results).
+    Writes OUT/<settings>/RunN/ (movie.avi, or the frames with --images, and the ground
+    truth) and each movie's Tracking_Result, then prints the batch summary and, per movie,
+    identity switches and IDF1 against the ground truth. Running it again reuses the
+    generated movies (and archives the previous results).
     """
     from rich.console import Console
     from rich.table import Table
@@ -78,7 +83,8 @@ def demo(
     from .batch import _display, _summary_table
 
     setup_logging(quiet=False)
-    root = out / f"{frames}frames-{objects}fish-{size}px-seed{seed}{'-video' if video else ''}"
+    video = not sequences
+    root = out / f"{frames}frames-{objects}fish-{size}px-seed{seed}{'' if video else '-images'}"
     try:
         generated = [
             _generate(
@@ -91,8 +97,10 @@ def demo(
             )
             for i in range(movies)
         ]
+        size_mb = sum(f.stat().st_size for f in root.rglob("*") if f.is_file()) / 1e6
         click.echo(
-            f"{movies} movies of {frames} frames, {objects} fish, {size}×{size} px in {root}"
+            f"{movies} movies of {frames} frames, {objects} fish, {size}×{size} px in {root} "
+            f"({size_mb:.1f} MB on disk)"
         )
         stack = Stack(Parameters(**DEMO_PARAMETERS))
         stack.add([movie for movie, _ in generated])

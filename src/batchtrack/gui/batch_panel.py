@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import cast
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -50,11 +50,12 @@ __all__ = ["BatchPanel"]
 
 log = logging.getLogger(__name__)
 
-HEADERS = ("Movie", "Background", "Parameters", "Progress", "Status")
-PATH, BACKGROUND, PARAMS, PROGRESS, STATUS = range(5)
+HEADERS = ("Movie", "Background", "Parameters", "Progress", "Status", "Time", "Result")
+PATH, BACKGROUND, PARAMS, PROGRESS, STATUS, TIME, RESULT = range(len(HEADERS))
 
 STATUS_COLOURS = {
     Status.WAITING: ("#555555", "#ffffff"),
+    Status.QUEUED: ("#555555", "#eeeeee"),
     Status.RUNNING: ("#0b5394", "#dbe8f6"),
     Status.DONE: ("#1e6b1e", "#d9f0d3"),
     Status.ERROR: ("#a61c1c", "#f8d7d7"),
@@ -75,12 +76,24 @@ def _changed_values(params: Parameters) -> str:
     return "\n".join(changed) if changed else "all defaults"
 
 
+def _duration(seconds: float) -> str:
+    """``42 s``, ``3:05`` (min:s) or ``1:02:03`` (h:min:s)."""
+    whole = int(seconds)
+    if whole < 60:
+        return f"{seconds:.1f} s" if seconds < 10 else f"{whole} s"
+    minutes, secs = divmod(whole, 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
 def _progress_text(state: EntryState) -> str:
     """What a progress bar says: the percentage, and what a Running entry is doing."""
     if state.status is Status.ERROR and not state.total:
         return "—"
     if state.status is Status.SKIPPED:
         return "already done"
+    if state.status is Status.QUEUED:
+        return "queued"
     if state.status is Status.RUNNING:
         if not state.total:
             return "starting…"
@@ -175,6 +188,9 @@ class BatchPanel(QWidget):
         self._rows: dict[int, int] = {}  # entry id -> table row
         self._windows: list[QWidget] = []
         self._bridge: StackBridge | None = None
+        self._clock = QTimer(self)  # redraws the elapsed times of running entries
+        self._clock.setInterval(1000)
+        self._clock.timeout.connect(self._tick)
         self.runner = StackRunner(self)
         self.runner.finished.connect(self._run_finished)
         self.runner.failed.connect(self._run_failed)
@@ -239,7 +255,9 @@ class BatchPanel(QWidget):
         self.table.setWordWrap(False)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(PATH, QHeaderView.ResizeMode.Stretch)
-        for column, width in ((BACKGROUND, 190), (PARAMS, 170), (PROGRESS, 150), (STATUS, 90)):
+        widths = ((BACKGROUND, 190), (PARAMS, 170), (PROGRESS, 150), (STATUS, 90), (TIME, 70),
+                  (RESULT, 90))  # fmt: skip
+        for column, width in widths:
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
             self.table.setColumnWidth(column, width)
         self.table.cellDoubleClicked.connect(self._double_clicked)
@@ -254,6 +272,7 @@ class BatchPanel(QWidget):
         self.params_table = ParameterTable()
         self.params_table.paramsChanged.connect(self._table_edited)
         self.params_table.invalid.connect(self.message)
+        self.params_table.warned.connect(self.message)
         params_box = QGroupBox("Parameters for movies added next")
         params_layout = QVBoxLayout(params_box)
         params_layout.setContentsMargins(4, 4, 4, 4)
@@ -296,6 +315,11 @@ class BatchPanel(QWidget):
         bold = QFont()
         bold.setBold(True)
         self.start_button.setFont(bold)
+        self.force_check = QCheckBox("Redo finished")
+        self.force_check.setToolTip(
+            "Track again the entries whose finished result matches (Start skips them "
+            "otherwise); their earlier results are archived, never deleted"
+        )
         self.stop_button = QPushButton("Stop")
         self.stop_button.setToolTip("Cancel the run: running entries go back to Waiting")
         self.overall = QProgressBar()
@@ -314,6 +338,7 @@ class BatchPanel(QWidget):
         controls.addWidget(self.scheduler_edit)
         controls.addWidget(QLabel("Workers:"))
         controls.addWidget(self.workers_spin)
+        controls.addWidget(self.force_check)
         controls.addWidget(self.start_button)
         controls.addWidget(self.stop_button)
         footer = QHBoxLayout()
@@ -450,8 +475,10 @@ class BatchPanel(QWidget):
             workers=None if scheduler else self.workers_spin.value(),
             chunk_size=self.chunk_size,
             scheduler=scheduler,
+            force=self.force_check.isChecked(),
         )
         self.runner.start(self.stack, options)
+        self._clock.start()
 
     def stop(self) -> None:
         """Cancel the run (work already in a worker finishes first)."""
@@ -578,6 +605,10 @@ class BatchPanel(QWidget):
         status = QTableWidgetItem()
         status.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
         self.table.setItem(row, STATUS, status)
+        for column in (TIME, RESULT):
+            item = QTableWidgetItem()
+            item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            self.table.setItem(row, column, item)
         self._show_settings(entry)
         self._show_state(entry, EntryState(entry.status, entry.done, entry.total, entry.message))
         self._cell(row, BACKGROUND).button.setEnabled(not self.runner.running)
@@ -634,6 +665,23 @@ class BatchPanel(QWidget):
         if state.status is Status.DONE:
             tip += "\nDouble-click to see the trajectories"
         item.setToolTip(tip)
+        self._show_time(entry)
+        result = cast(QTableWidgetItem, self.table.item(row, RESULT))
+        finished = state.status in (Status.DONE, Status.SKIPPED)
+        result.setText(f"{entry.n_ids} ids" if finished and entry.n_ids is not None else "")
+        result.setToolTip(state.message if finished else "")
+
+    def _show_time(self, entry: Entry) -> None:
+        """Elapsed wall time: live while the entry runs, its run's time once it ended."""
+        item = self.table.item(self._rows[entry.id], TIME)
+        if item is not None:
+            seconds = entry.elapsed
+            item.setText(_duration(seconds) if entry.started is not None else "")
+
+    def _tick(self) -> None:
+        for entry in self.stack.entries:
+            if entry.status is Status.RUNNING and entry.id in self._rows:
+                self._show_time(entry)
 
     def _show_unique_background(self) -> None:
         path = self.stack.unique_background
@@ -655,7 +703,7 @@ class BatchPanel(QWidget):
         for widget in (self.open_button, self.unique_button, self.autoload_check,
                        self.remove_button, self.clear_button, self.load_button,
                        self.start_button, self.workers_spin, self.suffix_edit,
-                       self.scheduler_edit):  # fmt: skip
+                       self.scheduler_edit, self.force_check):  # fmt: skip
             widget.setEnabled(not running)
         self.clear_background_button.setEnabled(
             not running and self.stack.unique_background is not None
@@ -668,6 +716,7 @@ class BatchPanel(QWidget):
 
     def _run_finished(self, summary: RunSummary, stopped: bool) -> None:
         self.runner.wait()
+        self._clock.stop()
         self.summary = summary
         self._set_running(False)
         prefix = "Stopped" if stopped else "Finished"
@@ -678,6 +727,7 @@ class BatchPanel(QWidget):
 
     def _run_failed(self, text: str) -> None:
         self.runner.wait()
+        self._clock.stop()
         self._set_running(False)
         self.summary_label.setText(f"The run failed: {text}")
         self.summary_label.setStyleSheet("color: #a61c1c;")

@@ -37,7 +37,7 @@ class Dialogs:
     """
 
     def __init__(self) -> None:
-        self.last_dir = str(Path.home())
+        self.last_dir = str(Path.cwd())  # then the folder used last
 
     def folders(self, parent: QWidget, title: str) -> list[Path]:
         """Several folders at once (a multi-selection folder dialog)."""

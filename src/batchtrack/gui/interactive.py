@@ -180,6 +180,7 @@ class InteractivePanel(QWidget):
         self.params_table = ParameterTable()
         self.params_table.paramsChanged.connect(self._params_edited)
         self.params_table.invalid.connect(self.message)
+        self.params_table.warned.connect(self.message)
         self.track_from = QSpinBox()
         self.track_to = QSpinBox()
         self.track_button = QPushButton("Preview tracking")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING, TypeAlias, cast
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
@@ -25,6 +25,7 @@ __all__ = ["ParameterTable"]
 
 _MAX = 2_000_000_000
 _INVALID = "background-color: #f8d0d0;"
+_WARNING = "#fde9c4"
 
 
 # Type checkers see the mixin as a widget (hasFocus, wheelEvent); at run time it is a plain class.
@@ -89,10 +90,14 @@ class ParameterTable(QTableWidget):
         After every edit that gives valid parameters.
     invalid(str)
         After an edit that gives invalid parameters, with the reason.
+    warned(str)
+        After an edit that gives valid but doubtful parameters (e.g. a background projection
+        that keeps the objects), with the warning and its fix; the row is marked too.
     """
 
     paramsChanged = Signal(object)
     invalid = Signal(str)
+    warned = Signal(str)
 
     def __init__(self, params: Parameters | None = None, parent: QWidget | None = None) -> None:
         self._infos = describe_parameters()
@@ -100,6 +105,7 @@ class ParameterTable(QTableWidget):
         self._params = params or Parameters()
         self._editors: dict[str, _Editor] = {}
         self._loading = False
+        self._warnings: dict[str, str] = {}
         self.error = ""
         self.setHorizontalHeaderLabels(["Parameter", "Value", "Unit", "Range"])
         self.verticalHeader().setVisible(False)
@@ -187,6 +193,7 @@ class ParameterTable(QTableWidget):
             self._loading = False
         self._params = params
         self._mark(None, "")
+        self._show_warnings()
         if emit:
             self.paramsChanged.emit(params)
 
@@ -203,7 +210,24 @@ class ParameterTable(QTableWidget):
         self._mark(None, "")
         if params != self._params:
             self._params = params
+            self._show_warnings()
             self.paramsChanged.emit(params)
+
+    def warning(self, name: str) -> str:
+        """The warning shown on parameter ``name``'s row ("" if none)."""
+        return self._warnings.get(name, "")
+
+    def _show_warnings(self) -> None:
+        """Mark the rows of doubtful values: a ⚠ before the name, the warning as tooltip."""
+        self._warnings = self._params.warnings()
+        for row, info in enumerate(self._infos):
+            item = cast(QTableWidgetItem, self.item(row, 0))
+            message = self._warnings.get(info["name"])
+            item.setText(f"⚠ {info['name']}" if message else info["name"])
+            item.setToolTip(f"<b>Warning:</b> {message}" if message else _tooltip(info))
+            item.setBackground(QColor(_WARNING) if message else QColor(0, 0, 0, 0))
+        for message in self._warnings.values():
+            self.warned.emit(message)
 
     def _mark(self, name: str | None, error: str) -> None:
         self.error = error
