@@ -109,6 +109,13 @@ def batch_shots(app, window, folders: list[Path], out: Path) -> None:
     panel.chunk_size = 40
     app.processEvents()
     save(window, out / "batch-ready.png")
+    panel.params_table.set_value("methBack", 0)  # a doubtful value: marked on its row
+    app.processEvents()
+    row = [panel.params_table.item(r, 0).text() for r in range(panel.params_table.rowCount())]
+    panel.params_table.scrollToItem(panel.params_table.item(row.index("⚠ methBack"), 0))
+    table_box = panel.params_table.parentWidget()
+    save(table_box, out / "parameter-warning.png")
+    panel.params_table.set_value("methBack", PARAMS["methBack"])
 
     def mid_run() -> bool:
         """What the table shows: some Done, some part-way, some Waiting."""

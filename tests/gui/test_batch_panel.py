@@ -439,7 +439,9 @@ def test_a_doubtful_parameter_is_marked_on_its_row_with_the_fix(qtbot, panel):
     assert "methBack=1 or 2 is usually right" in said.args[0]
     row = [table.item(r, 0).text() for r in range(table.rowCount())].index("⚠ methBack")
     assert "methBack=1 or 2" in table.item(row, 0).toolTip()
+    assert panel.params_notice.isVisible() and "methBack=1 or 2" in panel.params_notice.text()
     table.set_value("methBack", 1)
+    assert not panel.params_notice.isVisible()
     assert table.warning("methBack") == ""
     assert "⚠ methBack" not in [table.item(r, 0).text() for r in range(table.rowCount())]
 

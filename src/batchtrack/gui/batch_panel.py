@@ -277,6 +277,8 @@ class BatchPanel(QWidget):
         params_layout = QVBoxLayout(params_box)
         params_layout.setContentsMargins(4, 4, 4, 4)
         params_layout.addWidget(self.params_table)
+        self.params_notice = self.params_table.make_notice()
+        params_layout.addWidget(self.params_notice)
 
         stack_box = QWidget()
         stack_layout = QVBoxLayout(stack_box)

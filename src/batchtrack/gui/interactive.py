@@ -208,6 +208,8 @@ class InteractivePanel(QWidget):
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 0, 0, 0)
         right_layout.addWidget(self.params_table, 1)
+        self.params_notice = self.params_table.make_notice()
+        right_layout.addWidget(self.params_notice)
         right_layout.addWidget(tracking)
         right_layout.addLayout(actions)
 

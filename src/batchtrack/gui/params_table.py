@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QHeaderView,
+    QLabel,
     QSpinBox,
     QTableWidget,
     QTableWidgetItem,
@@ -93,11 +94,14 @@ class ParameterTable(QTableWidget):
     warned(str)
         After an edit that gives valid but doubtful parameters (e.g. a background projection
         that keeps the objects), with the warning and its fix; the row is marked too.
+    warningsChanged(str)
+        The warnings of the values shown changed (:meth:`notice_text`).
     """
 
     paramsChanged = Signal(object)
     invalid = Signal(str)
     warned = Signal(str)
+    warningsChanged = Signal(str)
 
     def __init__(self, params: Parameters | None = None, parent: QWidget | None = None) -> None:
         self._infos = describe_parameters()
@@ -226,8 +230,28 @@ class ParameterTable(QTableWidget):
             item.setText(f"⚠ {info['name']}" if message else info["name"])
             item.setToolTip(f"<b>Warning:</b> {message}" if message else _tooltip(info))
             item.setBackground(QColor(_WARNING) if message else QColor(0, 0, 0, 0))
+        self.warningsChanged.emit(self.notice_text())
         for message in self._warnings.values():
             self.warned.emit(message)
+
+    def notice_text(self) -> str:
+        """Every warning, one per line ("" when there is none)."""
+        return "\n".join(f"⚠ {message}" for message in self._warnings.values())
+
+    def make_notice(self) -> QLabel:
+        """A label that shows the warnings in words (hidden when there are none), for the
+        panel to place under the table."""
+        label = QLabel(self.notice_text())
+        label.setWordWrap(True)
+        label.setStyleSheet(f"background: {_WARNING}; padding: 4px;")
+        label.setVisible(bool(self._warnings))
+
+        def show(text: str) -> None:
+            label.setText(text)
+            label.setVisible(bool(text))
+
+        self.warningsChanged.connect(show)
+        return label
 
     def _mark(self, name: str | None, error: str) -> None:
         self.error = error
