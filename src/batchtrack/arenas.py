@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import cv2
 import numpy as np
@@ -27,11 +27,15 @@ from .errors import ParameterError
 
 __all__ = [
     "Arena",
+    "ArenaSet",
+    "arena_from_mapping",
     "arena_of",
     "check_labels",
     "draw_arenas",
     "find_wells",
     "grid_arenas",
+    "is_file_spec",
+    "make_arena_set",
     "parse_grid",
     "rasterize",
 ]
@@ -334,6 +338,172 @@ def _row_major(arenas: list[Arena]) -> list[Arena]:
         else:
             rows.append([i])
     return [arenas[i] for row in rows for i in sorted(row, key=lambda j: centres[j][0])]
+
+
+class ArenaSet:
+    """The arenas of one movie: their label image and, when known, their shapes.
+
+    Attributes
+    ----------
+    labels : ndarray of int32, shape (H, W)
+        0 outside every arena, ``k`` inside arena ``k`` (1-based).
+    arenas : list of Arena or None
+        The shapes (None for a label image: its arenas have no simple shape).
+    source : str
+        The specification it was made from.
+    """
+
+    def __init__(self, labels: np.ndarray, arenas: list[Arena] | None, source: str) -> None:
+        self.labels, self.arenas, self.source = labels, arenas, source
+
+    @property
+    def count(self) -> int:
+        """Number of arenas."""
+        return int(self.labels.max())
+
+    def animals(self, total: int) -> list[int]:
+        """Animals per arena: each arena's own count, else ``total`` split evenly (0 when
+        unknown), e.g. ``animals = 12`` over 12 wells is 1 per well.
+
+        Raises
+        ------
+        ParameterError
+            When ``total`` is not a multiple of the number of arenas without their own count.
+        """
+        given = [a.animals for a in self.arenas] if self.arenas else [0] * self.count
+        free = [i for i, n in enumerate(given) if n == 0]
+        if total and free:
+            rest = total - sum(given)
+            if rest < 0 or rest % len(free):
+                raise ParameterError(
+                    f"animals = {total} cannot be split evenly over the {len(free)} arenas of "
+                    f"{self.source} without their own count; give a count per arena in the "
+                    "TOML file (animals = N), or a total that is a multiple"
+                )
+            for i in free:
+                given[i] = rest // len(free)
+        return given
+
+    def areas(self) -> list[int]:
+        """Pixels of each arena."""
+        counts = np.bincount(self.labels.ravel(), minlength=self.count + 1)
+        return [int(n) for n in counts[1:]]
+
+    def rows(self, ids: Sequence[Sequence[int]], animals: Sequence[int]) -> list[dict[str, Any]]:
+        """One row per arena for ``arenas.csv``: number, name, shape, pixels, animals, ids."""
+        shapes: Sequence[Arena | None] = self.arenas or [None] * self.count
+        return [
+            {
+                "arena": k,
+                "name": (shape.name if shape is not None else "") or f"arena_{k}",
+                "shape": shape.kind if shape is not None else "label image",
+                "area_px": area,
+                "animals": count,
+                "ids": " ".join(map(str, found)),
+            }
+            for k, (shape, area, found, count) in enumerate(
+                zip(shapes, self.areas(), ids, animals, strict=True), start=1
+            )
+        ]
+
+
+def arena_from_mapping(item: Any, k: int, source: str) -> Arena:
+    """Arena number ``k`` from a TOML-like table (``shape``, ``centre``/``radius``,
+    ``corner``/``size`` or ``points``, optional ``animals`` and ``name``).
+
+    Raises
+    ------
+    ParameterError
+        Naming the arena, ``source`` and what is wrong.
+
+    Examples
+    --------
+    >>> arena_from_mapping({"shape": "circle", "centre": [5, 5], "radius": 3}, 1, "x").radius
+    3.0
+    """
+    where = f"arena {k} of {source}"
+    if not isinstance(item, dict) or item.get("shape") not in _SHAPES:
+        raise ParameterError(f"{where}: shape must be one of {', '.join(_SHAPES)}")
+    try:
+        animals = int(item.get("animals", 0))
+        name = str(item.get("name", ""))
+        if item["shape"] == "circle":
+            x, y = _pair(item["centre"] if "centre" in item else item["center"])
+            return Arena("circle", ((x, y),), radius=float(item["radius"]), animals=animals,
+                         name=name)  # fmt: skip
+        if item["shape"] == "rectangle":
+            x, y = _pair(item["corner"])
+            w, h = _pair(item["size"])
+            return Arena("rectangle", ((x, y), (x + w, y + h)), animals=animals, name=name)
+        points = tuple(_pair(p) for p in item["points"])
+        return Arena("polygon", points, animals=animals, name=name)
+    except KeyError as error:
+        raise ParameterError(f"{where}: missing {error.args[0]!r}") from None
+    except (TypeError, ValueError) as error:
+        raise ParameterError(f"{where}: {error}") from None
+
+
+def _pair(value: Any) -> tuple[float, float]:
+    if not isinstance(value, list | tuple) or len(value) != 2:
+        raise ValueError(f"expected two numbers [x, y], got {value!r}")
+    return float(value[0]), float(value[1])
+
+
+def is_file_spec(spec: str) -> bool:
+    """True if an ``--arenas`` value names a file (not ``grid:…`` nor ``auto``)."""
+    return not (spec.startswith("grid:") or spec == "auto")
+
+
+def make_arena_set(
+    spec: str,
+    shape: tuple[int, int],
+    *,
+    background: np.ndarray | None = None,
+    content: Sequence[Any] | np.ndarray | None = None,
+) -> ArenaSet:
+    """The arenas of a movie whose frames have ``shape``, from an ``--arenas`` value.
+
+    Parameters
+    ----------
+    spec : str
+        ``grid:ROWSxCOLS``, ``auto`` (wells found on ``background``) or a file name, whose
+        ``content`` (:func:`batchtrack.io.arenas.read_arena_file`: the ``[[arena]]`` tables
+        or a label image) is given.
+    shape : (int, int)
+        The frames' size ``(height, width)``.
+
+    Raises
+    ------
+    ParameterError
+        One line naming the source and the fix.
+
+    Examples
+    --------
+    >>> make_arena_set("grid:2x2", (40, 60)).count
+    4
+    """
+    if spec.startswith("grid:"):
+        arenas = grid_arenas(*parse_grid(spec), shape)
+        return ArenaSet(rasterize(arenas, shape, source=spec), arenas, spec)
+    if spec == "auto":
+        if background is None:
+            raise ParameterError("--arenas auto needs the movie's background")
+        arenas = find_wells(background)
+        if not arenas:
+            raise ParameterError(
+                "--arenas auto found no circular well or rectangular tank on the background; "
+                "give the arenas as a TOML file of shapes, a label image or grid:ROWSxCOLS"
+            )
+        return ArenaSet(rasterize(arenas, shape, source="auto"), arenas, "auto")
+    if isinstance(content, np.ndarray):
+        return ArenaSet(check_labels(content, shape, source=spec), None, spec)
+    if content is None:
+        raise ParameterError(f"arena file {spec}: its content was not read")
+    arenas = [arena_from_mapping(item, k, spec) for k, item in enumerate(content, start=1)]
+    return ArenaSet(rasterize(arenas, shape, source=spec), arenas, spec)
+
+
+_SHAPES = ("circle", "rectangle", "polygon")
 
 
 def arena_of(labels: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
