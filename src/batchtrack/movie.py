@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from . import autoparams
+from .autoparams import AutoReport
 from .background import load_background, project, register, sample_indices
 from .detect import object_features, roi_offset, segment
 from .errors import InputError, ParameterError
@@ -46,6 +48,7 @@ __all__ = [
     "detect_range",
     "link_detections",
     "resolve_background",
+    "resolve_parameters",
     "track",
     "track_movie",
     "write_result",
@@ -84,7 +87,8 @@ class Detections:
 
 @dataclass(frozen=True)
 class TrackSummary:
-    """What a tracking run did."""
+    """What a tracking run did (``params``: the parameters used, measured ones included;
+    ``auto``: what was measured, empty when nothing was)."""
 
     folder: Path | None
     n_frames: int
@@ -92,6 +96,18 @@ class TrackSummary:
     n_ids: int
     skipped: list[tuple[int, str]]
     seconds: float
+    params: Parameters | None = None
+    auto: AutoReport = field(default_factory=AutoReport)
+
+
+def require_measured(params: Parameters, names: Iterable[str]) -> None:
+    """Raise ParameterError if one of ``names`` is still ``"auto"`` in ``params``."""
+    pending = sorted(params.auto.intersection(names))
+    if pending:
+        raise ParameterError(
+            f"{', '.join(pending)} {'is' if len(pending) == 1 else 'are'} still 'auto': "
+            "measure them first with resolve_parameters() (track_movie does it)"
+        )
 
 
 def check_roi(params: Parameters, shape: tuple[int, int]) -> None:
@@ -104,13 +120,17 @@ def check_roi(params: Parameters, shape: tuple[int, int]) -> None:
         )
 
 
-def compute_background(source: FrameSource, params: Parameters) -> np.ndarray:
+def compute_background(
+    source: FrameSource, params: Parameters, *, cache: Mapping[int, np.ndarray] | None = None
+) -> np.ndarray:
     """Background of a movie from ``nBack`` evenly sampled frames (``methBack``, ``regBack``).
 
-    Unreadable sampled frames are left out (and logged). A projection that keeps the objects
+    Frames found in ``cache`` (index → frame already read) are not read again. Unreadable
+    sampled frames are left out (and logged). A projection that keeps the objects
     in the background (the minimum of dark objects on a light background, the maximum of light
     objects on a dark one) is logged as a warning: it hides the objects where they passed.
     """
+    require_measured(params, ("nBack", "methBack", "lightBack"))
     for message in params.warnings().values():
         log.warning("%s", message)
     reference: list[np.ndarray] = []
@@ -118,7 +138,7 @@ def compute_background(source: FrameSource, params: Parameters) -> np.ndarray:
     def frames() -> Iterator[np.ndarray]:
         for k in sample_indices(source.n_frames, params.nBack):
             try:
-                frame = source.read(k)
+                frame = cache[k] if cache is not None and k in cache else source.read(k)
             except InputError as error:
                 log.warning("background: frame %d left out: %s", k, error)
                 continue
@@ -154,6 +174,7 @@ def detect_range(
     progress : callable, optional
         Called with the number of frames done in this range, every few frames.
     """
+    require_measured(params, params.auto)
     frames, counts, contours, areas = [], [], [], []
     skipped_before = len(source.skipped)
     for k, frame in source.iter_frames(start, stop):
@@ -200,6 +221,7 @@ def link_detections(chunks: Iterable[Detections], params: Parameters) -> Iterato
     ndarray of float64, shape (K, 23)
         Rows as :data:`batchtrack.schema.TRACKING_COLUMNS`, ordered by frame then id.
     """
+    require_measured(params, params.auto)
     linker = Linker(LinkWeights.from_params(params))
     for chunk in chunks:
         rows = np.empty((len(chunk.features), len(TRACKING_COLUMNS)))
@@ -234,6 +256,121 @@ def resolve_background(
             )
         return background
     return load_background(background, source.shape)
+
+
+def _crop(image: np.ndarray, params: Parameters) -> np.ndarray:
+    if params.roi is None:
+        return image
+    x0, y0, x1, y1 = params.roi
+    return image[..., y0:y1, x0:x1]
+
+
+def _read_sample(
+    source: FrameSource, positions: list[int]
+) -> tuple[dict[int, np.ndarray], np.ndarray, np.ndarray]:
+    """Frames at ``positions`` (by index), the same stacked, and the neighbour of each (the
+    next frame, or the previous one for the last frame; none for a 1-frame movie).
+    Unreadable frames are left out."""
+    read: dict[int, np.ndarray] = {}
+    frames, neighbours = [], []
+    for k in positions:
+        other = k + 1 if k + 1 < source.n_frames else k - 1
+        try:
+            frame = read[k] if k in read else source.read(k)
+            after = None if other < 0 else source.read(other)
+        except InputError as error:
+            log.warning("measuring: frame %d left out: %s", k, error)
+            continue
+        read[k] = frame
+        frames.append(frame)
+        if after is not None:
+            neighbours.append(after)
+    if not frames:
+        raise InputError(f"no readable frame in {source.path} to measure the parameters on")
+    empty = np.empty((0, *frames[0].shape), np.uint8)
+    pairs = np.stack(neighbours) if len(neighbours) == len(frames) else empty
+    return read, np.stack(frames), pairs
+
+
+def resolve_parameters(
+    source: FrameSource,
+    params: Parameters,
+    background: str | Path | np.ndarray | None = None,
+) -> tuple[Parameters, np.ndarray, AutoReport]:
+    """Measure the ``"auto"`` parameters on the movie, and get its background.
+
+    Reads :data:`batchtrack.autoparams.SAMPLE_SIZE` frames spread over the movie (each with
+    the frame after it), measures ``lightBack`` on them (so ``methBack`` and ``nBack`` can
+    follow), computes the background (unless given), then measures ``thresh``, the area
+    bounds and ``maxDist`` (see :mod:`batchtrack.autoparams`). ``methBack``, when not given
+    at all, follows ``lightBack`` even with no auto value. Explicit values are kept.
+
+    Parameters
+    ----------
+    source : FrameSource
+        The movie.
+    params : Parameters
+        Parameters, some possibly ``"auto"``.
+    background : path or ndarray, optional
+        Use this background instead of computing one.
+
+    Returns
+    -------
+    params : Parameters
+        Every value a number (nothing left ``"auto"``): what tracking uses and saves.
+    background : ndarray of uint8, shape (H, W)
+    report : AutoReport
+        What was measured and why (empty when nothing was ``"auto"``).
+
+    Raises
+    ------
+    AutoParameterError
+        When a value cannot be measured (a static, uniform or 1-frame movie), saying why.
+    """
+    check_roi(params, source.shape)
+    auto = params.auto
+    detection = [n for n in ("thresh", "minArea", "maxArea", "maxDist") if n in auto]
+    supplied = None if background is None else resolve_background(source, params, background)
+    frames = following = None
+    cache: dict[int, np.ndarray] = {}
+    if "lightBack" in auto or detection:
+        positions = autoparams.sample_positions(source.n_frames)
+        cache, frames, following = _read_sample(source, positions)
+        frames, following = _crop(frames, params), _crop(following, params)
+    report, updates = AutoReport(), {}
+    if "lightBack" in auto:
+        assert frames is not None
+        found = autoparams.measure_polarity(
+            frames, None if supplied is None else _crop(supplied, params)
+        )
+        report += AutoReport((found,))
+        updates["lightBack"] = found.value
+    if "methBack" in auto or "methBack" not in params.model_fields_set:
+        light_back = updates.get("lightBack", params.lightBack)
+        updates["methBack"] = 1 - light_back
+        if "methBack" in auto:
+            report += AutoReport((autoparams.background_method(light_back),))
+    if "nBack" in auto:
+        found = autoparams.background_frames(source.n_frames)
+        report += AutoReport((found,))
+        updates["nBack"] = found.value
+    params = params.with_updates(updates)
+    if supplied is None:
+        result = compute_background(source, params, cache=cache)
+    else:
+        result = supplied
+    if detection:
+        assert frames is not None and following is not None
+        measured = autoparams.measure_detection(
+            frames, following, _crop(result, params), light_back=params.lightBack,
+            names=detection, thresh=params.thresh, min_area=params.minArea,
+            max_area=params.maxArea, animals=params.animals,
+        )  # fmt: skip
+        for warning in measured.warnings:
+            log.warning("%s: %s", source.path, warning)
+        report += measured
+        params = params.with_updates(measured.values())
+    return params, result, report
 
 
 def track_movie(
@@ -272,11 +409,10 @@ def track_movie(
     table : DataFrame or None
         The result table when ``collect`` is true.
     """
-    params = params or Parameters()
     started = time.perf_counter()
+    wanted = params or Parameters()
     with _open(path) as source:
-        check_roi(params, source.shape)
-        bg = resolve_background(source, params, background)
+        params, bg, measured = resolve_parameters(source, wanted, background)
         total = source.n_frames
 
         def chunks() -> Iterator[Detections]:
@@ -290,10 +426,11 @@ def track_movie(
         marker = None
         if not isinstance(background, np.ndarray):  # a file or computed: a rerun can match it
             given = None if background is None else Path(background)
-            marker = make_marker(Path(source.path), parameters_hash(params), given, "track")
+            # The parameters as given ("auto" included), as the batch's prepare task hashes them.
+            marker = make_marker(Path(source.path), parameters_hash(wanted), given, "track")
         return write_result(
             chunks(), params, bg, output or source.result_dir, collect=collect, marker=marker,
-            started=started, label=str(source.path),
+            started=started, label=str(source.path), auto=measured,
         )  # fmt: skip
 
 
@@ -307,6 +444,7 @@ def write_result(
     marker: dict | None = None,
     started: float | None = None,
     label: str = "",
+    auto: AutoReport | None = None,
 ) -> tuple[TrackSummary, pd.DataFrame | None]:
     """Link detections in order and publish the result folder atomically.
 
@@ -324,7 +462,11 @@ def write_result(
         Also return the whole table.
     marker : dict, optional
         Resume marker saved as ``batchtrack.json`` in the folder.
+    auto : AutoReport, optional
+        What was measured from the movie: one line of the result's ``log`` per value.
     """
+    require_measured(params, params.auto)
+    auto = auto or AutoReport()
     started = time.perf_counter() if started is None else started
     blocks, n_ids, n_frames, skipped = [], 0, 0, []
 
@@ -339,6 +481,8 @@ def write_result(
 
     canvas = TrajectoryCanvas(background)
     with ResultWriter(folder) as writer:
+        for line in auto.lines():
+            writer.log(f"measured {line}")
         for rows in link_detections(record(chunks), params):
             writer.write_rows(rows)
             canvas.add(rows[:, X_BODY], rows[:, Y_BODY], rows[:, ID])
@@ -356,8 +500,9 @@ def write_result(
         writer.write_image("trajectories.png", canvas.finish())
         published = writer.finish(background, params, marker=marker)
     summary = TrackSummary(
-        published, n_frames, writer.n_rows, n_ids, skipped, time.perf_counter() - started
-    )
+        published, n_frames, writer.n_rows, n_ids, skipped, time.perf_counter() - started,
+        params, auto,
+    )  # fmt: skip
     return summary, tracking_table(blocks) if collect else None
 
 

@@ -33,7 +33,15 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    model_validator,
+)
 from typing_extensions import Self
 
 from batchtrack.errors import OutputError, ParameterError
@@ -44,6 +52,8 @@ else:  # pragma: no cover - Python 3.10 needs the tomli backport
     import tomli as tomllib
 
 __all__ = [
+    "AUTO",
+    "AUTO_NAMES",
     "EXTENSION_NAMES",
     "EXTRA_KEYS",
     "FASTTRACK_NAMES",
@@ -65,6 +75,13 @@ logger = logging.getLogger(__name__)
 EXTRA_KEYS = ("path", "backPath", "weight")
 _SILENT_KEYS = frozenset({"title"})
 _TITLE = 'title = "FastTrack cfg"\n\n[parameters]\n'
+
+#: The value that asks for a parameter to be measured from the movie.
+AUTO = "auto"
+#: Parameters that accept ``"auto"`` (see :mod:`batchtrack.autoparams`), in measuring order.
+AUTO_NAMES: tuple[str, ...] = (
+    "lightBack", "methBack", "nBack", "thresh", "minArea", "maxArea", "maxDist",
+)  # fmt: skip
 
 _REGISTRATION = {0: "none", 1: "phase correlation", 2: "ECC", 3: "ORB features"}
 
@@ -154,12 +171,22 @@ class Parameters(ValidatedModel):
     Construct with keyword arguments (missing ones take FastTrack's defaults); any invalid
     value or unknown name raises :class:`~batchtrack.errors.ParameterError`.
 
+    The parameters of :data:`AUTO_NAMES` also accept ``"auto"``: the value is then measured
+    from the movie before tracking (:func:`batchtrack.movie.resolve_parameters`); until then
+    the field holds its default and its name is in :attr:`auto`. ``methBack``, when not given
+    at all, follows ``lightBack`` at that step (maximum projection for dark objects, minimum
+    for light ones); a value given (in a cfg.toml, on the command line) is kept.
+
     Examples
     --------
     >>> p = Parameters(thresh=60, minArea=50, maxArea=170)
     >>> p.with_updates(maxTime=40).maxTime
     40
+    >>> sorted(Parameters(thresh="auto", minArea=20).auto)
+    ['thresh']
     """
+
+    _auto: frozenset[str] = PrivateAttr(default=frozenset())
 
     # Background and binarisation
     thresh: int = _param(
@@ -300,12 +327,41 @@ class Parameters(ValidatedModel):
     def explain(cls, error: ValidationError) -> str:
         return _explain(error)
 
+    @model_validator(mode="wrap")
+    @classmethod
+    def _take_auto(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Parameters:
+        """Leave ``"auto"`` values out (the fields keep their defaults), remember their names."""
+        auto: frozenset[str] = frozenset()
+        if isinstance(data, Mapping):
+            auto = frozenset(name for name in AUTO_NAMES if _is_auto(data.get(name)))
+            data = {k: v for k, v in data.items() if k not in auto}
+        model = handler(data)
+        model._auto = auto
+        if not auto & {"minArea", "maxArea"} and model.minArea >= model.maxArea:
+            raise ValueError(
+                f"minArea ({model.minArea}) must be smaller than maxArea ({model.maxArea})"
+            )
+        return model
+
+    @property
+    def auto(self) -> frozenset[str]:
+        """Names of the parameters to measure from the movie (given as ``"auto"``)."""
+        return self._auto
+
+    def given(self) -> dict[str, Any]:
+        """The values given explicitly (``"auto"`` for the auto ones); the others are defaults.
+
+        Examples
+        --------
+        >>> Parameters(thresh=60, maxDist="auto").given()
+        {'thresh': 60, 'maxDist': 'auto'}
+        """
+        values = {name: getattr(self, name) for name in self.model_fields_set}
+        values.update(dict.fromkeys(self._auto, AUTO))
+        return {name: values[name] for name in PARAMETER_NAMES if name in values}
+
     @model_validator(mode="after")
     def _check_consistency(self) -> Parameters:
-        if self.minArea >= self.maxArea:
-            raise ValueError(
-                f"minArea ({self.minArea}) must be smaller than maxArea ({self.maxArea})"
-            )
         corners = (self.xTop, self.yTop, self.xBottom, self.yBottom)
         if any(corners) and not (self.xTop < self.xBottom and self.yTop < self.yBottom):
             raise ValueError(
@@ -322,7 +378,9 @@ class Parameters(ValidatedModel):
 
         Values that are ``None`` mean "not given" and are skipped, so unset command-line
         options can be passed straight through. Precedence defaults < file < flags reads
-        ``load_cfg(path).with_updates(flags)``.
+        ``load_cfg(path).with_updates(flags)``. Values not given before stay not given (so
+        ``methBack`` keeps following ``lightBack``), and ``"auto"`` ones stay auto unless
+        replaced.
 
         Parameters
         ----------
@@ -346,7 +404,7 @@ class Parameters(ValidatedModel):
         60
         """
         updates = {k: v for k, v in {**(changes or {}), **kwargs}.items() if v is not None}
-        return type(self).from_mapping({**self.model_dump(), **updates})
+        return type(self).from_mapping({**self.given(), **updates})
 
     def warnings(self) -> dict[str, str]:
         """Valid values that are probably a mistake: parameter name -> what and the fix.
@@ -359,9 +417,13 @@ class Parameters(ValidatedModel):
         usually right
         >>> Parameters(lightBack=0, methBack=1).warnings()
         {}
+        >>> Parameters(lightBack=0).warnings()  # methBack will follow lightBack
+        {}
         """
         found = {}
-        if self.methBack == self.lightBack:
+        # A methBack not given, or auto, follows lightBack when measured: nothing to warn.
+        follows = "methBack" not in self.model_fields_set or self._auto & {"methBack", "lightBack"}
+        if self.methBack == self.lightBack and not follows:
             kept, better = ("dark", 1) if self.lightBack == 0 else ("light", 0)
             found["methBack"] = (
                 f"methBack={self.methBack} keeps the {kept} objects in the background "
@@ -371,7 +433,8 @@ class Parameters(ValidatedModel):
 
     def saved_values(self) -> dict[str, Any]:
         """The values to save (cfg.toml, tracking.db, resume hash): every FastTrack parameter,
-        and batchtrack's own ones only where they differ from their default.
+        and batchtrack's own ones only where they differ from their default; ``"auto"`` for
+        the parameters still to measure (a result always saves measured numbers).
 
         Examples
         --------
@@ -380,7 +443,7 @@ class Parameters(ValidatedModel):
         >>> Parameters(animals=3).saved_values()["animals"]
         3
         """
-        values = self.model_dump()
+        values = self.model_dump()  # "auto" for the values still to measure
         fields = type(self).model_fields
         return {
             name: value
@@ -404,6 +467,10 @@ EXTENSION_NAMES: tuple[str, ...] = tuple(
 )
 #: FastTrack's own tracking parameters.
 FASTTRACK_NAMES: tuple[str, ...] = tuple(n for n in PARAMETER_NAMES if n not in EXTENSION_NAMES)
+
+
+def _is_auto(value: Any) -> bool:
+    return isinstance(value, str) and value.strip().lower() == AUTO
 
 
 def _bounds(name: str) -> tuple[float | None, float | None]:
@@ -459,12 +526,14 @@ def _allowed(name: str) -> str:
     info = Parameters.model_fields[name]
     extra = _extra(name)
     if "choices" in extra:
-        return "one of " + ", ".join(f"{k} ({v})" for k, v in extra["choices"].items())
+        auto = f", or {AUTO!r}" if name in AUTO_NAMES else ""
+        return "one of " + ", ".join(f"{k} ({v})" for k, v in extra["choices"].items()) + auto
     kind = "an integer" if info.annotation is int else "a number"
     lo, hi = _bounds(name)
     span = f" from {lo} to {hi}" if hi is not None else f" >= {lo}"
     unit = f" ({extra['unit']})" if extra.get("unit") else ""
-    return kind + span + unit
+    auto = f" or {AUTO!r}" if name in AUTO_NAMES else ""
+    return kind + span + unit + auto
 
 
 def _explain(exc: ValidationError) -> str:

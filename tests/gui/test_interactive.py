@@ -187,3 +187,23 @@ def test_send_to_batch_sets_the_batch_table(qtbot, dialogs):
     assert window.batch.stack.params == window.interactive.params()
     assert window.tabs.currentWidget() is window.batch
     window.close()
+
+
+def test_auto_button_fills_the_table_from_the_movie(qtbot, opened):
+    opened.params_table.set_value("thresh", 250)  # nothing detected
+    opened.params_table.set_value("maxTime", 7)  # not measured: kept
+    qtbot.waitUntil(opened.is_idle, timeout=WAIT_MS)
+    with qtbot.waitSignal(opened.measured, timeout=WAIT_MS) as done:
+        qtbot.mouseClick(opened.auto_button, Qt.MouseButton.LeftButton)
+    report = done.args[0]
+    params = opened.params()
+    assert params.auto == frozenset()
+    assert {k: getattr(params, k) for k in report.values()} == report.values()
+    assert (params.lightBack, params.methBack, params.maxTime) == (0, 1, 7)
+    assert 10 < params.thresh < 250 and params.minArea < params.maxArea
+    tip = opened.auto_button.toolTip()
+    assert "thresh" in tip and "objects differ by" in tip and "noise by" in tip
+    assert opened.auto_button.isEnabled() and opened.auto_button.text() == "Auto"
+    # The preview follows the measured table: the three fish are found again.
+    qtbot.waitUntil(lambda: opened.is_idle() and opened.layers.params == params, timeout=WAIT_MS)
+    assert len(opened.layers.features) == 3

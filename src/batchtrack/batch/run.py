@@ -260,6 +260,8 @@ class _Coordinator:
             note += f", {len(summary.skipped)} unreadable frames skipped"
         if summary.n_rows == 0:
             note += " (no object detected: check thresh and area bounds)"
+        if summary.auto.measurements:
+            note += f"; measured {summary.auto.brief()}"
         self._end(state, Status.DONE, note)
 
     def _after_analyse(self, state: _Running, result: dict[str, Any], _: int) -> None:

@@ -2,8 +2,9 @@
 
 A tracking entry runs as three kinds of task:
 
-1. :func:`prepare_task`: open the movie, count its frames, compute or check the background, and
-   tell whether a matching finished result already exists (resume);
+1. :func:`prepare_task`: open the movie, count its frames, measure the ``"auto"`` parameters
+   (each movie its own), compute or check the background, and tell whether a matching
+   finished result already exists (resume);
 2. :func:`detect_task`: detect the objects of one chunk of frames (chunks run in parallel);
 3. :func:`finish_task`: link all chunks in frame order and publish the result folder
    atomically, with its resume marker.
@@ -18,7 +19,7 @@ Tasks are module-level functions so that they pickle.
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,7 @@ import cv2
 import numpy as np
 from pydantic import BaseModel
 
+from ..autoparams import AutoReport
 from ..io.publish import make_staging, publish_files
 from ..io.resume import MARKER, make_marker, marker_matches, write_marker
 from ..params import Parameters, parameters_hash
@@ -65,12 +67,24 @@ class Prepared:
     skip: bool = False
     #: A video's frame index, so that chunk workers seek at once.
     index: tuple[Any, ...] | None = None
+    #: The parameters to track with, measured ones included (None when skipped).
+    params: Parameters | None = None
+    #: What was measured from the movie.
+    auto: AutoReport = field(default_factory=AutoReport)
+
+    def tracking_params(self, job: Job) -> Parameters:
+        """The parameters measured for this entry, or the job's when nothing was measured."""
+        return self.params if self.params is not None else job.tracking_params
 
 
 def prepare_task(job: Job) -> Prepared:
-    """Open the movie, get its background, and check for a matching finished result."""
+    """Check for a matching finished result; otherwise open the movie, measure its ``"auto"``
+    parameters and get its background.
+
+    The resume marker holds the parameters as given (``"auto"`` included), so a finished
+    result is found again without measuring anything."""
     from ..io.frames import open_frames
-    from ..movie import check_roi, resolve_background
+    from ..movie import resolve_parameters
 
     init_worker()
     path = Path(job.path)
@@ -78,12 +92,13 @@ def prepare_task(job: Job) -> Prepared:
     if not job.force and marker_matches(Path(job.output) / MARKER, marker):
         return Prepared(0, b"", marker, skip=True)
     with open_frames(path) as source:
-        check_roi(job.tracking_params, source.shape)
-        background = resolve_background(source, job.tracking_params, _opt(job.background))
+        params, background, report = resolve_parameters(
+            source, job.tracking_params, _opt(job.background)
+        )
         n_frames = source.n_frames
         index = source.index
     _, png = cv2.imencode(".png", background)
-    return Prepared(n_frames, png.tobytes(), marker, index=index)
+    return Prepared(n_frames, png.tobytes(), marker, index=index, params=params, auto=report)
 
 
 def detect_task(job: Job, prepared: Prepared, start: int, stop: int | None) -> Detections:
@@ -94,7 +109,8 @@ def detect_task(job: Job, prepared: Prepared, start: int, stop: int | None) -> D
     init_worker()
     background = _decode(prepared.background_png)
     with open_frames(Path(job.path), index=prepared.index) as source:
-        return detect_range(source, background, job.tracking_params, start=start, stop=stop)
+        params = prepared.tracking_params(job)
+        return detect_range(source, background, params, start=start, stop=stop)
 
 
 def finish_task(job: Job, prepared: Prepared, chunks: list[Detections]) -> TrackSummary:
@@ -103,11 +119,12 @@ def finish_task(job: Job, prepared: Prepared, chunks: list[Detections]) -> Track
 
     summary, _ = write_result(
         chunks,
-        job.tracking_params,
+        prepared.tracking_params(job),
         _decode(prepared.background_png),
         job.output,
         marker=prepared.marker,
         label=job.path,
+        auto=prepared.auto,
     )
     return summary
 

@@ -10,7 +10,7 @@ from typing import NoReturn
 import click
 
 from .. import __version__
-from ..params import describe_parameters
+from ..params import AUTO, AUTO_NAMES, describe_parameters
 
 __all__ = [
     "fail",
@@ -63,21 +63,49 @@ def format_range(low: float | None, high: float | None) -> str:
     return "any"
 
 
+class NumberOrAuto(click.ParamType):
+    """A number, or ``auto`` (measure it from the movie)."""
+
+    def __init__(self, kind: type) -> None:
+        self.kind = kind
+        self.name = f"{kind.__name__}|auto"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, str) and value.strip().lower() == AUTO:
+            return AUTO
+        try:
+            return self.kind(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is neither {self.kind.__name__} nor 'auto'", param, ctx)
+
+
 def parameter_options(func: Callable) -> Callable:
-    """Add one ``--NAME VALUE`` option per tracking parameter (FastTrack's names)."""
+    """Add one ``--NAME VALUE`` option per tracking parameter (FastTrack's names), and
+    ``--auto``."""
     for info in reversed(describe_parameters()):
         kind = int if info["type"] in ("int", int) else float
         unit = f" [{info['unit']}]" if info.get("unit") else ""
         choices = info.get("choices")
         codes = f" ({', '.join(f'{k} {v}' for k, v in choices.items())})" if choices else ""
+        measurable = info["name"] in AUTO_NAMES
         help_text = (
             f"{info['description']}{unit}{codes}; {format_range(info['min'], info['max'])}, "
-            f"default {format_value(info['default'])}"
+            f"{'or auto, ' if measurable else ''}default {format_value(info['default'])}"
         )
         func = click.option(
-            f"--{info['name']}", info["name"], type=kind, default=None, help=help_text
+            f"--{info['name']}",
+            info["name"],
+            type=NumberOrAuto(kind) if measurable else kind,
+            default=None,
+            help=help_text,
         )(func)
-    return func
+    return click.option(
+        "--auto",
+        "auto",
+        is_flag=True,
+        default=None,
+        help=f"Measure {', '.join(AUTO_NAMES)} from each movie (values given as options win).",
+    )(func)
 
 
 def progress_console():

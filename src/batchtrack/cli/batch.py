@@ -22,6 +22,7 @@ import click
 
 from ..batch.executors import BACKENDS
 from ..errors import BatchtrackError
+from ..params import Parameters
 from ..workflows import get_workflow
 from ..workflows.parameters import workflow_parameters
 from . import fail, format_value, main, parameter_options, progress_console, setup_logging
@@ -170,7 +171,7 @@ def _table_params(
     given = flags if get_workflow(workflow).named_parameters else parse_assignments(settings)
     given = {k: v for k, v in given.items() if v is not None}
     if cfg is None and base is not None:
-        given = base.model_dump() | given
+        given = (base.given() if isinstance(base, Parameters) else base.model_dump()) | given
     return workflow_parameters(workflow, given, cfg=cfg)
 
 

@@ -99,6 +99,10 @@ def track(
     except BatchtrackError as error:
         fail(error)
     if not quiet:
+        if summary.auto.measurements or summary.auto.warnings:
+            click.echo("measured from the movie:")
+            for line in summary.auto.lines():
+                click.echo(f"  {line}")
         rate = summary.n_frames / summary.seconds if summary.seconds else float("nan")
         click.echo(
             f"{summary.n_frames} frames, {summary.n_ids} ids, {summary.n_rows} rows in "

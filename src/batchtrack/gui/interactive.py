@@ -7,6 +7,7 @@ and draws. Requests made while the worker is busy are merged: the newest wins.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import html
 import logging
 import math
 from pathlib import Path
@@ -52,6 +53,10 @@ TAIL = "#4da6ff"
 LABEL = "#ffd84d"
 ROI = "#ffb000"
 SHOW = ("Frame", "Background", "Binary")
+AUTO_TIP = (
+    "Measure lightBack, methBack, nBack, thresh, minArea, maxArea and maxDist on 20 frames "
+    "spread over the movie (animals, if set, helps) and fill the table"
+)
 
 
 def _qcolour(track_id: int) -> QColor:
@@ -81,6 +86,8 @@ class InteractivePanel(QWidget):
         'Preview tracking' finished, with the number of ids found.
     saved(Path)
         cfg.toml and background.pgm were written in this folder.
+    measured(AutoReport)
+        'Auto' filled the table with values measured from the movie.
     sendToBatch(Parameters)
         The user wants these parameters in the batch panel.
     message(str)
@@ -91,6 +98,7 @@ class InteractivePanel(QWidget):
     previewUpdated = Signal(object)
     tracked = Signal(int)
     saved = Signal(object)
+    measured = Signal(object)
     sendToBatch = Signal(object)
     message = Signal(str)
     _result = Signal(str, object, object)
@@ -187,6 +195,8 @@ class InteractivePanel(QWidget):
         self.track_button.setToolTip(
             "Track these frames in memory (nothing is written) and draw the trails"
         )
+        self.auto_button = QPushButton("Auto")
+        self.auto_button.setToolTip(AUTO_TIP)
         self.save_button = QPushButton("Save parameters")
         self.save_button.setToolTip(
             "Write cfg.toml and background.pgm into this movie's Tracking_Result folder, "
@@ -202,6 +212,7 @@ class InteractivePanel(QWidget):
         tracking_layout.addWidget(self.track_to)
         tracking_layout.addWidget(self.track_button, 1)
         actions = QHBoxLayout()
+        actions.addWidget(self.auto_button)
         actions.addWidget(self.save_button)
         actions.addWidget(self.send_button)
         right = QWidget()
@@ -229,11 +240,12 @@ class InteractivePanel(QWidget):
             lambda: self.preview_tracking(self.track_from.value(), self.track_to.value())
         )
         self.save_button.clicked.connect(self.save_parameters)
+        self.auto_button.clicked.connect(self.measure_parameters)
         self.send_button.clicked.connect(self.send_to_batch)
 
     def _set_enabled(self, on: bool) -> None:
         for widget in (self.slider, self.frame_spin, self.track_from, self.track_to,
-                       self.track_button, self.save_button):  # fmt: skip
+                       self.track_button, self.save_button, self.auto_button):  # fmt: skip
             widget.setEnabled(on)
 
     # -- public actions ----------------------------------------------------------------------
@@ -293,6 +305,14 @@ class InteractivePanel(QWidget):
             return None
         return self._submit("save", self.preview.save, self.params())
 
+    def measure_parameters(self) -> cf.Future | None:
+        """Fill the table with values measured from the open movie; ``measured`` follows."""
+        if self.preview is None:
+            return None
+        self.auto_button.setEnabled(False)
+        self.auto_button.setText("Measuring…")
+        return self._submit("measure", self.preview.measure, self.params())
+
     def send_to_batch(self) -> None:
         """Hand the table's parameters to the batch panel."""
         self.sendToBatch.emit(self.params())
@@ -322,6 +342,8 @@ class InteractivePanel(QWidget):
                 self.request_preview()
             elif kind == "track":
                 self._tracking_done()
+            elif kind == "measure":
+                self._measuring_done()
             return
         error = future.exception()
         if kind == "open":
@@ -352,6 +374,17 @@ class InteractivePanel(QWidget):
             first, last = self._tracks_range
             self.message.emit(f"{n_ids} ids over frames {first}–{last}")
             self.tracked.emit(n_ids)
+        elif kind == "measure":
+            self._measuring_done()
+            if error is not None:
+                self._report(error)
+                return
+            params, report = future.result()
+            self.set_params(params)
+            lines = "<br>".join(html.escape(line) for line in report.lines())
+            self.auto_button.setToolTip(f"{AUTO_TIP}<br><br><b>Measured:</b><br>{lines}")
+            self.message.emit(f"measured from the movie: {report.brief()}")
+            self.measured.emit(report)
         elif kind == "save":
             if error is not None:
                 self._report(error)
@@ -359,6 +392,10 @@ class InteractivePanel(QWidget):
             folder = future.result()
             self.message.emit(f"cfg.toml and background.pgm saved in {folder}")
             self.saved.emit(folder)
+
+    def _measuring_done(self) -> None:
+        self.auto_button.setEnabled(self.preview is not None)
+        self.auto_button.setText("Auto")
 
     def _tracking_done(self) -> None:
         self._tracking = False

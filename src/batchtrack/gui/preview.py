@@ -14,12 +14,13 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from ..autoparams import AutoReport
 from ..background import register
 from ..detect import binary_image, find_objects, object_features
 from ..errors import OutputError
 from ..io.frames import open_frames, result_dir_for
-from ..movie import compute_background, detect_range, link_detections
-from ..params import Parameters, save_cfg
+from ..movie import compute_background, detect_range, link_detections, resolve_parameters
+from ..params import AUTO, AUTO_NAMES, Parameters, save_cfg
 from ..schema import tracking_table
 
 __all__ = ["Layers", "Preview"]
@@ -86,6 +87,21 @@ class Preview:
         if key not in self._backgrounds:
             self._backgrounds[key] = compute_background(self.source, params)
         return self._backgrounds[key]
+
+    def measure(self, params: Parameters) -> tuple[Parameters, AutoReport]:
+        """Measure :data:`~batchtrack.params.AUTO_NAMES` on this movie, the other values kept.
+
+        Returns
+        -------
+        params : Parameters
+            ``params`` with the measured values.
+        report : AutoReport
+            The measurement behind each value.
+        """
+        wanted = params.with_updates(dict.fromkeys(AUTO_NAMES, AUTO))
+        measured, background, report = resolve_parameters(self.source, wanted)
+        self._backgrounds.setdefault(_background_key(measured), background)
+        return measured, report
 
     def layers(self, index: int, params: Parameters) -> Layers:
         """Detect the objects of frame ``index`` with ``params``."""

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..io.frames import find_movies, result_dir_for
-from ..params import Parameters, load_cfg
+from ..params import AUTO, AUTO_NAMES, Parameters, load_cfg
 from . import Workflow, register
 
 __all__ = ["TRACKING", "tracking_parameters"]
@@ -16,9 +16,17 @@ __all__ = ["TRACKING", "tracking_parameters"]
 def tracking_parameters(
     values: Mapping[str, Any] | None = None, cfg: str | Path | None = None
 ) -> Parameters:
-    """Tracking parameters: defaults < ``cfg`` (FastTrack's cfg.toml) < ``values``."""
+    """Tracking parameters: defaults < ``cfg`` (FastTrack's cfg.toml) < ``--auto`` < ``values``.
+
+    ``values["auto"]`` true (the ``--auto`` flag) sets every parameter of
+    :data:`~batchtrack.params.AUTO_NAMES` to ``"auto"``; the other values win over it.
+    """
+    values = dict(values or {})
+    measure_all = values.pop("auto", None)
     params = load_cfg(cfg) if cfg else Parameters()
-    return params.with_updates({k: v for k, v in (values or {}).items() if v is not None})
+    if measure_all:
+        params = params.with_updates(dict.fromkeys(AUTO_NAMES, AUTO))
+    return params.with_updates({k: v for k, v in values.items() if v is not None})
 
 
 def output_under(root: Path, movie: Path) -> Path:
