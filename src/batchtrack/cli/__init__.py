@@ -68,7 +68,7 @@ class NumberOrAuto(click.ParamType):
 
     def __init__(self, kind: type) -> None:
         self.kind = kind
-        self.name = f"{kind.__name__}|auto"
+        self.name = kind.__name__  # the metavar stays INT or FLOAT; the help says "or auto"
 
     def convert(self, value, param, ctx):
         if isinstance(value, str) and value.strip().lower() == AUTO:
@@ -90,7 +90,7 @@ def parameter_options(func: Callable) -> Callable:
         measurable = info["name"] in AUTO_NAMES
         help_text = (
             f"{info['description']}{unit}{codes}; {format_range(info['min'], info['max'])}, "
-            f"{'or auto, ' if measurable else ''}default {format_value(info['default'])}"
+            f"default {format_value(info['default'])}{' (or auto)' if measurable else ''}"
         )
         func = click.option(
             f"--{info['name']}",
