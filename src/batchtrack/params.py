@@ -38,8 +38,10 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
+    SerializerFunctionWrapHandler,
     ValidationError,
     ValidatorFunctionWrapHandler,
+    model_serializer,
     model_validator,
 )
 from typing_extensions import Self
@@ -342,6 +344,15 @@ class Parameters(ValidatedModel):
                 f"minArea ({model.minArea}) must be smaller than maxArea ({model.maxArea})"
             )
         return model
+
+    @model_serializer(mode="wrap")
+    def _dump_auto(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """``model_dump()`` gives ``"auto"`` for the values still to measure, so that a
+        stack's manifest keeps them (and ``Parameters(**p.model_dump()) == p``)."""
+        data: dict[str, Any] = handler(self)
+        for name in self._auto.intersection(data):
+            data[name] = AUTO
+        return data
 
     @property
     def auto(self) -> frozenset[str]:

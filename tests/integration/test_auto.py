@@ -231,3 +231,19 @@ def test_batch_measures_each_entry(tmp_path):
     for name, light in (("dark", 0), ("light", 1)):
         cfg = load_cfg(tmp_path / name / "images" / "Tracking_Result" / "cfg.toml")
         assert cfg.lightBack == light and cfg.auto == frozenset()
+
+
+def test_a_manifest_keeps_auto_values(tmp_path):
+    movie = write_sequence(make_movie(30, 3, shape=(160, 160), seed=6), tmp_path / "m" / "images")
+    (movie / "background.pgm").unlink()
+    manifest = str(tmp_path / "stack.toml")
+    added = run("batch", "add", manifest, str(movie), "--auto", "--maxDist", "40")
+    assert added.exit_code == 0, added.output
+    text = (tmp_path / "stack.toml").read_text()
+    assert 'thresh = "auto"' in text and "maxDist = 40" in text
+    ran = run("batch", "run", manifest, "--backend", "inprocess")
+    assert ran.exit_code == 0, ran.output
+    cfg = load_cfg(movie / "Tracking_Result" / "cfg.toml")
+    assert cfg.maxDist == 40 and cfg.auto == frozenset() and cfg.thresh != 126
+    again = run("batch", "run", manifest, "--backend", "inprocess", "--summary", "-")
+    assert '"status": "Skipped"' in again.output  # resumed without measuring again

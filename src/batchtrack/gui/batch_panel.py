@@ -72,7 +72,11 @@ def _short(path: Path, parts: int = 2) -> str:
 def _changed_values(params: Parameters) -> str:
     """Parameters that differ from the defaults, one per line."""
     defaults = Parameters().model_dump()
-    changed = [f"{k} = {v:g}" for k, v in params.model_dump().items() if defaults[k] != v]
+    changed = [
+        f"{k} = {v if isinstance(v, str) else format(v, 'g')}"  # "auto" is a string
+        for k, v in params.model_dump().items()
+        if defaults[k] != v
+    ]
     return "\n".join(changed) if changed else "all defaults"
 
 

@@ -191,8 +191,8 @@ class ParameterTable(QTableWidget):
         """Show ``params``; emit ``paramsChanged`` only if ``emit``."""
         self._loading = True
         try:
-            for name, value in params.model_dump().items():
-                self.set_value(name, value)
+            for name in type(params).model_fields:  # numbers (an "auto" value: its default)
+                self.set_value(name, getattr(params, name))
         finally:
             self._loading = False
         self._params = params
