@@ -188,7 +188,11 @@ class ParameterTable(QTableWidget):
             editor.setValue(value)
 
     def set_params(self, params: Parameters, *, emit: bool = False) -> None:
-        """Show ``params``; emit ``paramsChanged`` only if ``emit``."""
+        """Show ``params``; emit ``paramsChanged`` only if ``emit``.
+
+        A ``methBack`` not given follows ``lightBack`` (as tracking does), and is shown so."""
+        if "methBack" not in params.model_fields_set | params.auto:
+            params = params.with_updates(methBack=1 - params.lightBack)
         self._loading = True
         try:
             for name in type(params).model_fields:  # numbers (an "auto" value: its default)
