@@ -247,3 +247,13 @@ def test_a_manifest_keeps_auto_values(tmp_path):
     assert cfg.maxDist == 40 and cfg.auto == frozenset() and cfg.thresh != 126
     again = run("batch", "run", manifest, "--backend", "inprocess", "--summary", "-")
     assert '"status": "Skipped"' in again.output  # resumed without measuring again
+
+
+def test_measured_inside_the_region_of_interest(zebrafish_dir):
+    wanted = Parameters(xBottom=262, yBottom=338).with_updates(dict.fromkeys(AUTO_NAMES, "auto"))
+    with open_frames(zebrafish_dir / "images") as source:
+        whole, _, _ = resolve_parameters(source, wanted.with_updates(xBottom=0, yBottom=0))
+        half, _, report = resolve_parameters(source, wanted)
+    assert half.roi == (0, 0, 262, 338) and set(report.values()) == set(AUTO_NAMES)
+    assert abs(half.thresh - whole.thresh) <= 10
+    assert 0.5 < half.maxArea / whole.maxArea < 2
