@@ -18,8 +18,8 @@ How each value is measured:
 * ``thresh``: the background differences of the sampled frames are a narrow noise peak near
   0 and the objects' tail. The noise is its median and a robust spread (the upper quartile
   distance, immune to the few bright or dark outliers of the tail); pixels above
-  ``median + 5·spread`` that form blobs of a few pixels are object pixels, and ``thresh``
-  lies at 40 % of the way from the noise median to the objects' typical (median) difference,
+  ``median + 5·spread`` in blobs of at least 5 pixels are object pixels, and ``thresh`` lies
+  two thirds of the way from the noise median to the objects' typical (median) difference,
   never inside the noise.
 * ``minArea`` / ``maxArea``: the contour areas of the blobs found with that ``thresh``. With
   ``animals`` = N known, the N largest blobs of each frame are the animals; otherwise the
@@ -242,7 +242,7 @@ def measure_polarity(frames: np.ndarray, background: np.ndarray | None = None) -
     AutoParameterError
         When nothing stands out of the noise (a static or uniform movie, a single frame).
     """
-    sample = _subsample(frames)
+    sample = frames[:, ::3, ::3]  # a pixel in 9: enough to tell dark from light
     if background is None:
         if len(frames) < 3:
             raise AutoParameterError(
@@ -252,7 +252,7 @@ def measure_polarity(frames: np.ndarray, background: np.ndarray | None = None) -
             )
         reference = np.median(sample, axis=0).astype(np.int16)
     else:
-        reference = background[::2, ::2].astype(np.int16)
+        reference = background[::3, ::3].astype(np.int16)
     signed = sample.astype(np.int16) - reference
     noise = measure_noise(np.abs(signed).astype(np.uint8))
     ceiling = noise.ceiling
@@ -334,9 +334,7 @@ def measure_threshold(differences: np.ndarray) -> tuple[Measurement, NoiseLevel]
     ceiling = math.floor(noise.ceiling)
     values = []
     for d in differences:
-        n, labels, stats, _ = cv2.connectedComponentsWithStats(
-            (d > ceiling).view(np.uint8), connectivity=8
-        )
+        n, labels, stats = _label((d > ceiling).view(np.uint8))
         big = np.flatnonzero(stats[:, cv2.CC_STAT_AREA] >= _MIN_BLOB)
         big = big[big > 0]
         if len(big):
@@ -355,6 +353,18 @@ def measure_threshold(differences: np.ndarray) -> tuple[Measurement, NoiseLevel]
     value = int(min(254, max(ceiling, round(value))))
     reason = f"objects differ by {low:.0f}–{high:.0f}, noise by ≤ {ceiling}"
     return Measurement("thresh", value, reason), noise
+
+
+def _label(binary: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
+    """8-connected blobs: count, label image, stats. 16-bit labels when they fit: half the
+    memory traffic of 32-bit ones, and several times faster on a large frame."""
+    try:
+        n, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(
+            binary, 8, cv2.CV_16U, cv2.CCL_DEFAULT
+        )
+    except cv2.error:  # more than 65535 blobs
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    return n, labels, stats
 
 
 def _blobs(binary: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
