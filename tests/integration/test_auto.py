@@ -7,7 +7,7 @@ FastTrack's default linking weights, normDist 100, normAngle 90, maxTime 10):
 movie                            auto     hand-tuned
 ===============================  =======  ===========
 zebrafish-100 (computed bg)      0.8612   0.8735 (the spec's parameters, same background)
-synthetic, every kind below      ≥ 0.98   see SYNTHETIC
+synthetic, 8 kinds (below)       0.949–1  the same on each kind (SYNTHETIC)
 ===============================  =======  ===========
 
 zebrafish8 ``test_A.avi`` with ``--auto --animals 8``: 8 objects in 88.0 % of the frames (441
