@@ -409,6 +409,7 @@ def track_movie(
     with _open(path) as source:
         check_roi(params, source.shape)
         bg = resolve_background(source, params, background)
+        scale = measure_animals(source, bg, params) if params.animals else None
         total = source.n_frames
 
         def chunks() -> Iterator[Detections]:
@@ -417,7 +418,9 @@ def track_movie(
                 if progress is not None:
                     report = lambda n, start=start: progress(start + n, total)  # noqa: E731
                 stop = min(start + chunk_size, total)
-                yield detect_range(source, bg, params, start=start, stop=stop, progress=report)
+                yield detect_range(
+                    source, bg, params, start=start, stop=stop, progress=report, scale=scale
+                )
 
         marker = None
         if not isinstance(background, np.ndarray):  # a file or computed: a rerun can match it

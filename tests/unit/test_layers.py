@@ -17,8 +17,8 @@ PACKAGE = Path(batchtrack.__file__).parent
 LAYERS: list[tuple[str, ...]] = [
     ("errors", "schema"),
     ("params", "io"),
-    ("background", "detect", "link", "split", "stitch", "autoparams", "quality", "metrics",
-     "arenas"),
+    ("background", "detect", "link", "motion", "split", "stitch", "autoparams", "quality",
+     "metrics", "arenas"),
     ("synth", "plots", "analysis"),
     ("movie",),
     ("workflows",),

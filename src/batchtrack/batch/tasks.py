@@ -33,7 +33,7 @@ from ..workflows import get_workflow
 from .executors import init_worker
 
 if TYPE_CHECKING:
-    from ..movie import Detections, TrackSummary
+    from ..movie import AnimalScale, Detections, TrackSummary
 
 __all__ = ["Job", "Prepared", "analyse_task", "detect_task", "finish_task", "prepare_task"]
 
@@ -65,12 +65,14 @@ class Prepared:
     skip: bool = False
     #: A video's frame index, so that chunk workers seek at once.
     index: tuple[Any, ...] | None = None
+    #: Typical animal area and brightness, measured once for all chunks (``animals > 0``).
+    scale: AnimalScale | None = None
 
 
 def prepare_task(job: Job) -> Prepared:
     """Open the movie, get its background, and check for a matching finished result."""
     from ..io.frames import open_frames
-    from ..movie import check_roi, resolve_background
+    from ..movie import check_roi, measure_animals, resolve_background
 
     init_worker()
     path = Path(job.path)
@@ -82,8 +84,11 @@ def prepare_task(job: Job) -> Prepared:
         background = resolve_background(source, job.tracking_params, _opt(job.background))
         n_frames = source.n_frames
         index = source.index
+        scale = None
+        if job.tracking_params.animals:
+            scale = measure_animals(source, background, job.tracking_params)
     _, png = cv2.imencode(".png", background)
-    return Prepared(n_frames, png.tobytes(), marker, index=index)
+    return Prepared(n_frames, png.tobytes(), marker, index=index, scale=scale)
 
 
 def detect_task(job: Job, prepared: Prepared, start: int, stop: int | None) -> Detections:
@@ -94,7 +99,10 @@ def detect_task(job: Job, prepared: Prepared, start: int, stop: int | None) -> D
     init_worker()
     background = _decode(prepared.background_png)
     with open_frames(Path(job.path), index=prepared.index) as source:
-        return detect_range(source, background, job.tracking_params, start=start, stop=stop)
+        return detect_range(
+            source, background, job.tracking_params, start=start, stop=stop,
+            scale=prepared.scale,
+        )  # fmt: skip
 
 
 def finish_task(job: Job, prepared: Prepared, chunks: list[Detections]) -> TrackSummary:
