@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 __all__ = ["LinkWeights", "Linker", "cost_matrix", "solve"]
 
 
-
 @dataclass(frozen=True)
 class LinkWeights:
     """Linking parameters in the units the cost uses (angles in radians)."""

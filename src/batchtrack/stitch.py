@@ -235,9 +235,7 @@ def _reach(gap: np.ndarray, speed: float, rules: StitchRules) -> np.ndarray:
     return np.minimum(rules.max_dist * gap, max(speed, rules.min_speed) * (rules.slack + gap))
 
 
-def _candidate_joins(
-    t: Tracklets, rules: StitchRules
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _candidate_joins(t: Tracklets, rules: StitchRules) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """All allowed (end of a, start of b) joins with their costs."""
     start, end = t.first_frame, t.last_frame
     present = np.flatnonzero(t.count > 0)
@@ -486,9 +484,7 @@ def _gaps(t: Tracklets, identity: np.ndarray) -> np.ndarray:
     return gaps
 
 
-def interpolated_rows(
-    gaps: np.ndarray, first: int, stop: int
-) -> tuple[np.ndarray, np.ndarray]:
+def interpolated_rows(gaps: np.ndarray, first: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
     """Rows interpolated inside gaps, for frames ``first <= k < stop``.
 
     Parameters

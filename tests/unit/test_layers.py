@@ -72,9 +72,7 @@ def layer(name: str) -> int:
 
 
 def graph() -> dict[str, set[str]]:
-    modules = {
-        module_name(p): imported(p) for p in PACKAGE.rglob("*.py") if module_name(p) != ""
-    }
+    modules = {module_name(p): imported(p) for p in PACKAGE.rglob("*.py") if module_name(p) != ""}
     return modules
 
 
