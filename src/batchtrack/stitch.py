@@ -93,8 +93,8 @@ class StitchRules:
     horizon: int = 5
     speed: float | None = None
     min_speed: float = 1.0
-    slack: float = 2.0
-    gap_cost: float = 0.2
+    slack: float = 1.0
+    gap_cost: float = 0.5
 
 
 #: Rows kept at each end of a tracklet (velocities are measured over them).
