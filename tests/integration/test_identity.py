@@ -169,8 +169,8 @@ def test_fewer_animals_than_declared_finishes_with_a_warning_naming_the_frames(
 
 def test_more_animals_than_can_fit_is_refused(tmp_path: Path) -> None:
     folder = write_sequence(make_movie(5, 2, shape=(64, 64), seed=3), tmp_path / "movie")
-    with pytest.raises(ParameterError, match=r"animals = 200 cannot fit.*minArea"):
-        track(folder, Parameters(**DEMO_PARAMETERS, animals=200))
+    with pytest.raises(ParameterError, match=r"animals = 300 cannot fit.*minArea"):
+        track(folder, Parameters(**DEMO_PARAMETERS, animals=300))
 
 
 @pytest.mark.parametrize(("value", "words"), [("-1", ["animals", "-1", ">= 0"]),
