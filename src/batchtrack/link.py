@@ -11,6 +11,9 @@ the spots' directions; a term whose normalisation is 0 is left out; pairs with
 then minimises their total cost. Unmatched previous objects stay lost (at most ``maxTime``
 frames), unmatched current objects get new ids.
 
+With a known number of animals the :class:`Linker` measures distances from each remembered
+object's position predicted by :mod:`batchtrack.motion` (constant velocity) instead.
+
 The three pieces are separate: :func:`cost_matrix` builds the costs, :func:`solve` is the pure
 assignment, :class:`Linker` keeps the memory of objects between frames.
 """

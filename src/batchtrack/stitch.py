@@ -7,27 +7,29 @@ the number of rows:
 
 1. **Gap closing** (:func:`close_gaps`): the end of a tracklet ``a`` may be joined to the
    start of a later one ``b`` when the gap ``g = start(b) − end(a)`` is at most ``max_gap``
-   frames, the start of ``b`` lies within ``max_dist × sqrt(g)`` of where ``a`` was heading
-   (constant velocity, extrapolated for at most ``horizon`` frames), and their mean areas
-   differ by less than a factor ``area_ratio``. Cost: that distance over ``max_dist`` plus
-   ``(g − 1) / max_gap``. All joins are chosen as one assignment problem
-   (:func:`batchtrack.link.solve`: most joins, then least cost), solved separately on each
-   connected group of candidate joins.
+   frames, their mean areas differ by less than a factor ``area_ratio``, and the start of
+   ``b`` lies within ``reach(g) = min(max_dist × g, speed × (slack + g))`` of where ``a``
+   was heading (constant velocity over its last rows, extrapolated for at most ``horizon``
+   frames; ``speed`` is the animals' median speed, measured from the tracklets). Cost:
+   ``distance / reach(g) + gap_cost × (g − 1) / max_gap``, below 1; leaving an end unjoined
+   costs 1. All joins are chosen as one assignment problem of least total cost
+   (``scipy.optimize.linear_sum_assignment``), solved separately on each connected group of
+   candidate joins.
 2. **Identities** (:func:`keep_within_capacity`, :func:`assign_identities`): the joined
    tracklets (*chains*) are kept longest first, each tracklet only in frames that hold fewer
    than N kept objects (it keeps its longest such run; shorter tracklets overlapping N others
-   are spurious and are dropped or trimmed). Then, in order of start, each kept
-   tracklet takes one of the N identities free at that frame: its chain's, otherwise the one
-   whose last position (extrapolated) is nearest, or an unused one when none is nearer than
-   ``max_dist``; tracklets starting in the same frame are assigned jointly
-   (``scipy.optimize.linear_sum_assignment``).
+   are spurious and are dropped or trimmed). Then, in order of start, each kept tracklet
+   takes one of the N identities free at that frame: its chain's, otherwise the one whose
+   last position (extrapolated) is nearest relative to ``reach(g)`` (no limit on the gap
+   here), or an unused one when none is within reach; tracklets starting in the same frame
+   are assigned jointly (``scipy.optimize.linear_sum_assignment``).
 3. **Gaps filled** (:func:`relabel`): in each frame of a gap of an identity (between two of
    its tracklets, or inside a tracklet where linking remembered a lost object) the position
    is interpolated linearly between the gap's two ends. A piece of a split blob (touching
-   animals, which carry no tracklet) within ``max_dist`` of it takes the identity (pieces and
-   gaps of a frame matched jointly); otherwise, in a gap of at most ``max_fill`` frames, the
-   interpolated row itself (angles along the shorter arc) is written, flagged as
-   interpolated.
+   animals carry no tracklet) within a quarter of a body length of that position takes the
+   identity (pieces and gaps of a frame matched jointly); otherwise, in a gap of at most
+   ``max_fill`` frames, the interpolated row itself (angles along the shorter arc) is
+   written, flagged as interpolated.
 """
 
 from __future__ import annotations
