@@ -184,3 +184,17 @@ def test_bad_animals_value_is_a_one_line_error(tmp_path: Path, value: str, words
         assert word in message, message
     with pytest.raises(ParameterError, match="animals"):
         Parameters(animals=float(value))
+
+
+def test_animals_reaches_the_manifest_and_the_parameter_table(tmp_path: Path) -> None:
+    from batchtrack.batch.manifest import load_manifest, save_manifest
+    from batchtrack.batch.stack import Stack
+    from batchtrack.params import describe_parameters
+
+    movie = write_sequence(make_movie(5, 2, shape=(64, 64), seed=1), tmp_path / "movie")
+    stack = Stack(Parameters(animals=3))
+    stack.add([movie])
+    stack.entries[0].params = stack.entries[0].params.with_updates(animals=5)
+    loaded = load_manifest(save_manifest(stack, tmp_path / "stack.toml"))
+    assert loaded.entries[0].params.animals == 5
+    assert "animals" in [info["name"] for info in describe_parameters()]
