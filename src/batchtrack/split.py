@@ -14,8 +14,8 @@ gives the same objects whichever process detects it:
    as that leaves at least ``MIN_SHARE`` × typical per animal. (Animals vary in size: a blob
    of 1.5 typical areas is one large animal when the frame already holds N.) A blob with
    ``k > 1`` is split by k-means on the coordinates of its pixels (deterministic start: the
-   pixels at the quantiles of the blob's major axis), and each cluster's largest external
-   contour is an object.
+   pixels cut into k equal groups along the blob's major axis), and each cluster's largest
+   external contour is an object.
 
 Every object's features are then computed from its contour as for any object
 (:func:`batchtrack.detect.object_features`). The typical area is measured once per movie
@@ -76,24 +76,19 @@ def _largest_contour(mask: np.ndarray, x0: int, y0: int) -> tuple[np.ndarray, fl
 
 
 def _kmeans(points: np.ndarray, k: int) -> np.ndarray:
-    """Cluster labels of ``points`` (shape (P, 2)) into ``k`` groups, deterministic start."""
-    centre = points.mean(axis=0)
-    _, vectors = np.linalg.eigh(np.cov((points - centre).T))
-    along = (points - centre) @ vectors[:, -1]
-    order = np.argsort(along, kind="stable")
-    centres = points[order[((np.arange(k) + 0.5) * len(points) / k).astype(int)]].copy()
-    labels = np.zeros(len(points), np.intp)
-    for _ in range(_KMEANS_ITERATIONS):
-        d = ((points[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2)
-        new = np.argmin(d, axis=1)
-        if _ and np.array_equal(new, labels):
-            break
-        labels = new
-        for c in range(k):
-            members = points[labels == c]
-            if len(members):
-                centres[c] = members.mean(axis=0)
-    return labels
+    """Cluster labels of ``points`` (shape (P, 2)) into ``k`` groups, deterministic start:
+    the points cut into k equal groups along the major axis (OpenCV's k-means from there)."""
+    centred = points - points.mean(axis=0)
+    _, vectors = np.linalg.eigh(centred.T @ centred)
+    along = centred @ vectors[:, -1]
+    rank = np.empty(len(points), np.int64)
+    rank[np.argsort(along, kind="stable")] = np.arange(len(points))
+    labels = (rank * k // len(points)).astype(np.int32).reshape(-1, 1)
+    criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, _KMEANS_ITERATIONS, 0.1)
+    _, labels, _ = cv2.kmeans(
+        points.astype(np.float32), k, labels, criteria, 1, cv2.KMEANS_USE_INITIAL_LABELS
+    )
+    return labels.ravel().astype(np.intp)
 
 
 def _split_one(contour: np.ndarray, k: int) -> list[tuple[np.ndarray, float]]:
@@ -103,11 +98,11 @@ def _split_one(contour: np.ndarray, k: int) -> list[tuple[np.ndarray, float]]:
     if len(xs) < 2 * k:
         return []
     labels = _kmeans(np.column_stack([xs, ys]).astype(np.float64), k)
+    label_image = np.zeros_like(mask)
+    label_image[ys, xs] = labels + 1
     pieces = []
     for c in range(k):
-        piece = np.zeros_like(mask)
-        piece[ys[labels == c], xs[labels == c]] = 1
-        found = _largest_contour(piece, x0, y0)
+        found = _largest_contour((label_image == c + 1).view(np.uint8), x0, y0)
         if found is not None and found[1] > 0:
             pieces.append(found)
     return pieces
