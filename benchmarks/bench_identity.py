@@ -10,17 +10,21 @@ Datasets:
   parameters of ``tests/integration/test_identity.py``): number of ids, the smallest share of
   frames an id is present in (coverage), the largest one-frame step of an id;
 - the wall time of both modes on the zebrafish-100 frames looped to 2000 frames
-  (``--frames``).
+  (``--frames``);
+- with ``--memory``, the peak RSS of the known-animals mode at 2000 and 20000 frames (each in
+  its own process).
 
 Usage::
 
     python benchmarks/bench_identity.py [--out bench-out] [--frames 2000] [--skip-videos]
+                                        [--memory]
 """
 
 from __future__ import annotations
 
 import argparse
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -156,13 +160,43 @@ def overhead(out: Path, n_frames: int) -> None:
     print(f"overhead of the known-animals mode: {100 * (known / compatible - 1):+.0f} %")
 
 
+_PEAK = """
+import resource, sys
+from batchtrack.movie import track_movie
+from batchtrack.params import Parameters
+params = Parameters(**{params!r})
+track_movie({movie!r}, params, background={background!r})
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+"""
+
+
+def memory(out: Path) -> None:
+    """Peak RSS (MB) of one known-animals run, at 2000 and 20000 frames."""
+    for n_frames in (2000, 20000):
+        movie = looped_zebrafish(out, n_frames)
+        code = _PEAK.format(
+            params={**ZEBRAFISH_PARAMS, "animals": 14},
+            movie=str(movie),
+            background=str(ZEBRAFISH / "background.pgm"),
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        )
+        peak = done.stdout.strip().splitlines()[-1]
+        print(f"peak RSS, animals=14, {n_frames} frames: {peak} MB")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("bench-out"))
     parser.add_argument("--frames", type=int, default=2000)
     parser.add_argument("--skip-videos", action="store_true")
+    parser.add_argument("--memory", action="store_true")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.memory:
+        memory(args.out)
+        return
     print(HEADER)
     zebrafish(args.out)
     synthetic(args.out)

@@ -462,11 +462,13 @@ def write_result(
     """
     started = time.perf_counter() if started is None else started
     blocks, n_ids, n_frames, skipped = [], 0, 0, []
+    frames: list[np.ndarray] = []  # frames read (for the known-animals warning)
 
     def record(chunks: Iterable[Detections]) -> Iterator[Detections]:
         nonlocal n_frames
         for chunk in chunks:
             n_frames += len(chunk.frames)
+            frames.append(chunk.frames)
             skipped.extend(chunk.skipped)
             for k, reason in chunk.skipped:
                 writer.log(f"frame {k} skipped: {reason}")
@@ -477,8 +479,6 @@ def write_result(
         linked = link_detections(record(chunks), params)
         blocks_out: Iterator[tuple[np.ndarray, np.ndarray | None]]
         if params.animals:
-            frames: list[np.ndarray] = []
-            linked = _with_frames(linked, frames)
             blocks_out = stitched(linked, params, writer.partial / ".linked-rows.tmp")
         else:
             blocks_out = ((rows, None) for rows in linked)
@@ -507,13 +507,6 @@ def write_result(
         published, n_frames, writer.n_rows, n_ids, skipped, time.perf_counter() - started
     )
     return summary, tracking_table(blocks) if collect else None
-
-
-def _with_frames(blocks: Iterable[np.ndarray], frames: list[np.ndarray]) -> Iterator[np.ndarray]:
-    """Pass the linked blocks through; remember the frame numbers that have rows."""
-    for rows in blocks:
-        frames.append(np.unique(rows[:, IMAGE_NUMBER]).astype(np.int64))
-        yield rows
 
 
 def stitched(
@@ -610,15 +603,12 @@ def _warn_missing_animals(
     per_frame: np.ndarray, frames: list[np.ndarray], animals: int, writer: ResultWriter,
     label: str,
 ) -> None:  # fmt: skip
-    """Log the frames where fewer than ``animals`` identities were found."""
-    seen = np.unique(np.concatenate(frames)) if frames else np.empty(0, np.int64)
-    if len(seen) == 0:
-        return
-    everything = np.arange(int(seen.min()), int(seen.max()) + 1)
-    counts = np.zeros(len(everything), np.int64)
-    head = per_frame[everything[0] : everything[-1] + 1]
-    counts[: len(head)] = head
-    lacking = everything[counts < animals]
+    """Log the frames read where fewer than ``animals`` identities were found."""
+    read = np.concatenate(frames) if frames else np.empty(0, np.int64)
+    counts = np.zeros(len(read), np.int64)
+    inside = read < len(per_frame)
+    counts[inside] = per_frame[read[inside]]
+    lacking = read[counts < animals]
     if len(lacking):
         message = (
             f"animals = {animals}, but fewer were found in {len(lacking)} frame(s): "

@@ -11,7 +11,8 @@ the number of rows:
    ``b`` lies within ``reach(g) = min(max_dist × g, speed × (slack + g))`` of where ``a``
    was heading (constant velocity over its last rows, extrapolated for at most ``horizon``
    frames; ``speed`` is the animals' median speed, measured from the tracklets). Cost:
-   ``distance / reach(g) + gap_cost × (g − 1) / max_gap``, below 1; leaving an end unjoined
+   ``distance / reach(g) + gap_cost × (g − 1) / max_gap + turn_cost × |Δθ| / π`` (``Δθ``:
+   the change of the body's direction across the gap), below 1; leaving an end unjoined
    costs 1. All joins are chosen as one assignment problem of least total cost
    (``scipy.optimize.linear_sum_assignment``), solved separately on each connected group of
    candidate joins.
@@ -58,6 +59,7 @@ _PIECE_REACH = 0.25  # a piece stands for an animal within this many body length
 _OUT = 10.0  # cost of assigning a long tracklet out of reach
 _X, _Y, _AREA, _LENGTH = 6, 7, 10, 18
 _ANGLES = [2, 5, 8]
+_ANGLE = 8  # tBody
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,9 @@ class StitchRules:
         predicted position (at most ``max_dist × g``).
     gap_cost : float
         Cost of the longest gap, on top of the distance's (the cost of a join is below 1).
+    turn_cost : float
+        Cost of a half turn between the body's direction at the two ends (an animal keeps
+        its heading through a short contact).
     """
 
     max_dist: float = 50.0
@@ -97,6 +102,7 @@ class StitchRules:
     min_speed: float = 1.0
     slack: float = 1.0
     gap_cost: float = 0.5
+    turn_cost: float = 0.3
 
 
 #: Rows kept at each end of a tracklet (velocities are measured over them).
@@ -257,6 +263,8 @@ def _candidate_joins(t: Tracklets, rules: StitchRules) -> tuple[np.ndarray, np.n
         d = np.hypot(*(t.first[b][:, [_X, _Y]] - predicted).T)
         ratio = np.maximum(area[a], area[b]) / np.maximum(np.minimum(area[a], area[b]), 1e-9)
         cost = d / _reach(gap, speed, rules) + rules.gap_cost * (gap - 1) / rules.max_gap
+        turn = np.abs((t.first[b][:, _ANGLE] - t.last[a, _ANGLE] + np.pi) % (2 * np.pi) - np.pi)
+        cost += rules.turn_cost * turn / np.pi
         ok = (cost < 1.0) & (ratio < rules.area_ratio)
         heads.append(np.full(int(ok.sum()), a))
         tails.append(b[ok])
