@@ -137,8 +137,9 @@ def largest_step(table: pd.DataFrame) -> float:
 def test_zebrafish8_gives_8_ids_present_in_every_frame(
     tmp_path: Path, video: str, step: float
 ) -> None:
-    """First 300 frames; the largest step is a jump of the whole video (frames 21-23 of A,
-    every fish moves 50-70 px at once), not an identity jumping between fish."""
+    """First 300 frames. A's largest step is a jump of the whole video (frames 21-23, every
+    fish moves 50-70 px at once); B's (frame 119) is an identity error, frozen as reached: two
+    fish touching as one unsplit blob separate and an id lost nearby takes one of them."""
     params = Parameters(**ZEBRAFISH8_PARAMS)
     with open_frames(ZEBRAFISH8 / video) as source:
         background = compute_background(source, params)
