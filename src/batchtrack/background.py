@@ -14,6 +14,8 @@ from .errors import InputError
 __all__ = [
     "REGISTRATION_METHODS",
     "load_background",
+    "match_brightness",
+    "median_level",
     "project",
     "register",
     "sample_indices",
@@ -78,6 +80,51 @@ def project(frames: Iterable[np.ndarray], *, method: int = 1) -> np.ndarray:
     if method == 2:
         return np.clip(np.rint(result / count), 0, 255).astype(np.uint8)
     return result
+
+
+def median_level(image: np.ndarray, *, step: int = 1) -> float:
+    """Median grey level of an 8-bit image (from its histogram), of every ``step``-th pixel
+    of every ``step``-th row.
+
+    Examples
+    --------
+    >>> median_level(np.array([[0, 10, 200]], np.uint8))
+    10.0
+    """
+    sample = np.ascontiguousarray(image[::step, ::step]) if step > 1 else image
+    histogram = cv2.calcHist([sample], [0], None, [256], [0, 256]).ravel()
+    return float(np.searchsorted(np.cumsum(histogram), 0.5 * histogram.sum()))
+
+
+def match_brightness(frame: np.ndarray, level: float, *, tolerance: float = 0.02) -> np.ndarray:
+    """Scale a frame so that its median grey level is ``level`` (a lamp dims, a gain drifts).
+
+    The median (of every 4th pixel of every 4th row), not the mean, so that the animals do
+    not count.
+
+    Parameters
+    ----------
+    frame : ndarray of uint8, shape (H, W)
+        Grey frame.
+    level : float
+        Median grey level wanted, e.g. the typical frame's (:func:`median_level`).
+    tolerance : float
+        Frames within this relative difference are returned unchanged.
+
+    Returns
+    -------
+    ndarray of uint8, shape (H, W)
+
+    Examples
+    --------
+    >>> frame = np.full((4, 4), 100, np.uint8)
+    >>> int(match_brightness(frame, 150.0)[0, 0])
+    150
+    """
+    median = median_level(frame, step=4)
+    if median <= 0 or abs(level / median - 1.0) <= tolerance:
+        return frame
+    return cv2.convertScaleAbs(frame, alpha=level / median)
 
 
 def _phase_correlation(reference: np.ndarray, frame: np.ndarray) -> np.ndarray:

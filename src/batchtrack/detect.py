@@ -304,7 +304,11 @@ def binary_image(frame: np.ndarray, background: np.ndarray, params: Parameters) 
 
 
 def segment(
-    frame: np.ndarray, background: np.ndarray, params: Parameters
+    frame: np.ndarray,
+    background: np.ndarray,
+    params: Parameters,
+    *,
+    area_bounds: tuple[float, float] | None = None,
 ) -> tuple[list[np.ndarray], np.ndarray]:
     """Binarise a frame and keep the objects within the area bounds.
 
@@ -314,6 +318,8 @@ def segment(
         Grey frame (already registered if needed) and background.
     params : batchtrack.params.Parameters
         ``thresh``, ``lightBack``, morphology, ROI and area bounds.
+    area_bounds : (float, float), optional
+        Exclusive area bounds to use instead of ``minArea`` and ``maxArea``.
 
     Returns
     -------
@@ -325,7 +331,8 @@ def segment(
     binary = binary_image(frame, background, params)
     if any((params.xTop, params.yTop, params.xBottom, params.yBottom)):
         binary = binary[params.yTop : params.yBottom, params.xTop : params.xBottom]
-    return find_objects(binary, min_area=params.minArea, max_area=params.maxArea)
+    low, high = area_bounds or (params.minArea, params.maxArea)
+    return find_objects(binary, min_area=low, max_area=high)
 
 
 def roi_offset(params: Parameters) -> tuple[int, int]:

@@ -11,6 +11,9 @@ the spots' directions; a term whose normalisation is 0 is left out; pairs with
 then minimises their total cost. Unmatched previous objects stay lost (at most ``maxTime``
 frames), unmatched current objects get new ids.
 
+With a known number of animals the :class:`Linker` measures distances from each remembered
+object's position predicted by :mod:`batchtrack.motion` (constant velocity) instead.
+
 The three pieces are separate: :func:`cost_matrix` builds the costs, :func:`solve` is the pure
 assignment, :class:`Linker` keeps the memory of objects between frames.
 """
@@ -22,13 +25,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .motion import ConstantVelocity, predict, update_velocity
 from .schema import AREA_BODY, N_FEATURES, PERIMETER_BODY, SPOT_COLUMNS
 
 if TYPE_CHECKING:
     from .params import Parameters
 
 __all__ = ["LinkWeights", "Linker", "cost_matrix", "solve"]
-
 
 
 @dataclass(frozen=True)
@@ -146,6 +149,9 @@ class Linker:
     ----------
     weights : LinkWeights
         Linking parameters.
+    motion : ConstantVelocity, optional
+        Measure distances from each remembered object's predicted position
+        (:mod:`batchtrack.motion`); None (FastTrack's rule) from its last known one.
 
     Examples
     --------
@@ -160,8 +166,10 @@ class Linker:
     (array([1, 0]), array([0, 1]))
     """
 
-    def __init__(self, weights: LinkWeights) -> None:
+    def __init__(self, weights: LinkWeights, *, motion: ConstantVelocity | None = None) -> None:
         self.weights = weights
+        self.motion = motion
+        self._velocity = np.empty((0, 2))
         self._state = np.empty((0, N_FEATURES))  # last known features per remembered object
         self._ids = np.empty(0, np.int64)
         self._lost = np.empty(0, np.int64)
@@ -186,9 +194,17 @@ class Linker:
         ids = np.full(m, -1, np.int64)
         matched_prev = np.zeros(len(self._ids), bool)
         if len(self._ids) and m:
-            rows, cols = solve(*cost_matrix(self._state, features, self.weights))
+            previous = self._state
+            if self.motion is not None:
+                previous = predict(self._state, self._velocity, self._lost, self.motion)
+            rows, cols = solve(*cost_matrix(previous, features, self.weights))
             ids[cols] = self._ids[rows]
             matched_prev[rows] = True
+            if self.motion is not None:
+                self._velocity[rows] = update_velocity(
+                    self._state[rows], features[cols], self._velocity[rows], self._lost[rows],
+                    self.motion,
+                )  # fmt: skip
             self._state[rows] = features[cols]
         new = np.flatnonzero(ids < 0)
         ids[new] = np.arange(self._next_id, self._next_id + new.size)
@@ -199,5 +215,6 @@ class Linker:
         self._state = np.concatenate([self._state[keep], features[new]])
         self._ids = np.concatenate([self._ids[keep], ids[new]])
         self._lost = np.concatenate([lost[keep], np.zeros(new.size, np.int64)])
+        self._velocity = np.concatenate([self._velocity[keep], np.zeros((new.size, 2))])
         order = np.argsort(ids, kind="stable")
         return order, ids[order]

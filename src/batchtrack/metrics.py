@@ -6,7 +6,9 @@ Both tables follow batchtrack's schema (FastTrack's 23-column table); only ``ima
 - CLEAR MOT counts (Bernardin & Stiefelhagen 2008): per-frame matches, misses, false
   positives, identity switches and fragmentations;
 - identity measures (Ristani et al. 2016): IDTP, IDP, IDR, IDF1;
-- MOTA, derived from the counts above.
+- MOTA, derived from the counts above;
+- trajectory counts (Li, Huang & Nevatia 2009): ground-truth trajectories mostly tracked
+  (matched in at least 80 % of their frames), mostly lost (at most 20 %), partially tracked.
 """
 
 from __future__ import annotations
@@ -47,6 +49,9 @@ class IdentityScore:
         Per-frame matches, unmatched ground-truth detections, unmatched result detections.
     n_gt, n_result : int
         Number of detections (rows) in the ground truth and in the result.
+    mostly_tracked, partially_tracked, mostly_lost : int
+        Ground-truth trajectories matched (per-frame matches, whatever the result id) in at
+        least 80 % of their frames, in between, and in at most 20 %.
     """
 
     switches: int
@@ -60,6 +65,9 @@ class IdentityScore:
     false_positives: int
     n_gt: int
     n_result: int
+    mostly_tracked: int = 0
+    partially_tracked: int = 0
+    mostly_lost: int = 0
 
     @property
     def mota(self) -> float:
@@ -72,7 +80,8 @@ class IdentityScore:
             f"{self.switches} switches, {self.fragmentations} fragmentations, "
             f"{self.matches} matches, {self.misses} misses, "
             f"{self.false_positives} false positives, "
-            f"MOTA {self.mota:.4f} ({self.n_gt} truth / {self.n_result} result detections)"
+            f"MOTA {self.mota:.4f} ({self.n_gt} truth / {self.n_result} result detections), "
+            f"MT/PT/ML {self.mostly_tracked}/{self.partially_tracked}/{self.mostly_lost}"
         )
 
 
@@ -162,7 +171,21 @@ def identity_score(
         false_positives=n_res - n_match,
         n_gt=n_gt,
         n_result=n_res,
+        **_trajectory_counts(gt_code, matched),
     )
+
+
+def _trajectory_counts(gt_code: np.ndarray, matched: np.ndarray) -> dict[str, int]:
+    """Mostly tracked / partially tracked / mostly lost ground-truth trajectories."""
+    if len(gt_code) == 0:
+        return {"mostly_tracked": 0, "partially_tracked": 0, "mostly_lost": 0}
+    ratio = np.bincount(gt_code, weights=matched) / np.bincount(gt_code)
+    mostly, lost = int(np.sum(ratio >= 0.8)), int(np.sum(ratio <= 0.2))
+    return {
+        "mostly_tracked": mostly,
+        "partially_tracked": len(ratio) - mostly - lost,
+        "mostly_lost": lost,
+    }
 
 
 def _ratio(num: float, den: float) -> float:

@@ -18,13 +18,21 @@ import numpy as np
 
 from . import autoparams
 from .autoparams import AutoReport
-from .background import load_background, project, register, sample_indices
+from .background import (
+    load_background,
+    match_brightness,
+    median_level,
+    project,
+    register,
+    sample_indices,
+)
 from .detect import object_features, roi_offset, segment
 from .errors import InputError, ParameterError
 from .io.frames import FrameSource, open_frames
 from .io.results import ResultWriter
 from .io.resume import make_marker
 from .link import Linker, LinkWeights
+from .motion import ConstantVelocity
 from .params import Parameters, parameters_hash
 from .plots import TrajectoryCanvas
 from .schema import (
@@ -36,17 +44,29 @@ from .schema import (
     Y_BODY,
     tracking_table,
 )
+from .split import split_objects, typical_area
+from .stitch import (
+    StitchRules,
+    Tracklets,
+    assign_identities,
+    close_gaps,
+    keep_within_capacity,
+    relabel,
+    trim,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
+    "AnimalScale",
     "Detections",
     "TrackSummary",
     "check_roi",
     "compute_background",
     "detect_range",
     "link_detections",
+    "measure_animals",
     "resolve_background",
     "resolve_parameters",
     "track",
@@ -77,12 +97,15 @@ class Detections:
         Features of all objects, frame after frame, in detection order.
     skipped : list of (int, str)
         Unreadable frames and why.
+    pieces : ndarray of bool, shape (sum(counts),), optional
+        Objects that are pieces of a blob split into several animals (``animals > 0``).
     """
 
     frames: np.ndarray
     counts: np.ndarray
     features: np.ndarray
     skipped: list[tuple[int, str]] = field(default_factory=list)
+    pieces: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -111,12 +134,21 @@ def require_measured(params: Parameters, names: Iterable[str]) -> None:
 
 
 def check_roi(params: Parameters, shape: tuple[int, int]) -> None:
-    """Raise ParameterError if the region of interest does not fit frames of ``shape``."""
+    """Raise ParameterError if the region of interest does not fit frames of ``shape``, or if
+    ``animals`` of at least ``minArea`` px² each cannot fit in it."""
     height, width = shape
     if params.roi is not None and (params.xBottom > width or params.yBottom > height):
         raise ParameterError(
             f"ROI ({params.xTop}, {params.yTop})-({params.xBottom}, {params.yBottom}) lies outside "
             f"the {width}×{height} px frames; set xBottom ≤ {width} and yBottom ≤ {height}"
+        )
+    if params.roi is not None:
+        width, height = params.xBottom - params.xTop, params.yBottom - params.yTop
+    if params.animals * params.minArea >= width * height:
+        raise ParameterError(
+            f"animals = {params.animals} cannot fit: {params.animals} animals of more than "
+            f"minArea = {params.minArea:g} px² exceed the {width}×{height} px tracked area; "
+            "check animals (the number of animals) and minArea"
         )
 
 
@@ -158,8 +190,12 @@ def detect_range(
     start: int = 0,
     stop: int | None = None,
     progress: Callable[[int], None] | None = None,
+    scale: AnimalScale | None = None,
 ) -> Detections:
     """Detect the objects of frames ``start`` to ``stop`` (exclusive).
+
+    With ``params.animals > 0`` each frame's brightness is first matched to the background's,
+    fragments are merged and touching animals split (:mod:`batchtrack.split`).
 
     Parameters
     ----------
@@ -173,14 +209,25 @@ def detect_range(
         Frame range; ``stop=None`` means the end of the movie.
     progress : callable, optional
         Called with the number of frames done in this range, every few frames.
+    scale : AnimalScale, optional
+        Typical area and brightness (``animals > 0`` only); measured from the movie
+        (:func:`measure_animals`) if omitted. Give every chunk of a movie the same value.
     """
     require_measured(params, params.auto)
-    frames, counts, contours, areas = [], [], [], []
+    frames, counts, contours, areas, pieces = [], [], [], [], []
     skipped_before = len(source.skipped)
+    if params.animals and scale is None:
+        scale = measure_animals(source, background, params)
     for k, frame in source.iter_frames(start, stop):
         if params.reg:
             frame = register(background, frame, params.reg)
-        found, found_areas = segment(frame, background, params)
+        if scale is not None and params.animals:
+            found, found_areas, found_pieces = _segment_animals(
+                match_brightness(frame, scale.brightness), background, params, scale.area
+            )
+            pieces.append(found_pieces)
+        else:
+            found, found_areas = segment(frame, background, params)
         frames.append(k)
         counts.append(len(found))
         contours.extend(found)
@@ -203,7 +250,63 @@ def detect_range(
         np.asarray(counts, np.int64),
         features,
         list(source.skipped[skipped_before:]),
+        (np.concatenate(pieces) if pieces else np.zeros(0, bool)) if params.animals else None,
     )
+
+
+#: Known animals: pieces down to this fraction of ``minArea`` are found (fragments to merge),
+#: blobs up to ``animals × maxArea`` are kept (touching animals to split).
+_FRAGMENT_OF_MIN_AREA = 0.25
+
+
+def _segment_animals(
+    frame: np.ndarray, background: np.ndarray, params: Parameters, typical: float
+) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """One frame's objects when the number of animals is known (see :mod:`batchtrack.split`)."""
+    bounds = (params.minArea * _FRAGMENT_OF_MIN_AREA, params.maxArea * max(params.animals, 1))
+    contours, areas = segment(frame, background, params, area_bounds=bounds)
+    return split_objects(
+        contours, areas, typical=typical, expected=params.animals, min_area=params.minArea
+    )
+
+
+@dataclass(frozen=True)
+class AnimalScale:
+    """What detection with a known number of animals needs to know of a movie beforehand.
+
+    Attributes
+    ----------
+    area : float
+        Typical area of one animal (px²), 0 if none was found.
+    brightness : float
+        Typical median grey level of a frame; every frame is scaled to it before subtraction.
+    """
+
+    area: float
+    brightness: float
+
+
+def measure_animals(
+    source: FrameSource, background: np.ndarray, params: Parameters, *, samples: int = 20
+) -> AnimalScale:
+    """Typical area and brightness from evenly sampled frames (unreadable ones left out).
+
+    The brightness is the median of the frames' median grey levels; the area, the median area
+    of the objects found as FastTrack would (``minArea`` < area < ``maxArea``) once each frame
+    is scaled to that brightness.
+    """
+    frames = []
+    for k in sample_indices(source.n_frames, samples):
+        try:
+            frame = source.read(k)
+        except InputError:
+            continue
+        frames.append(register(background, frame, params.reg) if params.reg else frame)
+    if not frames:
+        return AnimalScale(0.0, median_level(background))
+    level = float(np.median([median_level(frame) for frame in frames]))
+    found = [segment(match_brightness(f, level), background, params)[1] for f in frames]
+    return AnimalScale(typical_area(np.concatenate(found)), level)
 
 
 def link_detections(chunks: Iterable[Detections], params: Parameters) -> Iterator[np.ndarray]:
@@ -219,22 +322,51 @@ def link_detections(chunks: Iterable[Detections], params: Parameters) -> Iterato
     Yields
     ------
     ndarray of float64, shape (K, 23)
-        Rows as :data:`batchtrack.schema.TRACKING_COLUMNS`, ordered by frame then id.
+        Rows as :data:`batchtrack.schema.TRACKING_COLUMNS`, ordered by frame then id. With
+        ``params.animals > 0`` the ids are tracklets', with motion prediction, and the
+        pieces of split blobs come along with id -1 (see :func:`stitched`).
     """
     require_measured(params, params.auto)
-    linker = Linker(LinkWeights.from_params(params))
+    weights = LinkWeights.from_params(params)
+    if not params.animals:
+        linker = Linker(weights)
+        for chunk in chunks:
+            yield _link_chunk(linker, chunk.frames, chunk.counts, chunk.features)
+        return
+    # Pieces of split blobs are not linked: who is who inside a blob is not known, so an
+    # animal's tracklet pauses where it touches another, and stitching joins it across.
+    linker = Linker(weights, motion=ConstantVelocity(spot=params.spot))
     for chunk in chunks:
-        rows = np.empty((len(chunk.features), len(TRACKING_COLUMNS)))
-        offset = 0
-        for k, count in zip(chunk.frames.tolist(), chunk.counts.tolist(), strict=True):
-            features = chunk.features[offset : offset + count]
-            order, ids = linker.step(features)
-            block = rows[offset : offset + count]
-            block[:, :N_FEATURES] = features[order]
-            block[:, IMAGE_NUMBER] = k
-            block[:, ID] = ids
-            offset += count
+        counts, features = chunk.counts, chunk.features
+        pieces = chunk.pieces if chunk.pieces is not None else np.zeros(len(features), bool)
+        frame_of = np.repeat(np.arange(len(counts)), counts)
+        whole = np.bincount(frame_of[~pieces], minlength=len(counts))
+        rows = _link_chunk(linker, chunk.frames, whole, features[~pieces])
+        if pieces.any():  # pieces go along with id -1
+            extra = np.empty((int(pieces.sum()), len(TRACKING_COLUMNS)))
+            extra[:, :N_FEATURES] = features[pieces]
+            extra[:, IMAGE_NUMBER] = chunk.frames[frame_of[pieces]]
+            extra[:, ID] = -1
+            rows = np.concatenate([rows, extra])
+            rows = rows[np.lexsort((rows[:, ID], rows[:, IMAGE_NUMBER]))]
         yield rows
+
+
+def _link_chunk(
+    linker: Linker, frames: np.ndarray, counts: np.ndarray, features: np.ndarray
+) -> np.ndarray:
+    """Rows of one chunk's objects (``counts`` per frame), linked frame after frame."""
+    rows = np.empty((len(features), len(TRACKING_COLUMNS)))
+    offset = 0
+    for k, count in zip(frames.tolist(), counts.tolist(), strict=True):
+        found = features[offset : offset + count]
+        order, ids = linker.step(found)
+        block = rows[offset : offset + count]
+        block[:, :N_FEATURES] = found[order]
+        block[:, IMAGE_NUMBER] = k
+        block[:, ID] = ids
+        offset += count
+    return rows
 
 
 def _open(path: str | Path | FrameSource) -> FrameSource:
@@ -413,6 +545,7 @@ def track_movie(
     wanted = params or Parameters()
     with _open(path) as source:
         params, bg, measured = resolve_parameters(source, wanted, background)
+        scale = measure_animals(source, bg, params) if params.animals else None
         total = source.n_frames
 
         def chunks() -> Iterator[Detections]:
@@ -421,7 +554,9 @@ def track_movie(
                 if progress is not None:
                     report = lambda n, start=start: progress(start + n, total)  # noqa: E731
                 stop = min(start + chunk_size, total)
-                yield detect_range(source, bg, params, start=start, stop=stop, progress=report)
+                yield detect_range(
+                    source, bg, params, start=start, stop=stop, progress=report, scale=scale
+                )
 
         marker = None
         if not isinstance(background, np.ndarray):  # a file or computed: a rerun can match it
@@ -469,11 +604,13 @@ def write_result(
     auto = auto or AutoReport()
     started = time.perf_counter() if started is None else started
     blocks, n_ids, n_frames, skipped = [], 0, 0, []
+    frames: list[np.ndarray] = []  # frames read (for the known-animals warning)
 
     def record(chunks: Iterable[Detections]) -> Iterator[Detections]:
         nonlocal n_frames
         for chunk in chunks:
             n_frames += len(chunk.frames)
+            frames.append(chunk.frames)
             skipped.extend(chunk.skipped)
             for k, reason in chunk.skipped:
                 writer.log(f"frame {k} skipped: {reason}")
@@ -483,13 +620,24 @@ def write_result(
     with ResultWriter(folder) as writer:
         for line in auto.lines():
             writer.log(f"measured {line}")
-        for rows in link_detections(record(chunks), params):
-            writer.write_rows(rows)
+        linked = link_detections(record(chunks), params)
+        blocks_out: Iterator[tuple[np.ndarray, np.ndarray | None]]
+        if params.animals:
+            blocks_out = stitched(linked, params, writer.partial / ".linked-rows.tmp")
+        else:
+            blocks_out = ((rows, None) for rows in linked)
+        per_frame = np.zeros(0, np.int64)
+        for rows, interpolated in blocks_out:
+            writer.write_rows(rows, interpolated=interpolated)
             canvas.add(rows[:, X_BODY], rows[:, Y_BODY], rows[:, ID])
             if len(rows):
                 n_ids = max(n_ids, int(rows[:, ID].max()) + 1)
             if collect:
                 blocks.append(rows)
+            if params.animals and len(rows):
+                per_frame = _count_per_frame(per_frame, rows)
+        if params.animals:
+            _warn_missing_animals(per_frame, frames, params.animals, writer, label or str(folder))
         if writer.n_rows == 0:
             message = (
                 "no object detected in any frame; check thresh, lightBack and "
@@ -504,6 +652,115 @@ def write_result(
         params, auto,
     )  # fmt: skip
     return summary, tracking_table(blocks) if collect else None
+
+
+def stitched(
+    blocks: Iterable[np.ndarray], params: Parameters, scratch: Path
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Linked tracklets → at most ``params.animals`` identities, with short gaps filled.
+
+    The linked rows are spilled to ``scratch`` (a raw float64 file, deleted at the end) while
+    only tracklet summaries stay in memory; after stitching (:mod:`batchtrack.stitch`) the
+    rows are read back block by block, relabelled, and the interpolated rows inserted.
+
+    Yields
+    ------
+    rows : ndarray, shape (K, 23)
+        Ordered by frame, then id.
+    interpolated : ndarray of bool, shape (K,)
+    """
+    tracklets, sizes = Tracklets(), []
+    with open(scratch, "wb") as spill:
+        for rows in blocks:
+            tracklets.add(rows)
+            np.ascontiguousarray(rows, np.float64).tofile(spill)
+            sizes.append(len(rows))
+    try:
+        total = int(sum(sizes))
+        shape = (total, len(TRACKING_COLUMNS))
+        linked = np.memmap(scratch, np.float64, "r", shape=shape) if total else None
+
+        rules = stitch_rules(params)
+        following = close_gaps(tracklets, rules)
+        spans = keep_within_capacity(tracklets, following, params.animals)
+        kept = Tracklets()
+        for rows in _reread(linked, sizes):
+            kept.add(trim(rows, spans))
+        kept.extend(len(tracklets))
+        identities = assign_identities(kept, following, params.animals, rules)
+        log.info(
+            "%d tracklets, %d joined over gaps, %d dropped, %d gaps",
+            len(tracklets), int((following >= 0).sum()),
+            int((identities.identity < 0).sum()), len(identities.gaps),
+        )  # fmt: skip
+        after = -1
+        for n, rows in enumerate(_reread(linked, sizes)):
+            rows = trim(rows, spans)
+            if len(rows) == 0:
+                continue
+            last = n == len(sizes) - 1
+            until = np.iinfo(np.int64).max if last else int(rows[:, IMAGE_NUMBER].max()) + 1
+            yield relabel(rows, identities, after + 1, until, max_dist=rules.max_dist)
+            after = until - 1
+        del linked
+    finally:
+        scratch.unlink(missing_ok=True)
+
+
+def stitch_rules(params: Parameters) -> StitchRules:
+    """Stitching gates from the tracking parameters: an animal moves less than ``maxDist``
+    px a frame; gaps up to ``2 × maxTime`` frames are joined and filled."""
+    gap = max(2 * params.maxTime, 1)
+    return StitchRules(max_dist=float(params.maxDist), max_gap=gap, max_fill=gap)
+
+
+def _reread(linked: np.ndarray | None, sizes: list[int]) -> Iterator[np.ndarray]:
+    """The spilled blocks again, one after another (in memory one at a time)."""
+    offset = 0
+    for size in sizes:
+        if size == 0 or linked is None:
+            yield np.empty((0, len(TRACKING_COLUMNS)))
+        else:
+            yield np.array(linked[offset : offset + size])
+        offset += size
+
+
+def _count_per_frame(counts: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    frames = rows[:, IMAGE_NUMBER].astype(np.int64)
+    if frames.max() >= len(counts):
+        counts = np.concatenate([counts, np.zeros(int(frames.max()) + 1 - len(counts), np.int64)])
+    np.add.at(counts, frames, 1)
+    return counts
+
+
+def _ranges(frames: np.ndarray, limit: int = 10) -> str:
+    """``"3-7, 12, 40-41"`` for sorted frame numbers (the first ``limit`` runs)."""
+    if len(frames) == 0:
+        return ""
+    breaks = np.flatnonzero(np.diff(frames) != 1)
+    starts = np.r_[frames[0], frames[breaks + 1]]
+    stops = np.r_[frames[breaks], frames[-1]]
+    runs = [f"{a}" if a == b else f"{a}-{b}" for a, b in zip(starts, stops, strict=True)]
+    return ", ".join(runs[:limit]) + (f" and {len(runs) - limit} more" if len(runs) > limit else "")
+
+
+def _warn_missing_animals(
+    per_frame: np.ndarray, frames: list[np.ndarray], animals: int, writer: ResultWriter,
+    label: str,
+) -> None:  # fmt: skip
+    """Log the frames read where fewer than ``animals`` identities were found."""
+    read = np.concatenate(frames) if frames else np.empty(0, np.int64)
+    counts = np.zeros(len(read), np.int64)
+    inside = read < len(per_frame)
+    counts[inside] = per_frame[read[inside]]
+    lacking = read[counts < animals]
+    if len(lacking):
+        message = (
+            f"animals = {animals}, but fewer were found in {len(lacking)} frame(s): "
+            f"{_ranges(lacking)}"
+        )
+        log.warning("%s: %s", label, message)
+        writer.log(message)
 
 
 def track(

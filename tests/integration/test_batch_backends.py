@@ -40,7 +40,8 @@ from batchtrack.errors import ParameterError
 from batchtrack.io.frames import result_dir_for
 from batchtrack.io.resume import MARKER
 from batchtrack.movie import track_movie
-from batchtrack.params import load_cfg, save_cfg
+from batchtrack.params import Parameters, load_cfg, save_cfg
+from batchtrack.synth import make_movie, write_sequence
 from batchtrack.workflows import UserParameters
 
 SRC = Path(batchtrack.__file__).resolve().parents[1]
@@ -204,6 +205,25 @@ def test_same_tracking_whatever_backend_workers_and_chunk_size(
             assert (result_dir_for(seq) / "tracking.txt").read_text() == reference["seq"], label
             assert (result_dir_for(video) / "tracking.txt").read_text() == reference["video"], label
     assert len(archives(tmp_path)) == 2 * (runs - 1)  # forced runs archive, never delete
+
+
+def test_known_animals_same_identities_whatever_backend_and_chunk_size(
+    tmp_path: Path, backend: Backend
+) -> None:
+    """With ``animals = N`` (split blobs, stitching over the whole movie) too."""
+    from batchtrack.cli.demo import DEMO_PARAMETERS
+
+    movie = write_sequence(make_movie(80, 12, shape=(192, 192), seed=5), tmp_path / "crowd")
+    params = Parameters(**DEMO_PARAMETERS, animals=12)
+    alone, _ = track_movie(movie, params, output=tmp_path / "alone")
+    expected = (alone.folder / "tracking.txt").read_text()
+    assert alone.n_ids == 12
+    stack = Stack(params)
+    stack.add([movie])
+    for chunk_size in (7, 1000):
+        summary = run(stack, backend, chunk_size=chunk_size, force=True)
+        assert summary.counts == counts(done=1), chunk_size
+        assert (result_dir_for(movie) / "tracking.txt").read_text() == expected, chunk_size
 
 
 def test_a_failing_entry_never_stops_the_others(tmp_path: Path, backend: Backend) -> None:

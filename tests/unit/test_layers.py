@@ -17,8 +17,8 @@ PACKAGE = Path(batchtrack.__file__).parent
 LAYERS: list[tuple[str, ...]] = [
     ("errors", "schema"),
     ("params", "io"),
-    ("background", "detect", "link", "split", "stitch", "autoparams", "quality", "metrics",
-     "arenas"),
+    ("background", "detect", "link", "motion", "split", "stitch", "autoparams", "quality",
+     "metrics", "arenas"),
     ("synth", "plots", "analysis"),
     ("movie",),
     ("workflows",),
@@ -72,9 +72,7 @@ def layer(name: str) -> int:
 
 
 def graph() -> dict[str, set[str]]:
-    modules = {
-        module_name(p): imported(p) for p in PACKAGE.rglob("*.py") if module_name(p) != ""
-    }
+    modules = {module_name(p): imported(p) for p in PACKAGE.rglob("*.py") if module_name(p) != ""}
     return modules
 
 

@@ -41,6 +41,9 @@ def test_perfect_tracking() -> None:
         false_positives=0,
         n_gt=30,
         n_result=30,
+        mostly_tracked=3,
+        partially_tracked=0,
+        mostly_lost=0,
     )
     assert score.mota == 1.0
 
@@ -232,3 +235,13 @@ def test_zebrafish_fasttrack_output_against_reference() -> None:
     assert score.fragmentations == 0
     assert score.idtp == 1129
     assert score.idf1 == pytest.approx(2 * 1129 / (1220 + 1224))
+
+
+def test_mostly_tracked_partially_tracked_mostly_lost() -> None:
+    truth = lines(n_frames=10, n_objects=3)
+    # Object 0 found in all 10 frames, object 1 in 5 (partially), object 2 in 1 (lost).
+    keep = (truth["id"] == 0) | ((truth["id"] == 1) & (truth["imageNumber"] < 5))
+    keep |= (truth["id"] == 2) & (truth["imageNumber"] == 0)
+    score = identity_score(truth[keep].copy(), truth)
+    assert (score.mostly_tracked, score.partially_tracked, score.mostly_lost) == (1, 1, 1)
+    assert score.fragmentations == 0

@@ -35,7 +35,7 @@ from ..workflows import get_workflow
 from .executors import init_worker
 
 if TYPE_CHECKING:
-    from ..movie import Detections, TrackSummary
+    from ..movie import AnimalScale, Detections, TrackSummary
 
 __all__ = ["Job", "Prepared", "analyse_task", "detect_task", "finish_task", "prepare_task"]
 
@@ -71,6 +71,8 @@ class Prepared:
     params: Parameters | None = None
     #: What was measured from the movie.
     auto: AutoReport = field(default_factory=AutoReport)
+    #: Typical animal area and brightness, measured once for all chunks (``animals > 0``).
+    scale: AnimalScale | None = None
 
     def tracking_params(self, job: Job) -> Parameters:
         """The parameters measured for this entry, or the job's when nothing was measured."""
@@ -84,7 +86,7 @@ def prepare_task(job: Job) -> Prepared:
     The resume marker holds the parameters as given (``"auto"`` included), so a finished
     result is found again without measuring anything."""
     from ..io.frames import open_frames
-    from ..movie import resolve_parameters
+    from ..movie import measure_animals, resolve_parameters
 
     init_worker()
     path = Path(job.path)
@@ -97,8 +99,11 @@ def prepare_task(job: Job) -> Prepared:
         )
         n_frames = source.n_frames
         index = source.index
+        scale = measure_animals(source, background, params) if params.animals else None
     _, png = cv2.imencode(".png", background)
-    return Prepared(n_frames, png.tobytes(), marker, index=index, params=params, auto=report)
+    return Prepared(
+        n_frames, png.tobytes(), marker, index=index, params=params, auto=report, scale=scale
+    )
 
 
 def detect_task(job: Job, prepared: Prepared, start: int, stop: int | None) -> Detections:
@@ -110,7 +115,9 @@ def detect_task(job: Job, prepared: Prepared, start: int, stop: int | None) -> D
     background = _decode(prepared.background_png)
     with open_frames(Path(job.path), index=prepared.index) as source:
         params = prepared.tracking_params(job)
-        return detect_range(source, background, params, start=start, stop=stop)
+        return detect_range(
+            source, background, params, start=start, stop=stop, scale=prepared.scale
+        )
 
 
 def finish_task(job: Job, prepared: Prepared, chunks: list[Detections]) -> TrackSummary:

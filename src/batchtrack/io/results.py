@@ -77,8 +77,12 @@ class ResultWriter:
         self._log = open(self.partial / "log", "w", encoding="utf-8")
         self.n_rows = 0
 
-    def write_rows(self, rows: np.ndarray) -> None:
-        """Append rows, shape (k, 23), columns as :data:`batchtrack.schema.TRACKING_COLUMNS`."""
+    def write_rows(self, rows: np.ndarray, *, interpolated: np.ndarray | None = None) -> None:
+        """Append rows, shape (k, 23), columns as :data:`batchtrack.schema.TRACKING_COLUMNS`.
+
+        ``interpolated`` (bool, shape (k,)) flags rows filled in by interpolation; the text
+        and database tables keep FastTrack's 23 columns and ignore it.
+        """
         if len(rows) == 0:
             return
         np.savetxt(self._text, rows, fmt=_FORMAT)
