@@ -36,6 +36,7 @@ __all__ = [
     "grid_arenas",
     "is_file_spec",
     "make_arena_set",
+    "outline_arenas",
     "parse_grid",
     "rasterize",
 ]
@@ -537,4 +538,17 @@ def draw_arenas(image: np.ndarray, labels: np.ndarray) -> np.ndarray:
             at = (int(xs.mean()) - 8, int(ys.mean()) + 6)
             cv2.putText(picture, str(k), at, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 255),
                         max(1, round(2 * scale)), cv2.LINE_AA)  # fmt: skip
+    return picture
+
+
+def outline_arenas(picture: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Draw the arenas' outlines over a BGR ``picture`` of the frame, at any scale (in place)."""
+    height, width = picture.shape[:2]
+    scaled = cv2.resize(labels.astype(np.uint16), (width, height),
+                        interpolation=cv2.INTER_NEAREST)  # fmt: skip
+    thickness = max(1, round(width / 800))
+    for k in range(1, int(labels.max()) + 1):
+        mask = (scaled == k).astype(np.uint8)
+        contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        cv2.drawContours(picture, contours, -1, (0, 160, 255), thickness, cv2.LINE_AA)
     return picture

@@ -19,7 +19,8 @@ arrays; nothing knows about files.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, NamedTuple
 
 import cv2
 import numpy as np
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FEATURE_COLUMNS",
+    "Region",
     "binarize",
     "binary_image",
     "detect",
@@ -309,6 +311,7 @@ def segment(
     params: Parameters,
     *,
     area_bounds: tuple[float, float] | None = None,
+    regions: Sequence[Region] | None = None,
 ) -> tuple[list[np.ndarray], np.ndarray]:
     """Binarise a frame and keep the objects within the area bounds.
 
@@ -320,6 +323,10 @@ def segment(
         ``thresh``, ``lightBack``, morphology, ROI and area bounds.
     area_bounds : (float, float), optional
         Exclusive area bounds to use instead of ``minArea`` and ``maxArea``.
+    regions : sequence of Region, optional
+        Find objects inside each region only (arenas), region after region: an object
+        never spans two regions, and one touching a region's edge keeps all its pixels
+        inside it, as if the region were the whole frame.
 
     Returns
     -------
@@ -332,7 +339,38 @@ def segment(
     if any((params.xTop, params.yTop, params.xBottom, params.yBottom)):
         binary = binary[params.yTop : params.yBottom, params.xTop : params.xBottom]
     low, high = area_bounds or (params.minArea, params.maxArea)
-    return find_objects(binary, min_area=low, max_area=high)
+    if regions is None:
+        return find_objects(binary, min_area=low, max_area=high)
+    contours: list[np.ndarray] = []
+    areas = []
+    for region in regions:
+        inside = binary[region.y0 : region.y1, region.x0 : region.x1] & region.mask
+        found, found_areas = find_objects(inside, min_area=low, max_area=high)
+        shift = np.array([region.x0, region.y0], np.int32)
+        contours.extend(contour + shift for contour in found)
+        areas.append(found_areas)
+    return contours, np.concatenate(areas) if areas else np.empty(0)
+
+
+class Region(NamedTuple):
+    """A part of the (ROI) image where objects are looked for: a box and, inside it, a mask.
+
+    Attributes
+    ----------
+    x0, y0, x1, y1 : int
+        The box, in ROI coordinates (``x1``, ``y1`` exclusive).
+    mask : ndarray of uint8, shape (y1 - y0, x1 - x0)
+        255 where the region is, 0 elsewhere.
+    animals : int
+        Animals expected in it (0 = unknown).
+    """
+
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+    mask: np.ndarray
+    animals: int = 0
 
 
 def roi_offset(params: Parameters) -> tuple[int, int]:

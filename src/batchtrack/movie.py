@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import autoparams
+from .arena_tracking import ArenaResult, ArenaTexts, arena_regions, arena_rows
+from .arenas import ArenaSet, draw_arenas, is_file_spec, make_arena_set, outline_arenas
 from .autoparams import AutoReport
 from .background import (
     load_background,
@@ -26,8 +28,9 @@ from .background import (
     register,
     sample_indices,
 )
-from .detect import object_features, roi_offset, segment
+from .detect import Region, object_features, roi_offset, segment
 from .errors import InputError, ParameterError
+from .io.arenas import read_arena_file, write_arenas_csv
 from .io.frames import FrameSource, open_frames
 from .io.results import ResultWriter
 from .io.resume import make_marker
@@ -62,11 +65,13 @@ __all__ = [
     "AnimalScale",
     "Detections",
     "TrackSummary",
+    "arena_detection_regions",
     "check_roi",
     "compute_background",
     "detect_range",
     "link_detections",
     "measure_animals",
+    "resolve_arenas",
     "resolve_background",
     "resolve_parameters",
     "track",
@@ -191,6 +196,7 @@ def detect_range(
     stop: int | None = None,
     progress: Callable[[int], None] | None = None,
     scale: AnimalScale | None = None,
+    regions: Sequence[Region] | None = None,
 ) -> Detections:
     """Detect the objects of frames ``start`` to ``stop`` (exclusive).
 
@@ -212,6 +218,9 @@ def detect_range(
     scale : AnimalScale, optional
         Typical area and brightness (``animals > 0`` only); measured from the movie
         (:func:`measure_animals`) if omitted. Give every chunk of a movie the same value.
+    regions : sequence of Region, optional
+        Look for objects inside these regions only (arenas,
+        :func:`batchtrack.arena_tracking.arena_regions`).
     """
     require_measured(params, params.auto)
     frames, counts, contours, areas, pieces = [], [], [], [], []
@@ -223,11 +232,12 @@ def detect_range(
             frame = register(background, frame, params.reg)
         if scale is not None and params.animals:
             found, found_areas, found_pieces = _segment_animals(
-                match_brightness(frame, scale.brightness), background, params, scale.area
-            )
+                match_brightness(frame, scale.brightness), background, params, scale.area,
+                regions,
+            )  # fmt: skip
             pieces.append(found_pieces)
         else:
-            found, found_areas = segment(frame, background, params)
+            found, found_areas = segment(frame, background, params, regions=regions)
         frames.append(k)
         counts.append(len(found))
         contours.extend(found)
@@ -260,14 +270,32 @@ _FRAGMENT_OF_MIN_AREA = 0.25
 
 
 def _segment_animals(
-    frame: np.ndarray, background: np.ndarray, params: Parameters, typical: float
+    frame: np.ndarray,
+    background: np.ndarray,
+    params: Parameters,
+    typical: float,
+    regions: Sequence[Region] | None = None,
 ) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
-    """One frame's objects when the number of animals is known (see :mod:`batchtrack.split`)."""
-    bounds = (params.minArea * _FRAGMENT_OF_MIN_AREA, params.maxArea * max(params.animals, 1))
-    contours, areas = segment(frame, background, params, area_bounds=bounds)
-    return split_objects(
-        contours, areas, typical=typical, expected=params.animals, min_area=params.minArea
-    )
+    """One frame's objects when the number of animals is known (see :mod:`batchtrack.split`);
+    with arenas, each arena's with its own count."""
+    if regions is None:
+        bounds = (params.minArea * _FRAGMENT_OF_MIN_AREA, params.maxArea * max(params.animals, 1))
+        contours, areas = segment(frame, background, params, area_bounds=bounds)
+        return split_objects(
+            contours, areas, typical=typical, expected=params.animals, min_area=params.minArea
+        )
+    found: list[np.ndarray] = []
+    found_areas, found_pieces = [], []
+    for region in regions:
+        bounds = (params.minArea * _FRAGMENT_OF_MIN_AREA, params.maxArea * max(region.animals, 1))
+        contours, areas = segment(frame, background, params, area_bounds=bounds, regions=[region])
+        kept, kept_areas, pieces = split_objects(
+            contours, areas, typical=typical, expected=region.animals, min_area=params.minArea
+        )
+        found.extend(kept)
+        found_areas.append(kept_areas)
+        found_pieces.append(pieces)
+    return found, np.concatenate(found_areas), np.concatenate(found_pieces)
 
 
 @dataclass(frozen=True)
@@ -505,6 +533,21 @@ def resolve_parameters(
     return params, result, report
 
 
+def arena_detection_regions(arena_set: ArenaSet, params: Parameters) -> list[Region]:
+    """Where detection looks for each arena's objects (in ROI coordinates), with its count."""
+    animals = arena_set.animals(params.animals)
+    if params.roi is None:
+        return arena_regions(arena_set.labels, animals=animals)
+    x0, y0, x1, y1 = params.roi
+    return arena_regions(arena_set.labels, (x0, y0), (y1 - y0, x1 - x0), animals)
+
+
+def resolve_arenas(spec: str, shape: tuple[int, int], background: np.ndarray) -> ArenaSet:
+    """The arenas of a movie from an ``--arenas`` value (a file is read here)."""
+    content = read_arena_file(spec) if is_file_spec(spec) else None
+    return make_arena_set(spec, shape, background=background, content=content)
+
+
 def track_movie(
     path: str | Path | FrameSource,
     params: Parameters | None = None,
@@ -514,6 +557,7 @@ def track_movie(
     progress: Progress | None = None,
     collect: bool = False,
     chunk_size: int = 500,
+    arenas: str | Path | None = None,
 ) -> tuple[TrackSummary, pd.DataFrame | None]:
     """Track one movie and write its result folder; memory stays bounded (frames streamed).
 
@@ -534,6 +578,9 @@ def track_movie(
         Also return the whole result table (it then lives in memory).
     chunk_size : int
         Frames detected between two writes of result rows.
+    arenas : str or Path, optional
+        Track each arena on its own: a TOML file of shapes, a label image, ``grid:RxC`` or
+        ``auto`` (see :mod:`batchtrack.io.arenas` and :mod:`batchtrack.arena_tracking`).
 
     Returns
     -------
@@ -547,6 +594,8 @@ def track_movie(
         params, bg, measured = resolve_parameters(source, wanted, background)
         scale = measure_animals(source, bg, params) if params.animals else None
         total = source.n_frames
+        arena_set = None if arenas is None else resolve_arenas(str(arenas), source.shape, bg)
+        regions = None if arena_set is None else arena_detection_regions(arena_set, params)
 
         def chunks() -> Iterator[Detections]:
             for start in range(0, total, chunk_size):
@@ -555,7 +604,8 @@ def track_movie(
                     report = lambda n, start=start: progress(start + n, total)  # noqa: E731
                 stop = min(start + chunk_size, total)
                 yield detect_range(
-                    source, bg, params, start=start, stop=stop, progress=report, scale=scale
+                    source, bg, params, start=start, stop=stop, progress=report, scale=scale,
+                    regions=regions,
                 )
 
         marker = None
@@ -565,7 +615,7 @@ def track_movie(
             marker = make_marker(Path(source.path), parameters_hash(wanted), given, "track")
         return write_result(
             chunks(), params, bg, output or source.result_dir, collect=collect, marker=marker,
-            started=started, label=str(source.path), auto=measured,
+            arena_set=arena_set, started=started, label=str(source.path), auto=measured,
         )  # fmt: skip
 
 
@@ -580,6 +630,7 @@ def write_result(
     started: float | None = None,
     label: str = "",
     auto: AutoReport | None = None,
+    arena_set: ArenaSet | None = None,
 ) -> tuple[TrackSummary, pd.DataFrame | None]:
     """Link detections in order and publish the result folder atomically.
 
@@ -599,6 +650,10 @@ def write_result(
         Resume marker saved as ``batchtrack.json`` in the folder.
     auto : AutoReport, optional
         What was measured from the movie: one line of the result's ``log`` per value.
+    arena_set : ArenaSet, optional
+        Link (and stitch) each arena on its own; the folder also gets ``arenas.csv``,
+        ``arenas.png`` and ``arenas/arena_K/tracking.txt`` (each arena as FastTrack would
+        write it alone).
     """
     require_measured(params, params.auto)
     auto = auto or AutoReport()
@@ -620,15 +675,25 @@ def write_result(
     with ResultWriter(folder) as writer:
         for line in auto.lines():
             writer.log(f"measured {line}")
-        linked = link_detections(record(chunks), params)
         blocks_out: Iterator[tuple[np.ndarray, np.ndarray | None]]
-        if params.animals:
+        arena_result = None
+        if arena_set is not None:
+            arena_result = ArenaResult(arena_set.animals(params.animals))
+            blocks_out = arena_rows(
+                record(chunks), params, arena_set, writer.partial / ".arena-rows.tmp",
+                arena_result, link=link_detections, stitch=stitched,
+            )  # fmt: skip
+            arena_texts = ArenaTexts(writer.partial / "arenas", arena_set.count)
+        elif params.animals:
+            linked = link_detections(record(chunks), params)
             blocks_out = stitched(linked, params, writer.partial / ".linked-rows.tmp")
         else:
-            blocks_out = ((rows, None) for rows in linked)
+            blocks_out = ((rows, None) for rows in link_detections(record(chunks), params))
         per_frame = np.zeros(0, np.int64)
         for rows, interpolated in blocks_out:
             writer.write_rows(rows, interpolated=interpolated)
+            if arena_result is not None:
+                arena_texts.add(rows, arena_result)
             canvas.add(rows[:, X_BODY], rows[:, Y_BODY], rows[:, ID])
             if len(rows):
                 n_ids = max(n_ids, int(rows[:, ID].max()) + 1)
@@ -645,7 +710,16 @@ def write_result(
             )
             log.warning("%s: %s", label or folder, message)
             writer.log(message)
-        writer.write_image("trajectories.png", canvas.finish())
+        picture = canvas.finish()
+        if arena_set is not None and arena_result is not None:
+            arena_texts.close()
+            picture = outline_arenas(picture, arena_set.labels)
+            writer.write_image("arenas.png", draw_arenas(background, arena_set.labels))
+            write_arenas_csv(
+                writer.partial / "arenas.csv",
+                arena_set.rows(arena_result.ids, arena_result.animals),
+            )
+        writer.write_image("trajectories.png", picture)
         published = writer.finish(background, params, marker=marker)
     summary = TrackSummary(
         published, n_frames, writer.n_rows, n_ids, skipped, time.perf_counter() - started,

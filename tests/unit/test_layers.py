@@ -18,7 +18,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("errors", "schema"),
     ("params", "io"),
     ("background", "detect", "link", "motion", "split", "stitch", "autoparams", "quality",
-     "metrics", "arenas"),
+     "metrics", "arenas", "arena_tracking"),
     ("synth", "plots", "analysis"),
     ("movie",),
     ("workflows",),

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import csv
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import tomli_w
@@ -50,9 +51,10 @@ __all__ = ["load_manifest", "save_manifest"]
 
 _TITLE = "batchtrack stack"
 _TOP_KEYS = frozenset(
-    {"title", "workflow", "autoload", "output", "unique_background", "parameters", "entry"}
+    {"title", "workflow", "autoload", "output", "unique_background", "arenas", "parameters",
+     "entry"}
 )
-_ENTRY_KEYS = frozenset({"path", "background", "workflow", "output", "parameters"})
+_ENTRY_KEYS = frozenset({"path", "background", "workflow", "output", "arenas", "parameters"})
 _CSV_COLUMNS = ("path", "background", "cfg")
 
 
@@ -108,6 +110,8 @@ def save_manifest(stack: Stack, path: str | Path) -> Path:
         document["output"] = _relative(stack.output, base)
     if stack.unique_background is not None:
         document["unique_background"] = _relative(stack.unique_background, base)
+    if stack.arenas is not None:
+        document["arenas"] = _arena_spec(stack.arenas, base, _relative)
     document["parameters"] = stack.params.model_dump()
     entries = []
     for entry in stack.entries:
@@ -116,6 +120,8 @@ def save_manifest(stack: Stack, path: str | Path) -> Path:
             item["background"] = _relative(entry.background, base)
         if entry.workflow != stack.workflow:
             item["workflow"] = entry.workflow
+        if entry.arenas is not None:
+            item["arenas"] = _arena_spec(entry.arenas, base, _relative)
         if entry.output is not None and entry.output != stack.output:
             item["output"] = _relative(entry.output, base)
         item["parameters"] = entry.params.model_dump()
@@ -149,6 +155,7 @@ def load_manifest(path: str | Path) -> Stack:
         output=output,
     )
     stack.unique_background = _absolute(document.get("unique_background"), base)
+    stack.arenas = _arena_spec(document.get("arenas"), base, _absolute)
     for item in document.get("entry", []):
         if not isinstance(item, dict) or "path" not in item:
             raise ParameterError(f"manifest {path}: an [[entry]] has no 'path'")
@@ -165,10 +172,23 @@ def load_manifest(path: str | Path) -> Stack:
             params_source=str(path),
             workflow=entry_workflow,
             output=_absolute(item.get("output"), base) or output,
+            arenas=_arena_spec(item.get("arenas", document.get("arenas")), base, _absolute),
         )
         _check_exists(entry)
         stack.entries.append(entry)
     return stack
+
+
+def _arena_spec(spec: object, base: Path, convert: Callable[..., object]) -> str | None:
+    """An ``arenas`` value with a file name made relative to (or absolute from) ``base``;
+    ``grid:RxC`` and ``auto`` as they are."""
+    if spec is None:
+        return None
+    if not isinstance(spec, str):
+        raise ParameterError(f"arenas must be a file name, grid:ROWSxCOLS or auto, got {spec!r}")
+    if spec.startswith("grid:") or spec == "auto":
+        return spec
+    return str(convert(spec if convert is _absolute else Path(spec), base))
 
 
 def _check_keys(table: dict, allowed: frozenset[str], where: str, path: Path) -> None:

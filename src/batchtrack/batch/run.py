@@ -123,7 +123,9 @@ class _Running:
 
 def _job(entry: Entry, force: bool) -> Job:
     background = None if entry.background is None else str(entry.background)
-    return Job(str(entry.path), entry.params, background, str(entry.result_dir), force)
+    return Job(
+        str(entry.path), entry.params, background, str(entry.result_dir), force, entry.arenas
+    )
 
 
 def _message(error: BaseException) -> str:

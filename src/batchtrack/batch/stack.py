@@ -84,6 +84,9 @@ class Entry:
         Wall time of its last run, once it ended.
     n_ids : int or None
         Identities of its finished tracking result.
+    arenas : str or None
+        Track each arena on its own: a TOML file of shapes, a label image, ``grid:RxC`` or
+        ``auto`` (tracking only).
     """
 
     path: Path
@@ -100,6 +103,7 @@ class Entry:
     started: float | None = None
     seconds: float = 0.0
     n_ids: int | None = None
+    arenas: str | None = None
     id: int = field(default_factory=lambda: next(_ids))
 
     @property
@@ -156,6 +160,8 @@ class Stack:
         self.autoload = autoload
         self.output = None if output is None else Path(output)
         self.unique_background: Path | None = None
+        #: ``--arenas`` of the entries added next (a file, ``grid:RxC`` or ``auto``).
+        self.arenas: str | None = None
         self.entries: list[Entry] = []
         self._observers: list[Observer] = []
         self._lock = threading.RLock()
@@ -246,6 +252,7 @@ class Stack:
             self._autoload(entry)
         if self.unique_background is not None:
             entry.background = self.unique_background
+        entry.arenas = self.arenas
         return entry
 
     def _autoload(self, entry: Entry) -> None:

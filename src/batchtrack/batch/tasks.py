@@ -18,6 +18,7 @@ Tasks are module-level functions so that they pickle.
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,7 @@ from ..workflows import get_workflow
 from .executors import init_worker
 
 if TYPE_CHECKING:
+    from ..arenas import ArenaSet
     from ..movie import AnimalScale, Detections, TrackSummary
 
 __all__ = ["Job", "Prepared", "analyse_task", "detect_task", "finish_task", "prepare_task"]
@@ -49,6 +51,8 @@ class Job:
     background: str | None
     output: str
     force: bool = False
+    #: ``--arenas``: a file of shapes or labels, ``grid:RxC`` or ``auto`` (tracking only).
+    arenas: str | None = None
 
     @property
     def tracking_params(self) -> Parameters:
@@ -73,6 +77,8 @@ class Prepared:
     auto: AutoReport = field(default_factory=AutoReport)
     #: Typical animal area and brightness, measured once for all chunks (``animals > 0``).
     scale: AnimalScale | None = None
+    #: The movie's arenas (``--arenas``), found once for all chunks.
+    arenas: ArenaSet | None = None
 
     def tracking_params(self, job: Job) -> Parameters:
         """The parameters measured for this entry, or the job's when nothing was measured."""
@@ -86,11 +92,13 @@ def prepare_task(job: Job) -> Prepared:
     The resume marker holds the parameters as given (``"auto"`` included), so a finished
     result is found again without measuring anything."""
     from ..io.frames import open_frames
-    from ..movie import measure_animals, resolve_parameters
+    from ..movie import measure_animals, resolve_arenas, resolve_parameters
 
     init_worker()
     path = Path(job.path)
     marker = make_marker(path, parameters_hash(job.params), _opt(job.background), "track")
+    if job.arenas is not None:  # the arenas are part of what produced the result
+        marker["arenas"] = _arenas_signature(job.arenas)
     if not job.force and marker_matches(Path(job.output) / MARKER, marker):
         return Prepared(0, b"", marker, skip=True)
     with open_frames(path) as source:
@@ -100,24 +108,42 @@ def prepare_task(job: Job) -> Prepared:
         n_frames = source.n_frames
         index = source.index
         scale = measure_animals(source, background, params) if params.animals else None
+        arenas = None
+        if job.arenas is not None:
+            arenas = resolve_arenas(job.arenas, source.shape, background)
     _, png = cv2.imencode(".png", background)
     return Prepared(
-        n_frames, png.tobytes(), marker, index=index, params=params, auto=report, scale=scale
-    )
+        n_frames, png.tobytes(), marker, index=index, params=params, auto=report, scale=scale,
+        arenas=arenas,
+    )  # fmt: skip
+
+
+def _arenas_signature(spec: str) -> str:
+    """The ``--arenas`` value, with the hash of the file it names."""
+    from ..arenas import is_file_spec
+
+    path = Path(spec).expanduser()
+    if not (is_file_spec(spec) and path.is_file()):
+        return spec
+    return f"{spec}:{hashlib.sha256(path.read_bytes()).hexdigest()}"
 
 
 def detect_task(job: Job, prepared: Prepared, start: int, stop: int | None) -> Detections:
     """Detect the objects of frames ``start``…``stop`` of one movie."""
     from ..io.frames import open_frames
-    from ..movie import detect_range
+    from ..movie import arena_detection_regions, detect_range
 
     init_worker()
     background = _decode(prepared.background_png)
+    regions = None
+    if prepared.arenas is not None:
+        regions = arena_detection_regions(prepared.arenas, prepared.tracking_params(job))
     with open_frames(Path(job.path), index=prepared.index) as source:
         params = prepared.tracking_params(job)
         return detect_range(
-            source, background, params, start=start, stop=stop, scale=prepared.scale
-        )
+            source, background, params, start=start, stop=stop, scale=prepared.scale,
+            regions=regions,
+        )  # fmt: skip
 
 
 def finish_task(job: Job, prepared: Prepared, chunks: list[Detections]) -> TrackSummary:
@@ -132,6 +158,7 @@ def finish_task(job: Job, prepared: Prepared, chunks: list[Detections]) -> Track
         marker=prepared.marker,
         label=job.path,
         auto=prepared.auto,
+        arena_set=prepared.arenas,
     )
     return summary
 

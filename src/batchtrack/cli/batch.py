@@ -126,6 +126,11 @@ def _stack_options(func):
         ),
         click.option("--cfg", type=click.Path(path_type=Path), help="Parameter file (cfg.toml)."),
         click.option(
+            "--arenas",
+            help="Track each arena of every entry on its own: a TOML file of shapes, a label "
+            "image, grid:ROWSxCOLS or auto.",
+        ),
+        click.option(
             "--workflow",
             default="track",
             show_default=True,
@@ -175,7 +180,9 @@ def _table_params(
     return workflow_parameters(workflow, given, cfg=cfg)
 
 
-def _fill_stack(stack, paths, suffix, background) -> None:
+def _fill_stack(stack, paths, suffix, background, arenas=None) -> None:
+    if arenas is not None:
+        stack.arenas = arenas
     stack.add(paths, suffix=suffix)
     if background is not None:
         stack.set_unique_background(background)
@@ -355,8 +362,9 @@ def batch() -> None:
 @_stack_options
 @_run_options
 def batch_now(
-    paths, manifest, suffix, autoload, background, cfg, workflow, settings, out, **options: Any
-) -> None:
+    paths, manifest, suffix, autoload, background, cfg, arenas, workflow, settings, out,
+    **options: Any,
+) -> None:  # fmt: skip
     """Add PATHS (folders, videos) to a new stack and run it."""
     from ..batch.manifest import save_manifest
     from ..batch.stack import Stack
@@ -370,7 +378,7 @@ def batch_now(
             workflow=workflow,
             output=out,
         )
-        _fill_stack(stack, paths, suffix, background)
+        _fill_stack(stack, paths, suffix, background, arenas)
         if manifest is not None:
             save_manifest(stack, manifest)
             options["summary_path"] = options["summary_path"] or _summary_beside(
@@ -408,8 +416,9 @@ def _load_or_new(manifest: Path, workflow: str):
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @_stack_options
 def batch_add(
-    manifest, paths, suffix, autoload, background, cfg, workflow, settings, out, **flags: Any
-) -> None:
+    manifest, paths, suffix, autoload, background, cfg, arenas, workflow, settings, out,
+    **flags: Any,
+) -> None:  # fmt: skip
     """Add PATHS to MANIFEST (created if missing) with the given parameters."""
     from ..batch.manifest import save_manifest
 
@@ -421,7 +430,7 @@ def batch_add(
         if out is not None:
             stack.output = out
         before = len(stack)
-        _fill_stack(stack, paths, suffix, background)
+        _fill_stack(stack, paths, suffix, background, arenas)
         save_manifest(stack, manifest)
     except BatchtrackError as error:
         fail(error)

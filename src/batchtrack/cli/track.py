@@ -23,6 +23,11 @@ from . import (
 @click.option("--cfg", type=click.Path(path_type=Path), help="Parameter file (cfg.toml).")
 @click.option("--background", type=click.Path(path_type=Path), help="Background image to use.")
 @click.option(
+    "--arenas",
+    help="Track each arena on its own: a TOML file of shapes, a label image, grid:ROWSxCOLS "
+    "or auto (wells found on the background).",
+)
+@click.option(
     "--output", type=click.Path(path_type=Path), help="Result folder (default: FastTrack's)."
 )
 @click.option(
@@ -41,6 +46,7 @@ def track(
     path: Path,
     cfg: Path | None,
     background: Path | None,
+    arenas: str | None,
     output: Path | None,
     workers: int,
     chunk_size: int,
@@ -69,12 +75,14 @@ def track(
                 "--output works with one worker; with --workers the result goes to the "
                 "movie's Tracking_Result folder"
             )
-        _track_in_chunks(path, cfg, background, workers, chunk_size, quiet, flags)
+        _track_in_chunks(path, cfg, background, arenas, workers, chunk_size, quiet, flags)
         return
     try:
         params = tracking_parameters(flags, cfg=cfg)
         if quiet:
-            summary, _ = track_movie(path, params, background=background, output=output)
+            summary, _ = track_movie(
+                path, params, background=background, output=output, arenas=arenas
+            )
         else:
             columns = (
                 TextColumn("{task.description}"),
@@ -94,7 +102,8 @@ def track(
                     bar.update(task, completed=done, total=total)
 
                 summary, _ = track_movie(
-                    path, params, background=background, output=output, progress=progress
+                    path, params, background=background, output=output, progress=progress,
+                    arenas=arenas,
                 )
     except BatchtrackError as error:
         fail(error)
@@ -116,6 +125,7 @@ def _track_in_chunks(
     path: Path,
     cfg: Path | None,
     background: Path | None,
+    arenas: str | None,
     workers: int,
     chunk_size: int,
     quiet: bool,
@@ -131,6 +141,7 @@ def _track_in_chunks(
         with open_frames(path):  # the same errors as one process: missing, not a movie…
             pass
         stack = Stack(params)
+        stack.arenas = arenas
         (entry,) = stack.add([path])
         if background is not None:
             stack.override(entry, background=background)

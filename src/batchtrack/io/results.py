@@ -28,11 +28,39 @@ if TYPE_CHECKING:
 
     from ..params import Parameters
 
-__all__ = ["ResultWriter", "read_tracking"]
+__all__ = ["ResultWriter", "TrackingText", "read_tracking"]
 
 log = logging.getLogger(__name__)
 
 _FORMAT = "\t".join(["%g"] * N_FEATURES + ["%d", "%d"])
+
+
+class TrackingText:
+    """A FastTrack ``tracking.txt`` written block by block (header, 23 columns, ``%g``).
+
+    Examples
+    --------
+    >>> text = TrackingText("tracking.txt")
+    >>> text.write(np.zeros((2, 23)))
+    >>> text.close()
+    >>> len(open("tracking.txt").read().splitlines())
+    3
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = open(self.path, "w", encoding="ascii")
+        self._file.write("\t".join(TRACKING_COLUMNS) + "\n")
+
+    def write(self, rows: np.ndarray) -> None:
+        """Append rows, shape (k, 23)."""
+        if len(rows):
+            np.savetxt(self._file, rows, fmt=_FORMAT)
+
+    def close(self) -> None:
+        """Close the file."""
+        self._file.close()
 
 
 class ResultWriter:
