@@ -100,6 +100,10 @@ class ResultWriter:
         """Add one line (date, message) to the result's ``log``."""
         self._log.write(f"{datetime.now().isoformat(timespec='seconds')}\t{message}\n")
 
+    def copy_log(self, text: str) -> None:
+        """Add lines written earlier (a previous ``log``) as they are, before new ones."""
+        self._log.write(text if not text or text.endswith("\n") else text + "\n")
+
     def finish(
         self, background: np.ndarray, params: Parameters, *, marker: dict | None = None
     ) -> Path:
