@@ -181,11 +181,19 @@ def _in_frames(frames: np.ndarray, edit: Edit) -> np.ndarray:
     return inside
 
 
-def _require(ids: np.ndarray, where: np.ndarray, track_id: int, edit: Edit) -> None:
-    if not np.any(where & (ids == track_id)):
+def _require(
+    ids: np.ndarray, where: np.ndarray, track_id: int, edit: Edit, *, other: int | None = None
+) -> None:
+    """Raise EditError unless ``track_id`` (or ``other``) has a row where ``where`` holds."""
+    wanted = [track_id] if other is None else [track_id, other]
+    if not np.any(where & np.isin(ids, wanted)):
         span = edit.frames()
         span = span if span.startswith("from") else f"in {span}"
-        raise EditError(f"{edit.describe()}: id {track_id} has no object {span}")
+        if other is None:
+            who = f"id {track_id} has no object"
+        else:
+            who = f"neither id {track_id} nor id {other} has an object"
+        raise EditError(f"{edit.describe()}: {who} {span}")
 
 
 def _apply_one(
@@ -195,7 +203,10 @@ def _apply_one(
     op = edit.operation
     where = _in_frames(frames, edit) & keep
     a = edit.ids[0]
-    _require(ids, where, a, edit)
+    if op is Operation.SWAP:  # one of the two is enough: "a becomes b (and b, if any, a)"
+        _require(ids, where & np.isin(ids, edit.ids), a, edit, other=edit.ids[1])
+    else:
+        _require(ids, where, a, edit)
     new_ids, new_keep = ids.copy(), keep.copy()
     rows_a = where & (ids == a)
     if op is Operation.DELETE:

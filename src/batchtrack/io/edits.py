@@ -17,12 +17,11 @@ them into edits and applies them.
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
-
-import tomli_w
 
 from ..errors import InputError
 
@@ -62,9 +61,25 @@ def read_edit_log(folder: str | Path) -> list[dict[str, Any]]:
     return records
 
 
+def _value(value: Any) -> str:
+    """A TOML value: integer, string, or a one-line array of them."""
+    if isinstance(value, bool) or not isinstance(value, (int, str, list, tuple)):
+        raise TypeError(f"edit log values are integers, strings or lists, got {value!r}")
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_value(v) for v in value) + "]"
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, str) else str(value)
+
+
 def write_edit_log(folder: str | Path, records: Iterable[Mapping[str, Any]]) -> Path:
-    """Write the records to ``folder/edits.toml`` (replacing it), oldest first."""
+    """Write the records to ``folder/edits.toml`` (replacing it), oldest first.
+
+    Each record is one ``[[edit]]`` table, one ``key = value`` line per item, arrays on one
+    line, so that the log reads (and diffs) well.
+    """
     path = Path(folder) / EDITS
-    text = tomli_w.dumps({"edit": [dict(r) for r in records]})
-    path.write_text(_HEADER + text, encoding="utf-8")
+    blocks = [
+        "[[edit]]\n" + "".join(f"{key} = {_value(value)}\n" for key, value in record.items())
+        for record in records
+    ]
+    path.write_text(_HEADER + "\n".join(blocks), encoding="utf-8")
     return path
