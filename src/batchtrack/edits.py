@@ -129,8 +129,10 @@ class Edit:
             return "all frames"
         if self.last is None:
             return f"from frame {self.first}"
-        return f"frame {self.first}" if self.last == self.first else (
-            f"frames {self.first}–{self.last}"
+        return (
+            f"frame {self.first}"
+            if self.last == self.first
+            else (f"frames {self.first}–{self.last}")
         )
 
     def describe(self) -> str:

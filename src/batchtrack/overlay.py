@@ -226,9 +226,7 @@ def export_video(
     if movie is None or not movie.exists():
         raise InputError(f"{folder}: the movie of this result is not beside it; cannot draw it")
     out = Path(out)
-    codec = {".mp4": "mp4v", ".m4v": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}.get(
-        out.suffix.lower()
-    )
+    codec = {".mp4": "mp4v", ".m4v": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}.get(out.suffix.lower())
     if codec is None:
         raise OutputError(f"{out}: write a .mp4 or .avi file")
     fps = movie_fps(movie)

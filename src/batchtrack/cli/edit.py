@@ -28,9 +28,7 @@ def _operation(
 @main.command()
 @click.argument("result", type=click.Path(exists=True, path_type=Path))
 @click.option("--swap", nargs=2, type=int, metavar="A B", help="Swap ids A and B (from --from).")
-@click.option(
-    "--rename", nargs=2, type=int, metavar="A B", help="Give id A's objects the id B."
-)
+@click.option("--rename", nargs=2, type=int, metavar="A B", help="Give id A's objects the id B.")
 @click.option(
     "--merge", nargs=2, type=int, metavar="A B",
     help="Merge id A into B (all frames; B's object kept where both exist).",

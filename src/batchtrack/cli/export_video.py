@@ -15,9 +15,7 @@ from . import fail, main, setup_logging
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--from", "first", type=int, default=0, show_default=True, help="First frame.")
 @click.option("--to", "last", type=int, default=None, help="Last frame (included) [the end].")
-@click.option(
-    "--trail", type=float, default=2.0, show_default=True, help="Trail length, seconds."
-)
+@click.option("--trail", type=float, default=2.0, show_default=True, help="Trail length, seconds.")
 def export_video(result: Path, out: Path, first: int, last: int | None, trail: float) -> None:
     """Write OUT (.mp4 or .avi): the movie of RESULT with ids, head/tail and trails drawn.
 
