@@ -55,7 +55,7 @@ def tracking_text(table, folder: Path) -> bytes:
 
 CLI_EDITS = [
     (["--swap", "0", "1", "--from", "20"], Edit("swap", (0, 1), first=20)),
-    (["--rename", "2", "7", "--from", "10", "--to", "30"], Edit("rename", (2, 7), first=10, last=30)),
+    (["--rename", "2", "7", "--from", "10", "--to", "30"], Edit("rename", (2, 7), 10, 30)),
     (["--merge", "7", "2"], Edit("merge", (7, 2))),
     (["--delete", "1", "--from", "40", "--to", "44"], Edit("delete", (1,), first=40, last=44)),
 ]  # fmt: skip
@@ -133,8 +133,11 @@ def test_a_batch_rerun_keeps_edits_and_a_redo_archives_them(tracked):
     assert "edits were archived with it, not re-applied" in entry.message
     assert not (folder / "edits.toml").exists() and not (folder / "tracking_original.txt").exists()
     assert (folder / "tracking.txt").read_bytes() == edited["tracking_original.txt"]
-    archived = [a for a in folder.parent.glob("Tracking_Result_Archive-*")
-                if (a / "edits.toml").is_file() and b"touched" in (a / "edits.toml").read_bytes()]  # fmt: skip
+    archived = [
+        a
+        for a in folder.parent.glob("Tracking_Result_Archive-*")
+        if (a / "edits.toml").is_file() and b"touched" in (a / "edits.toml").read_bytes()
+    ]
     assert len(archived) == 1
     assert (archived[0] / "tracking.txt").read_bytes() == edited["tracking.txt"]
 
