@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "HEAD_BGR", "TAIL_BGR", "FrameObjects", "Replay", "draw_frame", "export_video", "movie_fps",
+    "picture_scale",
 ]  # fmt: skip
 
 #: Head and tail marks (BGR), as in the interactive panel.
@@ -106,6 +107,18 @@ class Replay:
         return self._track_xy[lo:hi]
 
 
+def picture_scale(shape: tuple[int, int], *, long_side: int = 800) -> int:
+    """Whole enlargement factor so that a frame of ``shape`` gets a long side ≥ ``long_side``
+    (small movies are drawn enlarged, so that ids and trails stay legible).
+
+    Examples
+    --------
+    >>> picture_scale((338, 524)), picture_scale((1024, 1024))
+    (2, 1)
+    """
+    return max(1, math.ceil(long_side / max(shape)))
+
+
 def _points(xy: np.ndarray, scale: float) -> np.ndarray:
     return np.rint((xy + 0.5) * scale * (1 << _SHIFT)).astype(np.int32)
 
@@ -117,6 +130,8 @@ def draw_frame(
     *,
     scale: int = 1,
     selected: int | None = None,
+    labels: bool = True,
+    rgb: bool = False,
 ) -> np.ndarray:
     """A frame with its tracked objects drawn: trails, head/tail, ids (BGR picture).
 
@@ -132,33 +147,47 @@ def draw_frame(
         Picture pixels per frame pixel (small movies are enlarged so that ids stay legible).
     selected : int, optional
         Id whose whole track is drawn, thicker.
+    labels : bool
+        Write each object's id beside it.
+    rgb : bool
+        Return an RGB picture (for Qt) instead of BGR (for OpenCV's video writer).
 
     Returns
     -------
     ndarray of uint8, shape (H·scale, W·scale, 3)
     """
     height, width = frame.shape
-    image = cv2.resize(frame, (width * scale, height * scale), interpolation=cv2.INTER_NEAREST)
-    image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    if scale > 1:
+        frame = cv2.resize(frame, (width * scale, height * scale), interpolation=cv2.INTER_NEAREST)
+    image = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
+    order = slice(None, None, -1) if rgb else slice(None)
+
+    def colour_of(track_id: int) -> tuple[int, int, int]:
+        b, g, r = id_colour(track_id)
+        return (r, g, b) if rgb else (b, g, r)
+
     thick = max(1, round(max(image.shape) / 700))
     if selected is not None and len(replay.track(selected)) > 1:
         cv2.polylines(image, [_points(replay.track(selected), scale)], False,
                       (255, 255, 255), thick + 2, cv2.LINE_AA, _SHIFT)  # fmt: skip
     for track_id, points in replay.trails(k):
-        colour = id_colour(track_id)
-        cv2.polylines(image, [_points(points, scale)], False, colour, thick, cv2.LINE_AA, _SHIFT)
+        cv2.polylines(image, [_points(points, scale)], False, colour_of(track_id), thick,
+                      cv2.LINE_AA, _SHIFT)  # fmt: skip
     found = replay.objects(k)
     radius = max(2, round(1.5 * scale)) << _SHIFT
-    for track_id, body, head, tail in zip(found.ids.tolist(), found.body, found.head, found.tail):
-        h, t = _points(head, scale), _points(tail, scale)
-        if np.isfinite(head).all() and np.isfinite(tail).all():
-            cv2.line(image, tuple(t.tolist()), tuple(h.tolist()), (255, 255, 255), 1,
-                     cv2.LINE_AA, _SHIFT)  # fmt: skip
-            cv2.circle(image, tuple(t.tolist()), radius, TAIL_BGR, -1, cv2.LINE_AA, _SHIFT)
-            cv2.circle(image, tuple(h.tolist()), radius, HEAD_BGR, -1, cv2.LINE_AA, _SHIFT)
-        if np.isfinite(body).all():
-            x, y = ((body + 0.5) * scale + 3 * thick).astype(int).tolist()
-            _label(image, str(track_id), (x, y), id_colour(track_id), 0.4 * thick + 0.1)
+    head, tail = HEAD_BGR[order], TAIL_BGR[order]
+    ends = np.isfinite(found.head).all(axis=1) & np.isfinite(found.tail).all(axis=1)
+    heads = _points(np.nan_to_num(found.head), scale).tolist()
+    tails = _points(np.nan_to_num(found.tail), scale).tolist()
+    for h, t in zip(np.asarray(heads)[ends].tolist(), np.asarray(tails)[ends].tolist()):
+        cv2.line(image, t, h, (255, 255, 255), 1, cv2.LINE_AA, _SHIFT)
+        cv2.circle(image, t, radius, tail, -1, cv2.LINE_AA, _SHIFT)
+        cv2.circle(image, h, radius, head, -1, cv2.LINE_AA, _SHIFT)
+    if labels:
+        shown = np.isfinite(found.body).all(axis=1)
+        at = ((found.body[shown] + 0.5) * scale + 3 * thick).astype(int).tolist()
+        for track_id, xy in zip(found.ids[shown].tolist(), at):
+            _label(image, str(track_id), (xy[0], xy[1]), colour_of(track_id), 0.4 * thick + 0.1)
     return image
 
 
@@ -238,7 +267,7 @@ def export_video(
                 f"frames {first}–{stop} are outside the movie (frames 0–{source.n_frames - 1})"
             )
         height, width = source.shape
-        scale = max(1, math.ceil(800 / max(height, width)))
+        scale = picture_scale((height, width))
         writer = cv2.VideoWriter(
             str(out), cv2.VideoWriter_fourcc(*codec), fps, (width * scale, height * scale)
         )

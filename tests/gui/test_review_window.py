@@ -22,6 +22,7 @@ from batchtrack.gui.review import ReviewWindow
 from batchtrack.io.edits import read_edit_log
 from batchtrack.io.results import read_tracking
 from batchtrack.movie import track
+from batchtrack.overlay import draw_frame
 from batchtrack.synth import make_movie, write_sequence
 
 WAIT_MS = 10_000
@@ -59,8 +60,17 @@ def click_object(qtbot, window: ReviewWindow, track_id: int, *, shift: bool = Fa
 
 def test_opening_shows_the_real_frame_the_ids_and_the_events(window, result):
     frame0 = cv2.imread(str(result.parent / "frame_000000.pgm"), cv2.IMREAD_GRAYSCALE)
-    np.testing.assert_array_equal(window.view.image, frame0)
-    assert sorted(window.view.labels()) == ["0", "1", "2", "3"]
+    assert window.scale == 5  # 160 px wide: drawn enlarged to 800 px, as export-video does
+    picture = window.view.image
+    expected = draw_frame(frame0, window.replay, 0, scale=5, rgb=True)
+    np.testing.assert_array_equal(picture, expected)  # the export's drawing, in RGB
+    enlarged = np.repeat(np.repeat(frame0, 5, axis=0), 5, axis=1)
+    same = (picture == enlarged[..., None]).all(axis=2)
+    assert 0.9 < same.mean() < 1.0  # the real frame, with the objects drawn over it
+    assert window.replay.objects(0).ids.tolist() == [0, 1, 2, 3]
+    for x, y in window.replay.objects(0).body:  # each id's label is drawn in its colour
+        box = picture[int(y * 5) : int(y * 5) + 40, int(x * 5) : int(x * 5) + 40]
+        assert (np.ptp(box.astype(int), axis=2) > 60).any()
     assert window.n_frames == 60 and window.slider.maximum() == 59
     assert len(window.events) == window.event_list.count() > 0
     assert window.timeline.spans and "Frame 0 / 59: 4 objects" in window.info_label.text()

@@ -12,8 +12,8 @@ select its id (id A, its whole track drawn), Shift+click another for id B.
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import logging
-import math
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +26,7 @@ from PySide6.QtGui import (
     QPainter,
     QPainterPath,
     QPen,
+    QPixmap,
     QPolygonF,
     QShortcut,
 )
@@ -41,6 +42,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QPushButton,
+    QSizePolicy,
     QSlider,
     QSpinBox,
     QSplitter,
@@ -53,7 +55,7 @@ from ..edits import Edit
 from ..errors import BatchtrackError
 from ..events import find_events
 from ..io.frames import FrameSource, open_frames
-from ..overlay import HEAD_BGR, TAIL_BGR, Replay, movie_fps
+from ..overlay import Replay, draw_frame, movie_fps, picture_scale
 from ..params import Parameters, load_cfg
 from ..plots import id_colour
 from .image_view import ImageView
@@ -75,10 +77,6 @@ PICK_RADIUS = 12
 def _qcolour(track_id: int) -> QColor:
     b, g, r = id_colour(track_id)
     return QColor(r, g, b)
-
-
-def _bgr(colour: tuple[int, int, int]) -> QColor:
-    return QColor(colour[2], colour[1], colour[0])
 
 
 def _polyline(points: np.ndarray) -> QPainterPath:
@@ -119,28 +117,41 @@ class EventTimeline(QWidget):
         self.n_frames = 1
         self.current = 0
         self.spans: list[tuple[int, int, str]] = []
+        self._ticks: QPixmap | None = None
         self.setToolTip("Events that need a look; click to go there")
 
     def set_events(self, events: pd.DataFrame, n_frames: int) -> None:
         self.n_frames = max(1, n_frames)
         self.spans = list(events[["frame", "last", "kind"]].itertuples(index=False, name=None))
+        self._ticks = None
         self.update()
 
+    def _draw_ticks(self) -> QPixmap:
+        """The events, painted once per change of events or size."""
+        pixmap = QPixmap(self.size())
+        pixmap.fill(QColor("#f0f0f0"))
+        painter = QPainter(pixmap)
+        for first, last, kind in self.spans:
+            x0, x1 = self._x(first), self._x(last)
+            painter.fillRect(QRectF(x0 - 1, 3, max(2.0, x1 - x0 + 2), self.height() - 6),
+                             QColor(EVENT_COLOURS.get(kind, "#000000")))  # fmt: skip
+        painter.end()
+        return pixmap
+
     def set_current(self, k: int) -> None:
-        self.current = k
-        self.update()
+        if k != self.current:
+            self.current = k
+            self.update()
 
     def _x(self, k: float) -> float:
         return 4 + (self.width() - 8) * k / max(1, self.n_frames - 1)
 
     def paintEvent(self, event) -> None:
+        if self._ticks is None or self._ticks.size() != self.size():
+            self._ticks = self._draw_ticks()
         painter = QPainter(self)
-        painter.fillRect(self.rect(), QColor("#f0f0f0"))
+        painter.drawPixmap(0, 0, self._ticks)
         height = self.height()
-        for first, last, kind in self.spans:
-            x0, x1 = self._x(first), self._x(last)
-            painter.fillRect(QRectF(x0 - 1, 3, max(2.0, x1 - x0 + 2), height - 6),
-                             QColor(EVENT_COLOURS.get(kind, "#000000")))  # fmt: skip
         painter.setPen(QPen(QColor("#000000"), 2))
         x = self._x(self.current)
         painter.drawLine(QPointF(x, 0), QPointF(x, height))
@@ -188,6 +199,12 @@ class ReviewWindow(QMainWindow):
         self.n_frames = self.source.n_frames if self.source is not None else last + 1
         self.fps = movie_fps(self.movie)
         self._background = self._read_background(folder)
+        self._last_frame: tuple[int, np.ndarray] | None = None
+        # One thread reads every frame (a frame source is used from one thread at a time),
+        # reading the next frame while this one is drawn and painted.
+        self._reader = cf.ThreadPoolExecutor(1, thread_name_prefix="review-reader")
+        self._ahead: dict[int, cf.Future[np.ndarray]] = {}
+        self.scale = picture_scale(self._background.shape)
         self.frame = 0
         self.selected: int | None = None
         self.events = pd.DataFrame()
@@ -271,7 +288,8 @@ class ReviewWindow(QMainWindow):
         self.save_button.clicked.connect(self._save_clicked)
         self.edit_list = QListWidget()
         self.info_label = QLabel()
-        self.info_label.setWordWrap(True)
+        self.info_label.setMinimumWidth(200)  # no word wrap: a new text never relays the window
+        self.info_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
 
         editing = QGroupBox("Correct")
         grid = QGridLayout(editing)
@@ -361,13 +379,24 @@ class ReviewWindow(QMainWindow):
         return image
 
     def _frame_image(self, k: int) -> np.ndarray:
+        """Frame ``k``; the next one is then read ahead, in the reader thread."""
         if self.source is None:
             return self._background
+        if self._last_frame is not None and self._last_frame[0] == k:
+            return self._last_frame[1]
+        ahead = self._ahead.pop(k, None)
+        for future in self._ahead.values():
+            future.cancel()
+        self._ahead.clear()
         try:
-            return self.source.read(k)
+            image = (ahead or self._reader.submit(self.source.read, k)).result()
         except BatchtrackError as error:
             self.statusBar().showMessage(str(error), 4000)
             return self._background
+        self._last_frame = (k, image)
+        if k + 1 < self.n_frames:
+            self._ahead[k + 1] = self._reader.submit(self.source.read, k + 1)
+        return image
 
     def set_frame(self, k: int) -> None:
         """Show frame ``k`` (clamped to the movie)."""
@@ -385,9 +414,13 @@ class ReviewWindow(QMainWindow):
         self.set_frame(self.frame + delta)
 
     def redraw(self) -> None:
-        """Draw the current frame and its overlays."""
+        """Draw the current frame with its objects (the picture ``export-video`` writes)."""
         k = self.frame
-        self.view.set_image(self._frame_image(k))
+        picture = draw_frame(
+            self._frame_image(k), self.replay, k, scale=self.scale,
+            labels=self.ids_check.isChecked(), rgb=True,
+        )  # fmt: skip
+        self.view.set_image(picture, scale=self.scale)
         self.view.clear_overlays()
         if self.selected is not None:
             track = self.replay.track(self.selected)
@@ -395,39 +428,17 @@ class ReviewWindow(QMainWindow):
                 self.view.add_path(_polyline(track), "#ffffff", width=4.0)
                 self.view.add_path(_polyline(track), _qcolour(self.selected), width=1.5,
                                    style=Qt.PenStyle.DashLine)  # fmt: skip
-        for track_id, points in self.replay.trails(k):
-            self.view.add_path(_polyline(points), _qcolour(track_id), width=2.0)
         found = self.replay.objects(k)
-        if len(found.ids):
-            self._draw_heads(found.head, found.tail)
-        if self.ids_check.isChecked():
-            for track_id, (x, y) in zip(found.ids.tolist(), found.body.tolist()):
-                if math.isfinite(x) and math.isfinite(y):
-                    label = self.view.add_label(str(track_id), x + 3, y + 3, _qcolour(track_id))
-                    if track_id == self.selected:
-                        label.setScale(1.4)
         n = len(found.ids)
         text = f"Frame {k} / {self.n_frames - 1}: {n} object{'s' if n != 1 else ''}"
-        here = self.events[(self.events["frame"] <= k) & (self.events["last"] >= k)]
+        first, last, details = self._event_arrays
+        here = np.flatnonzero((first <= k) & (last >= k))[:4]
         if len(here):
-            text += " — " + "; ".join(here["detail"].tolist()[:4])
+            text += " — " + "; ".join(details[i] for i in here.tolist())
         if self.selected is not None:
             text += f" — selected id {self.selected}"
         self.info_label.setText(text)
         self.frameShown.emit(k)
-
-    def _draw_heads(self, heads: np.ndarray, tails: np.ndarray) -> None:
-        axis, head_path, tail_path = QPainterPath(), QPainterPath(), QPainterPath()
-        for (hx, hy), (tx, ty) in zip(heads.tolist(), tails.tolist()):
-            if not all(math.isfinite(v) for v in (hx, hy, tx, ty)):
-                continue
-            axis.moveTo(tx + 0.5, ty + 0.5)
-            axis.lineTo(hx + 0.5, hy + 0.5)
-            head_path.addEllipse(QPointF(hx + 0.5, hy + 0.5), 1.5, 1.5)
-            tail_path.addEllipse(QPointF(tx + 0.5, ty + 0.5), 1.2, 1.2)
-        self.view.add_path(axis, "#ffffff", width=1.0)
-        self.view.add_path(tail_path, _bgr(TAIL_BGR), width=1.0, fill=_bgr(TAIL_BGR))
-        self.view.add_path(head_path, _bgr(HEAD_BGR), width=1.0, fill=_bgr(HEAD_BGR))
 
     # -- playing -----------------------------------------------------------------------------
     def _set_interval(self) -> None:
@@ -459,6 +470,11 @@ class ReviewWindow(QMainWindow):
         """After an edit: new replay index, events, lists."""
         self.replay = Replay(self.session.table, trail=self.trail_spin.value())
         self.events = find_events(self.session.table, self.params, frames=(0, self.n_frames - 1))
+        self._event_arrays = (
+            self.events["frame"].to_numpy(np.int64),
+            self.events["last"].to_numpy(np.int64),
+            self.events["detail"].tolist(),
+        )
         self.timeline.set_events(self.events, self.n_frames)
         self.event_list.clear()
         for row in self.events.itertuples(index=False):
@@ -600,6 +616,7 @@ class ReviewWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:
         self.timer.stop()
+        self._reader.shutdown(wait=True, cancel_futures=True)
         if self.source is not None:
             self.source.close()
         super().closeEvent(event)
