@@ -185,3 +185,9 @@ def test_the_batch_panel_opens_a_done_entry_for_review(qtbot, result, dialogs):
     (window,) = [w for w in panel._windows if isinstance(w, ReviewWindow)]
     assert window.isVisible() and window.session.folder == stack.entries[0].result_dir
     window.close()
+
+
+def test_review_command_names_what_is_missing(tmp_path):
+    result = CliRunner().invoke(main, ["review", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "no tracking result" in result.output and "track the movie first" in result.output

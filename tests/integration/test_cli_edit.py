@@ -191,3 +191,19 @@ def test_edit_finds_the_result_of_a_movie_and_refuses_what_is_not_one(tracked, t
     (copy / "edits.toml").write_text('[[edit]]\nwhat = "delete"\nids = [99]\n')
     result = cli("edit", str(copy), "--list")
     assert result.exit_code == 1 and "id 99 has no object" in result.output
+
+
+def test_a_video_result_is_found_from_the_video_and_exported(tmp_path):
+    from batchdata import write_blob_video
+    from batchtrack.corrections import movie_of, result_of
+    from batchtrack.movie import track
+
+    video = write_blob_video(tmp_path / "clips" / "fish.avi")
+    track(video, BLOB_PARAMS)
+    folder = result_of(video)
+    assert folder == tmp_path / "clips" / "Tracking_Result_fish" and movie_of(folder) == video
+    out = tmp_path / "fish-ids.avi"
+    assert cli("export-video", str(video), str(out), "--to", "9").exit_code == 0
+    capture = cv2.VideoCapture(str(out))
+    assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 10
+    capture.release()
