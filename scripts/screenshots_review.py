@@ -87,6 +87,7 @@ def main() -> int:
         window.swap_button.click()
         settle(app)
         save(window, out / "review-swapped.png")
+        window.ask_unsaved = lambda: "discard"  # type: ignore[method-assign]
         window.close()
     return 0
 

@@ -278,10 +278,10 @@ def apply_edits(table: pd.DataFrame, edits: Iterable[Edit]) -> pd.DataFrame:
     for edit in edits:
         ids, keep = _apply_one(frames, ids, keep, edit)
         changed = True
-    result = table.copy()
     if not changed:
-        return result.reset_index(drop=True)
-    result["id"] = ids.astype(table["id"].dtype, copy=False)
-    result = result[keep]
-    result = result.sort_values(["imageNumber", "id"], kind="stable")
-    return result.reset_index(drop=True)
+        return table.copy().reset_index(drop=True)
+    rows = np.flatnonzero(keep)
+    rows = rows[np.lexsort((ids[rows], frames[rows]))]  # stable: by frame, then id
+    result = table.take(rows).reset_index(drop=True)
+    result["id"] = ids[rows].astype(table["id"].dtype, copy=False)
+    return result

@@ -191,3 +191,14 @@ def test_review_command_names_what_is_missing(tmp_path):
     result = CliRunner().invoke(main, ["review", str(tmp_path)])
     assert result.exit_code == 1
     assert "no tracking result" in result.output and "track the movie first" in result.output
+
+
+def test_closing_with_unsaved_edits_asks_and_can_save(qtbot, window, result):
+    window.apply(Edit("delete", (0,), first=3, last=3))
+    answers = ["cancel", "save"]
+    window.ask_unsaved = lambda: answers.pop(0)
+    assert not window.close() and window.isVisible()  # cancelled: still open, still edited
+    assert window.session.modified
+    assert window.close()
+    assert not window.session.modified
+    assert [r["what"] for r in read_edit_log(result)] == ["delete"]

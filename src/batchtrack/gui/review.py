@@ -608,13 +608,34 @@ class ReviewWindow(QMainWindow):
         return folder
 
     def _save_clicked(self) -> None:
+        self._save_or_report()
+
+    def _save_or_report(self) -> bool:
         try:
             self.save()
         except (BatchtrackError, OSError) as error:
             self.statusBar().showMessage(str(error), 8000)
             QMessageBox(QMessageBox.Icon.Warning, "batchtrack", str(error), parent=self).open()
+            return False
+        return True
+
+    def ask_unsaved(self) -> str:
+        """Ask what to do with unsaved edits on closing: ``"save"``, ``"discard"`` or
+        ``"cancel"`` (tests and scripts replace this method)."""
+        buttons = QMessageBox.StandardButton
+        answer = QMessageBox.question(
+            self, "batchtrack",
+            f"{len(self.session.edits)} edit(s) of {self.session.folder} are not saved.",
+            buttons.Save | buttons.Discard | buttons.Cancel, buttons.Save,
+        )  # fmt: skip
+        return {buttons.Save: "save", buttons.Discard: "discard"}.get(answer, "cancel")
 
     def closeEvent(self, event) -> None:
+        if self.session.modified:
+            answer = self.ask_unsaved()
+            if answer == "cancel" or (answer == "save" and not self._save_or_report()):
+                event.ignore()
+                return
         self.timer.stop()
         self._reader.shutdown(wait=True, cancel_futures=True)
         if self.source is not None:
