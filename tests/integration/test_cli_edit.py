@@ -207,3 +207,19 @@ def test_a_video_result_is_found_from_the_video_and_exported(tmp_path):
     capture = cv2.VideoCapture(str(out))
     assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 10
     capture.release()
+
+
+def test_a_fasttrack_result_is_edited_and_its_file_kept_byte_for_byte(tmp_path, zebrafish_dir):
+    folder = tmp_path / "images" / "Tracking_Result"
+    folder.mkdir(parents=True)
+    shutil.copy(zebrafish_dir / "fasttrack_output.txt", folder / "tracking.txt")
+    shutil.copy(zebrafish_dir / "background.pgm", folder / "background.pgm")
+    original = read_tracking(folder)
+    result = cli("edit", str(folder), "--swap", "3", "5", "--from", "40")
+    assert result.exit_code == 0, result.output
+    kept = (folder / "tracking_original.txt").read_bytes()
+    assert kept == (zebrafish_dir / "fasttrack_output.txt").read_bytes()
+    saved = read_tracking(folder)
+    expected = apply_edits(original, [Edit("swap", (3, 5), first=40)])
+    assert list(saved.columns) == list(TRACKING_COLUMNS)
+    np.testing.assert_allclose(saved.to_numpy(), expected.to_numpy(), rtol=1e-5)
