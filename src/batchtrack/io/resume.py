@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from .edits import EDITS
 
 __all__ = [
     "MARKER",
@@ -27,8 +28,6 @@ __all__ = [
 
 #: File of a tracking result folder recording what produced it.
 MARKER = "batchtrack.json"
-#: The edit log of a corrected result (see :mod:`batchtrack.io.edits`); its hash is in the marker.
-_EDITS = "edits.toml"
 
 
 def _file_hash(path: Path | None) -> str:
@@ -69,7 +68,7 @@ def make_marker(
 
 def edits_hash(folder: Path) -> str | None:
     """Hash of the folder's edit log ``edits.toml``, None if it has none."""
-    path = folder / _EDITS
+    path = folder / EDITS
     return _file_hash(path) if path.is_file() else None
 
 
