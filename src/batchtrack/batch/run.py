@@ -264,6 +264,8 @@ class _Coordinator:
             note += " (no object detected: check thresh and area bounds)"
         if summary.auto.measurements:
             note += f"; measured {summary.auto.brief()}"
+        if state.prepared is not None and state.prepared.edited:
+            note += "; the previous result's edits were archived with it, not re-applied"
         self._end(state, Status.DONE, note)
 
     def _after_analyse(self, state: _Running, result: dict[str, Any], _: int) -> None:

@@ -29,6 +29,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from ..autoparams import AutoReport
+from ..io.edits import EDITS
 from ..io.publish import make_staging, publish_files
 from ..io.resume import MARKER, make_marker, marker_matches, write_marker
 from ..params import Parameters, parameters_hash
@@ -83,6 +84,8 @@ class Prepared:
     def tracking_params(self, job: Job) -> Parameters:
         """The parameters measured for this entry, or the job's when nothing was measured."""
         return self.params if self.params is not None else job.tracking_params
+    #: The result folder being replaced holds edits (``edits.toml``), which are not re-applied.
+    edited: bool = False
 
 
 def prepare_task(job: Job) -> Prepared:
@@ -112,9 +115,11 @@ def prepare_task(job: Job) -> Prepared:
         if job.arenas is not None:
             arenas = resolve_arenas(job.arenas, source.shape, background)
     _, png = cv2.imencode(".png", background)
+    edited = (Path(job.output) / EDITS).is_file()
     return Prepared(
         n_frames, png.tobytes(), marker, index=index, params=params, auto=report, scale=scale,
         arenas=arenas,
+        edited=edited,
     )  # fmt: skip
 
 

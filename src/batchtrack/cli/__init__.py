@@ -130,6 +130,9 @@ def main() -> None:
 
 from . import batch as _batch  # noqa: E402, F401  (registers the commands)
 from . import demo as _demo  # noqa: E402, F401
+from . import edit as _edit  # noqa: E402, F401
+from . import export_video as _export_video  # noqa: E402, F401
 from . import gui as _gui  # noqa: E402, F401
 from . import measure as _measure  # noqa: E402, F401
+from . import review as _review  # noqa: E402, F401
 from . import track as _track  # noqa: E402, F401

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-__all__ = ["run"]
+__all__ = ["run", "run_review"]
 
 
 def run(*, movie: str | Path | None = None, stack: str | Path | None = None) -> int:
@@ -36,5 +36,29 @@ def run(*, movie: str | Path | None = None, stack: str | Path | None = None) -> 
     app.setApplicationName("batchtrack")
     window = MainWindow()
     window.open(movie=movie, stack=stack)
+    window.show()
+    return app.exec()
+
+
+def run_review(result: str | Path) -> int:
+    """Open the review window on a result (or a movie) and run the event loop until it closes.
+
+    Parameters
+    ----------
+    result : path
+        A ``Tracking_Result`` folder, or the movie it belongs to.
+
+    Returns
+    -------
+    int
+        The application's exit status.
+    """
+    from PySide6.QtWidgets import QApplication
+
+    from .review import ReviewWindow
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("batchtrack")
+    window = ReviewWindow(result)
     window.show()
     return app.exec()

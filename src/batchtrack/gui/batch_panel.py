@@ -297,6 +297,11 @@ class BatchPanel(QWidget):
         splitter.setSizes([780, 380])
 
         # Saving/loading the stack, and the run controls
+        self.review_button = QPushButton("Review…")
+        self.review_button.setToolTip(
+            "Replay the selected Done entry over its movie, go to its doubtful moments and "
+            "correct its ids"
+        )
         self.remove_button = QPushButton("Remove selected")
         self.clear_button = QPushButton("Clear stack")
         self.save_button = QPushButton("Save stack…")
@@ -334,7 +339,7 @@ class BatchPanel(QWidget):
         self.summary_label = QLabel()
         self.summary_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         controls = QHBoxLayout()
-        for button in (self.remove_button, self.clear_button):
+        for button in (self.review_button, self.remove_button, self.clear_button):
             controls.addWidget(button)
         controls.addSpacing(16)
         controls.addWidget(self.save_button)
@@ -361,6 +366,7 @@ class BatchPanel(QWidget):
         self.unique_button.clicked.connect(self._ask_unique_background)
         self.clear_background_button.clicked.connect(lambda: self.set_unique_background(None))
         self.autoload_check.toggled.connect(self.set_autoload)
+        self.review_button.clicked.connect(self._review_selected)
         self.remove_button.clicked.connect(self.remove_selected)
         self.clear_button.clicked.connect(self.clear_stack)
         self.save_button.clicked.connect(self._ask_save)
@@ -503,6 +509,28 @@ class BatchPanel(QWidget):
         self._windows.append(dialog)
         dialog.show()
         return dialog
+
+    def review(self, entry: Entry | int) -> QWidget:
+        """Open the review window on a Done (or Skipped) entry's result."""
+        from .review import ReviewWindow
+
+        entry = self.stack.get(entry)
+        window = ReviewWindow(entry.result_dir, self)
+        window.setWindowFlag(Qt.WindowType.Window)
+        window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        window.destroyed.connect(lambda *_: self._windows.remove(window))
+        self._windows.append(window)
+        window.show()
+        return window
+
+    def _review_selected(self) -> None:
+        rows = sorted({index.row() for index in self.table.selectedIndexes()})
+        finished = [self.stack.entries[r] for r in rows]
+        finished = [e for e in finished if e.status in (Status.DONE, Status.SKIPPED)]
+        if not finished:
+            self.message.emit("select a Done entry to review it")
+            return
+        self._guard(lambda: self.review(finished[0]))
 
     def shutdown(self, timeout: float | None = None) -> None:
         """Stop a run and wait for it (when the window closes)."""
@@ -669,7 +697,7 @@ class BatchPanel(QWidget):
         item.setBackground(QColor(background))
         tip = state.message or str(state.status)
         if state.status is Status.DONE:
-            tip += "\nDouble-click to see the trajectories"
+            tip += "\nDouble-click to see the trajectories; Review… to replay and correct it"
         item.setToolTip(tip)
         self._show_time(entry)
         result = cast(QTableWidgetItem, self.table.item(row, RESULT))

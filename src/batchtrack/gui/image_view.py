@@ -71,14 +71,19 @@ class ImageView(QGraphicsView):
         self.scene().addItem(self._placeholder)
 
     # -- image -------------------------------------------------------------------------------
-    def set_image(self, image: np.ndarray) -> None:
-        """Show a uint8 image, shape (H, W) or (H, W, 3) RGB; keeps the zoom if same size."""
+    def set_image(self, image: np.ndarray, *, scale: int = 1) -> None:
+        """Show a uint8 image, shape (H, W) or (H, W, 3) RGB; keeps the zoom if same size.
+
+        ``scale`` > 1: the image is an enlarged picture (``scale`` pixels per image pixel), shown
+        at the size of the image, so that overlays keep image pixel coordinates.
+        """
         self.image = image
         pixmap = QPixmap.fromImage(to_qimage(image))
-        resized = pixmap.size() != self._pixmap.pixmap().size()
+        resized = pixmap.size() != self._pixmap.pixmap().size() or self._pixmap.scale() != 1 / scale
         self._pixmap.setPixmap(pixmap)
+        self._pixmap.setScale(1 / scale)
         self._placeholder.setText("")
-        self.scene().setSceneRect(QRectF(pixmap.rect()))
+        self.scene().setSceneRect(QRectF(0, 0, pixmap.width() / scale, pixmap.height() / scale))
         if resized or self._fitted:
             self.fit()
 

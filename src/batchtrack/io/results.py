@@ -43,7 +43,7 @@ class TrackingText:
     >>> text = TrackingText("tracking.txt")
     >>> text.write(np.zeros((2, 23)))
     >>> text.close()
-    >>> len(open("tracking.txt").read().splitlines())
+    >>> len(Path("tracking.txt").read_text().splitlines())
     3
     """
 
@@ -127,6 +127,10 @@ class ResultWriter:
     def log(self, message: str) -> None:
         """Add one line (date, message) to the result's ``log``."""
         self._log.write(f"{datetime.now().isoformat(timespec='seconds')}\t{message}\n")
+
+    def copy_log(self, text: str) -> None:
+        """Add lines written earlier (a previous ``log``) as they are, before new ones."""
+        self._log.write(text if not text or text.endswith("\n") else text + "\n")
 
     def finish(
         self, background: np.ndarray, params: Parameters, *, marker: dict | None = None

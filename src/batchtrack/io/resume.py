@@ -15,8 +15,16 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from .edits import EDITS
 
-__all__ = ["MARKER", "input_signature", "make_marker", "marker_matches", "write_marker"]
+__all__ = [
+    "MARKER",
+    "edits_hash",
+    "input_signature",
+    "make_marker",
+    "marker_matches",
+    "write_marker",
+]
 
 #: File of a tracking result folder recording what produced it.
 MARKER = "batchtrack.json"
@@ -58,12 +66,26 @@ def make_marker(
     }
 
 
+def edits_hash(folder: Path) -> str | None:
+    """Hash of the folder's edit log ``edits.toml``, None if it has none."""
+    path = folder / EDITS
+    return _file_hash(path) if path.is_file() else None
+
+
 def marker_matches(marker_file: Path, marker: dict[str, Any]) -> bool:
-    """True if ``marker_file`` records a result made from exactly these inputs."""
+    """True if ``marker_file`` records a result made from exactly these inputs.
+
+    A corrected result records the hash of its edit log under ``edits``; it matches only while
+    the log beside it is the one its tables were saved with.
+    """
     try:
-        return bool(json.loads(marker_file.read_text()) == marker)
+        saved = json.loads(marker_file.read_text())
     except (OSError, ValueError):
         return False
+    if not isinstance(saved, dict):
+        return False
+    edits = saved.pop("edits", None)
+    return bool(saved == marker) and edits == edits_hash(marker_file.parent)
 
 
 def write_marker(marker_file: Path, marker: dict[str, Any]) -> None:
