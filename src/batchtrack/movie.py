@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import autoparams
+from .analysis import SpeedStream
+from .analysis_files import write_analysis_files
 from .autoparams import AutoReport
 from .background import (
     load_background,
@@ -26,6 +28,7 @@ from .background import (
     register,
     sample_indices,
 )
+from .calibration import Calibration
 from .detect import object_features, roi_offset, segment
 from .errors import InputError, ParameterError
 from .io.frames import FrameSource, open_frames
@@ -566,6 +569,7 @@ def track_movie(
         return write_result(
             chunks(), params, bg, output or source.result_dir, collect=collect, marker=marker,
             started=started, label=str(source.path), auto=measured,
+            timestamps=source.timestamps,
         )  # fmt: skip
 
 
@@ -580,8 +584,10 @@ def write_result(
     started: float | None = None,
     label: str = "",
     auto: AutoReport | None = None,
+    timestamps: np.ndarray | None = None,
 ) -> tuple[TrackSummary, pd.DataFrame | None]:
-    """Link detections in order and publish the result folder atomically.
+    """Link detections in order and publish the result folder atomically, with the analysis
+    files (see :mod:`batchtrack.analysis_files`) beside FastTrack's.
 
     Parameters
     ----------
@@ -599,6 +605,9 @@ def write_result(
         Resume marker saved as ``batchtrack.json`` in the folder.
     auto : AutoReport, optional
         What was measured from the movie: one line of the result's ``log`` per value.
+    timestamps : ndarray, optional
+        The movie's frame timestamps (s), for the ``time`` of the analysis files when the
+        ``fps`` parameter is 0 (see :mod:`batchtrack.calibration`).
     """
     require_measured(params, params.auto)
     auto = auto or AutoReport()
@@ -616,8 +625,9 @@ def write_result(
                 writer.log(f"frame {k} skipped: {reason}")
             yield chunk
 
-    canvas = TrajectoryCanvas(background)
-    with ResultWriter(folder) as writer:
+    canvas = TrajectoryCanvas(background, max_jump=params.maxDist)
+    calibration = Calibration.from_params(params, timestamps)
+    with ResultWriter(folder, calibration=calibration, speeds=SpeedStream()) as writer:
         for line in auto.lines():
             writer.log(f"measured {line}")
         linked = link_detections(record(chunks), params)
@@ -646,6 +656,11 @@ def write_result(
             log.warning("%s: %s", label or folder, message)
             writer.log(message)
         writer.write_image("trajectories.png", canvas.finish())
+        writer.close_tables()
+        write_analysis_files(
+            writer.partial, params, calibration, n_frames=n_frames + len(skipped),
+            skipped=[k for k, _ in skipped], note=writer.log,
+        )  # fmt: skip
         published = writer.finish(background, params, marker=marker)
     summary = TrackSummary(
         published, n_frames, writer.n_rows, n_ids, skipped, time.perf_counter() - started,

@@ -73,6 +73,8 @@ class Prepared:
     auto: AutoReport = field(default_factory=AutoReport)
     #: Typical animal area and brightness, measured once for all chunks (``animals > 0``).
     scale: AnimalScale | None = None
+    #: A video's frame times (s), for the time column of the analysis files.
+    timestamps: np.ndarray | None = None
 
     def tracking_params(self, job: Job) -> Parameters:
         """The parameters measured for this entry, or the job's when nothing was measured."""
@@ -100,10 +102,12 @@ def prepare_task(job: Job) -> Prepared:
         n_frames = source.n_frames
         index = source.index
         scale = measure_animals(source, background, params) if params.animals else None
+        timestamps = source.timestamps
     _, png = cv2.imencode(".png", background)
     return Prepared(
-        n_frames, png.tobytes(), marker, index=index, params=params, auto=report, scale=scale
-    )
+        n_frames, png.tobytes(), marker, index=index, params=params, auto=report, scale=scale,
+        timestamps=timestamps,
+    )  # fmt: skip
 
 
 def detect_task(job: Job, prepared: Prepared, start: int, stop: int | None) -> Detections:
@@ -132,6 +136,7 @@ def finish_task(job: Job, prepared: Prepared, chunks: list[Detections]) -> Track
         marker=prepared.marker,
         label=job.path,
         auto=prepared.auto,
+        timestamps=prepared.timestamps,
     )
     return summary
 
