@@ -36,13 +36,13 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         manifest = root / "stack.toml"
-        for name, (options, animals) in MOVIES.items():
+        for name, (options, _) in MOVIES.items():
             folder = write_sequence(make_movie(FRAMES, **options), root / name)
             if name == "dropped":
                 for k in range(10, FRAMES, 12):
                     (folder / f"frame_{k:06d}.pgm").write_bytes(b"")
             command = ["batchtrack", "batch", "add", str(manifest), str(folder), *flags]
-            subprocess.run([*command, f"--animals={animals}"], check=True)
+            subprocess.run(command, check=True)  # animals unknown, as in the tests
         subprocess.run(["batchtrack", "batch", "run", str(manifest), "-q"], check=True)
         out = ROOT / "docs" / "screenshots" / "report.png"
         subprocess.run(

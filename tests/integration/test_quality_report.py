@@ -24,14 +24,14 @@ from batchtrack.synth import make_movie, write_sequence
 FLAGS = [f"--{name}={value}" for name, value in DEMO_PARAMETERS.items()]
 N_FRAMES = 120
 
-#: name -> (movie, animals, the reason expected in its quality.json; None for ok)
+#: name -> (movie, the reason expected in its quality.json; None for ok)
 DEFECTS = {
-    "clean": (dict(n_objects=4, shape=(240, 240), seed=1), 4, None),
+    "clean": (dict(n_objects=4, shape=(240, 240), seed=1), None),
     "touching": (
-        dict(n_objects=14, shape=(150, 150), seed=2, length=(18, 24), width=(4, 5)), 14, "merges"
+        dict(n_objects=14, shape=(150, 150), seed=2, length=(18, 24), width=(4, 5)), "merges"
     ),
-    "dimming": (dict(n_objects=4, shape=(240, 240), seed=3, dimming=0.3), 4, "area drifts"),
-    "dropped": (dict(n_objects=4, shape=(240, 240), seed=4), 4, "frames lost"),
+    "dimming": (dict(n_objects=4, shape=(240, 240), seed=3, dimming=0.3), "area drifts"),
+    "dropped": (dict(n_objects=4, shape=(240, 240), seed=4), "frames lost"),
 }
 
 
@@ -44,12 +44,14 @@ def finished(tmp_path_factory) -> Path:
     """The four movies in one manifest, run through ``batch run`` (which writes the report)."""
     root = tmp_path_factory.mktemp("quality")
     manifest = root / "stack.toml"
-    for name, (options, animals, _) in DEFECTS.items():
+    for name, (options, _) in DEFECTS.items():
         folder = write_sequence(make_movie(N_FRAMES, **options), root / name)
         if name == "dropped":  # the camera lost every 12th frame: empty files
             for k in range(10, N_FRAMES, 12):
                 (folder / f"frame_{k:06d}.pgm").write_bytes(b"")
-        added = batch("add", str(manifest), str(folder), *FLAGS, f"--animals={animals}")
+        # animals unknown (FastTrack's behaviour): with it given, identity stitching splits
+        # touching animals and matches the lighting, and the defects show as missing animals
+        added = batch("add", str(manifest), str(folder), *FLAGS)
         assert added.exit_code == 0, added.output
     result = batch("run", str(manifest), "--backend", "inprocess", "-q")
     assert result.exit_code == 0, result.output
@@ -57,7 +59,7 @@ def finished(tmp_path_factory) -> Path:
 
 
 def test_verdicts_name_the_defect(finished: Path) -> None:
-    for name, (_, _, reason) in DEFECTS.items():
+    for name, (_, reason) in DEFECTS.items():
         quality = read_quality(finished.parent / name / "Tracking_Result")
         assert quality is not None
         if reason is None:
