@@ -31,6 +31,11 @@ RESULT_FILES = {
     "cfg.toml",
     "log",
     "trajectories.png",
+    # batchtrack's analysis files, beside FastTrack's
+    "tracking.parquet",
+    "tracking.nc",
+    "animals.csv",
+    "quality.json",
 }
 
 

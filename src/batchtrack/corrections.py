@@ -21,6 +21,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .analysis import SpeedStream
+from .analysis_files import write_analysis_files
+from .calibration import Calibration
 from .edits import Edit, apply_edits
 from .errors import InputError
 from .io.edits import EDITS, ORIGINAL, read_edit_log, write_edit_log
@@ -29,15 +32,36 @@ from .io.results import ResultWriter, read_tracking
 from .io.resume import MARKER, edits_hash, write_marker
 from .params import Parameters, load_cfg
 from .plots import TrajectoryCanvas
-from .schema import ID, TRACKING_COLUMNS, X_BODY, Y_BODY
+from .schema import ID, IMAGE_NUMBER, TRACKING_COLUMNS, X_BODY, Y_BODY
 
 __all__ = ["EditSession", "movie_of", "result_of"]
 
 #: Files a save writes itself; every other file of the folder is copied as it is.
+#: Written again from the edited rows (see :mod:`batchtrack.analysis_files`).
+_ANALYSIS_OUTPUTS = ("tracking.parquet", "tracking.nc", "animals.csv", "quality.json")
 _WRITTEN = {
     "tracking.txt", "tracking.db", "log", "background.pgm", "cfg.toml", "trajectories.png",
-    MARKER, EDITS, ORIGINAL,
+    MARKER, EDITS, ORIGINAL, *_ANALYSIS_OUTPUTS,
 }  # fmt: skip
+
+
+def _saved_timestamps(folder: Path, params: Parameters) -> np.ndarray | None:
+    """A video result's frame times, read back from its ``tracking.parquet`` (None when the
+    times come from ``fps`` or there is no such file): the edited files keep the same clock."""
+    table = folder / "tracking.parquet"
+    if params.fps > 0 or not table.is_file():
+        return None
+    try:
+        import pyarrow.parquet as pq
+
+        data = pq.read_table(table, columns=["imageNumber", "time"]).to_pandas()
+    except (ImportError, OSError, KeyError, ValueError):
+        return None
+    if data.empty or data["time"].isna().all():
+        return None
+    known = data.drop_duplicates("imageNumber").sort_values("imageNumber")
+    frames = np.arange(int(known["imageNumber"].max()) + 1)
+    return np.interp(frames, known["imageNumber"], known["time"])
 
 
 def result_of(path: str | Path) -> Path:
@@ -101,8 +125,9 @@ class EditSession:
     >>> session = EditSession("exp/Run1/images")
     >>> session.add(Edit("swap", (0, 1), first=5))
     >>> folder = session.save()
-    >>> [p.name for p in sorted(folder.iterdir()) if p.name.startswith(("edits", "tracking"))]
-    ['edits.toml', 'tracking.db', 'tracking.txt', 'tracking_original.txt']
+    >>> names = [p.name for p in sorted(folder.iterdir())]
+    >>> [n for n in names if n.startswith(("edits", "tracking.txt", "tracking_original"))]
+    ['edits.toml', 'tracking.txt', 'tracking_original.txt']
     """
 
     def __init__(self, folder: str | Path) -> None:
@@ -178,7 +203,8 @@ class EditSession:
         original = self._original_file.read_bytes()
         marker = self._marker()
         rows = self.table[list(TRACKING_COLUMNS)].to_numpy(np.float64)
-        with ResultWriter(folder) as writer:
+        calibration = Calibration.from_params(params, _saved_timestamps(folder, params))
+        with ResultWriter(folder, calibration=calibration, speeds=SpeedStream()) as writer:
             writer.write_rows(rows)
             if (folder / "log").is_file():
                 writer.copy_log((folder / "log").read_text(encoding="utf-8"))
@@ -197,6 +223,9 @@ class EditSession:
                 if marker["edits"] is None:
                     del marker["edits"]
                 write_marker(writer.partial / MARKER, marker)
+            writer.close_tables()  # the analysis files are computed again from the edited rows
+            frames = int(rows[:, IMAGE_NUMBER].max()) + 1 if len(rows) else 0
+            write_analysis_files(writer.partial, params, calibration, n_frames=frames)
             writer.finish(background, params)
         self._original_file = folder / ORIGINAL
         self._saved = list(self.edits)

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import autoparams
+from .analysis import SpeedStream
+from .analysis_files import write_analysis_files
 from .arena_tracking import ArenaResult, ArenaTexts, arena_regions, arena_rows
 from .arenas import ArenaSet, draw_arenas, is_file_spec, make_arena_set, outline_arenas
 from .autoparams import AutoReport
@@ -28,6 +30,7 @@ from .background import (
     register,
     sample_indices,
 )
+from .calibration import Calibration
 from .detect import Region, object_features, roi_offset, segment
 from .errors import InputError, ParameterError
 from .io.arenas import read_arena_file, write_arenas_csv
@@ -616,6 +619,7 @@ def track_movie(
         return write_result(
             chunks(), params, bg, output or source.result_dir, collect=collect, marker=marker,
             arena_set=arena_set, started=started, label=str(source.path), auto=measured,
+            timestamps=source.timestamps,
         )  # fmt: skip
 
 
@@ -631,8 +635,10 @@ def write_result(
     label: str = "",
     auto: AutoReport | None = None,
     arena_set: ArenaSet | None = None,
+    timestamps: np.ndarray | None = None,
 ) -> tuple[TrackSummary, pd.DataFrame | None]:
-    """Link detections in order and publish the result folder atomically.
+    """Link detections in order and publish the result folder atomically, with the analysis
+    files (see :mod:`batchtrack.analysis_files`) beside FastTrack's.
 
     Parameters
     ----------
@@ -654,6 +660,9 @@ def write_result(
         Link (and stitch) each arena on its own; the folder also gets ``arenas.csv``,
         ``arenas.png`` and ``arenas/arena_K/tracking.txt`` (each arena as FastTrack would
         write it alone).
+    timestamps : ndarray, optional
+        The movie's frame timestamps (s), for the ``time`` of the analysis files when the
+        ``fps`` parameter is 0 (see :mod:`batchtrack.calibration`).
     """
     require_measured(params, params.auto)
     auto = auto or AutoReport()
@@ -671,8 +680,9 @@ def write_result(
                 writer.log(f"frame {k} skipped: {reason}")
             yield chunk
 
-    canvas = TrajectoryCanvas(background)
-    with ResultWriter(folder) as writer:
+    canvas = TrajectoryCanvas(background, max_jump=params.maxDist)
+    calibration = Calibration.from_params(params, timestamps)
+    with ResultWriter(folder, calibration=calibration, speeds=SpeedStream()) as writer:
         for line in auto.lines():
             writer.log(f"measured {line}")
         blocks_out: Iterator[tuple[np.ndarray, np.ndarray | None]]
@@ -720,6 +730,11 @@ def write_result(
                 arena_set.rows(arena_result.ids, arena_result.animals),
             )
         writer.write_image("trajectories.png", picture)
+        writer.close_tables()
+        write_analysis_files(
+            writer.partial, params, calibration, n_frames=n_frames + len(skipped),
+            skipped=[k for k, _ in skipped], note=writer.log,
+        )  # fmt: skip
         published = writer.finish(background, params, marker=marker)
     summary = TrackSummary(
         published, n_frames, writer.n_rows, n_ids, skipped, time.perf_counter() - started,

@@ -84,6 +84,8 @@ AUTO = "auto"
 AUTO_NAMES: tuple[str, ...] = (
     "lightBack", "methBack", "nBack", "thresh", "minArea", "maxArea", "maxDist",
 )  # fmt: skip
+#: What a length unit may be: 1 to 16 characters, no space, quote or backslash.
+_UNIT_PATTERN = r"^[^\s\"'\\]{1,16}$"
 
 _REGISTRATION = {0: "none", 1: "phase correlation", 2: "ECC", 3: "ORB features"}
 
@@ -93,17 +95,30 @@ def _param(
     description: str,
     *,
     ge: float | None = None,
+    gt: float | None = None,
     le: float | None = None,
     unit: str | None = None,
     choices: dict[int, str] | None = None,
     extension: bool = False,
+    pattern: str | None = None,
+    decimals: int | None = None,
 ) -> Any:
     extra: dict[str, Any] = {"unit": unit}
     if choices is not None:
         extra["choices"] = choices
     if extension:
         extra["extension"] = True
-    return Field(default, ge=ge, le=le, description=description, json_schema_extra=extra)
+    if decimals is not None:
+        extra["decimals"] = decimals
+    return Field(
+        default,
+        ge=ge,
+        gt=gt,
+        le=le,
+        pattern=pattern,
+        description=description,
+        json_schema_extra=extra,
+    )
 
 
 class ValidatedModel(BaseModel):
@@ -324,6 +339,31 @@ class Parameters(ValidatedModel):
         unit="animals",
         extension=True,
     )
+    # Calibration and time (analysis files: tracking.parquet, tracking.nc, animals.csv).
+    pixelSize: float = _param(
+        1.0,
+        "Length of one pixel in `unit`: positions, lengths, areas (squared) and speeds of the "
+        "analysis files are multiplied by it; tracking.txt stays in pixels. 1 with unit px = "
+        "uncalibrated.",
+        gt=0,
+        unit="unit/px",
+        extension=True,
+        decimals=6,
+    )
+    unit: str = _param(
+        "px",
+        "Length unit of pixelSize (e.g. mm, cm, um); px = uncalibrated.",
+        extension=True,
+        pattern=_UNIT_PATTERN,
+    )
+    fps: float = _param(
+        0.0,
+        "Frames per second of the movie, for the time column; 0 = the movie's own: a video's "
+        "frame timestamps (s), an image sequence's frame numbers (time in frames).",
+        ge=0,
+        unit="frames/s",
+        extension=True,
+    )
 
     @classmethod
     def explain(cls, error: ValidationError) -> str:
@@ -374,6 +414,11 @@ class Parameters(ValidatedModel):
     @model_validator(mode="after")
     def _check_consistency(self) -> Parameters:
         corners = (self.xTop, self.yTop, self.xBottom, self.yBottom)
+        if self.unit == "px" and self.pixelSize != 1.0:
+            raise ValueError(
+                f"pixelSize = {self.pixelSize:g} needs the unit it is in: set unit (e.g. "
+                "unit = mm, or --unit mm)"
+            )
         if any(corners) and not (self.xTop < self.xBottom and self.yTop < self.yBottom):
             raise ValueError(
                 f"the region of interest xTop={self.xTop}, yTop={self.yTop}, "
@@ -488,8 +533,13 @@ def _bounds(name: str) -> tuple[float | None, float | None]:
     lo = hi = None
     for meta in Parameters.model_fields[name].metadata:
         lo = getattr(meta, "ge", lo)
+        lo = getattr(meta, "gt", lo)
         hi = getattr(meta, "le", hi)
     return lo, hi
+
+
+def _exclusive_min(name: str) -> bool:
+    return any(getattr(m, "gt", None) is not None for m in Parameters.model_fields[name].metadata)
 
 
 def describe_parameters() -> list[dict[str, Any]]:
@@ -498,9 +548,11 @@ def describe_parameters() -> list[dict[str, Any]]:
     Returns
     -------
     list of dict
-        One dict per parameter in declaration order, with keys ``name``, ``type`` ("int" or
-        "float"), ``default``, ``min``, ``max`` (None when unbounded), ``unit`` (None when
-        dimensionless), ``description`` and ``choices`` (``{code: label}`` or None).
+        One dict per parameter in declaration order, with keys ``name``, ``type`` ("int",
+        "float" or "str"), ``default``, ``min``, ``max`` (None when unbounded or text),
+        ``min_exclusive`` (True when the value must be above ``min``, not equal), ``unit``
+        (None when dimensionless), ``description``, ``choices`` (``{code: label}`` or None)
+        and ``decimals`` (digits worth showing after the point, for floats).
 
     Examples
     --------
@@ -522,6 +574,8 @@ def describe_parameters() -> list[dict[str, Any]]:
                 "unit": extra.get("unit"),
                 "description": info.description,
                 "choices": dict(extra["choices"]) if "choices" in extra else None,
+                "min_exclusive": _exclusive_min(name),
+                "decimals": extra.get("decimals", 2),
             }
         )
     return rows
@@ -539,9 +593,13 @@ def _allowed(name: str) -> str:
     if "choices" in extra:
         auto = f", or {AUTO!r}" if name in AUTO_NAMES else ""
         return "one of " + ", ".join(f"{k} ({v})" for k, v in extra["choices"].items()) + auto
+    if info.annotation is str:
+        return "a short text without spaces or quotes (1 to 16 characters, e.g. mm)"
     kind = "an integer" if info.annotation is int else "a number"
     lo, hi = _bounds(name)
     span = f" from {lo} to {hi}" if hi is not None else f" >= {lo}"
+    if _exclusive_min(name):
+        span = f" > {lo}"
     unit = f" ({extra['unit']})" if extra.get("unit") else ""
     auto = f" or {AUTO!r}" if name in AUTO_NAMES else ""
     return kind + span + unit + auto

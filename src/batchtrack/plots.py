@@ -1,7 +1,11 @@
 """Trajectory pictures: each id's track drawn in its own colour over the background.
 
 OpenCV drawing only (no plotting library), so that a result folder can be checked at a glance
-from the command line, the batch window, or a script.
+from the command line, the batch window, or a script. To stay readable with many ids:
+
+- tracks of fewer than :data:`MIN_TRACK_LENGTH` positions are not drawn (short fragments);
+- ids are labelled only while at most :data:`MAX_LABELS` tracks are drawn;
+- a step longer than ``maxDist`` (when given) is not drawn as a line: the track resumes.
 """
 
 from __future__ import annotations
@@ -21,7 +25,14 @@ from .io.results import read_tracking
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["TrajectoryCanvas", "draw_tracks", "id_colour", "plot_trajectories"]
+__all__ = [
+    "MAX_LABELS",
+    "MIN_TRACK_LENGTH",
+    "TrajectoryCanvas",
+    "draw_tracks",
+    "id_colour",
+    "plot_trajectories",
+]
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +40,10 @@ _GOLDEN = (math.sqrt(5) - 1) / 2
 #: Long side, in pixels, below which :func:`plot_trajectories` enlarges the picture.
 _MIN_SIDE = 1000
 _SHIFT = 4  # sub-pixel bits for cv2 drawing
+#: Tracks with fewer positions than this are not drawn.
+MIN_TRACK_LENGTH = 10
+#: Past this many tracks drawn, ids are not labelled.
+MAX_LABELS = 40
 
 
 def id_colour(track_id: int) -> tuple[int, int, int]:
@@ -65,6 +80,8 @@ def draw_tracks(
     thickness: int = 1,
     upto: int | None = None,
     labels: bool = True,
+    max_jump: float | None = None,
+    min_length: int = 1,
 ) -> np.ndarray:
     """Draw each id's body positions as a polyline in its colour.
 
@@ -81,7 +98,13 @@ def draw_tracks(
     upto : int, optional
         Draw only frames up to this ``imageNumber`` (inclusive).
     labels : bool
-        Mark each track's last position with a dot and its id.
+        Mark each track's last position with a dot and its id (only while at most
+        :data:`MAX_LABELS` tracks are drawn).
+    max_jump : float, optional
+        Steps longer than this (image pixels) are not drawn as lines (e.g. ``maxDist``).
+    min_length : int
+        Tracks with fewer positions are not drawn (:func:`plot_trajectories` uses
+        :data:`MIN_TRACK_LENGTH`).
 
     Returns
     -------
@@ -91,23 +114,41 @@ def draw_tracks(
     if upto is not None:
         table = table[table["imageNumber"] <= upto]
     table = table.sort_values(["id", "imageNumber"], kind="stable")
+    ends = {}
     for track_id, rows in table.groupby("id", sort=True):
         points = rows[["xBody", "yBody"]].to_numpy(np.float64)
         points = points[np.isfinite(points).all(axis=1)]
-        if len(points) == 0:
+        if len(points) < max(min_length, 1):
             continue
-        _polyline(image, points, int(track_id), scale, thickness)
-        if labels:
-            _end_mark(image, points[-1], int(track_id), scale, thickness)
+        _polyline(image, points, int(track_id), scale, thickness, max_jump)
+        ends[int(track_id)] = points[-1]
+    if labels and len(ends) <= MAX_LABELS:
+        for track_id, point in ends.items():
+            _end_mark(image, point, track_id, scale, thickness)
     return image
 
 
 def _polyline(
-    image: np.ndarray, points: np.ndarray, track_id: int, scale: float, thickness: int
+    image: np.ndarray,
+    points: np.ndarray,
+    track_id: int,
+    scale: float,
+    thickness: int,
+    max_jump: float | None = None,
 ) -> None:
-    """One track's positions (image pixels, shape (K, 2)) as an anti-aliased polyline."""
-    pixels = np.rint((points + 0.5) * scale * (1 << _SHIFT)).astype(np.int32)
-    cv2.polylines(image, [pixels], False, id_colour(track_id), thickness, cv2.LINE_AA, _SHIFT)
+    """One track's positions (image pixels, shape (K, 2)) as an anti-aliased polyline, broken
+    where a step is longer than ``max_jump``."""
+    pieces = [points]
+    if max_jump is not None and len(points) > 1:
+        steps = np.hypot(*np.diff(points, axis=0).T)
+        pieces = np.split(points, np.flatnonzero(steps > max_jump) + 1)
+    pixels = [
+        np.rint((piece + 0.5) * scale * (1 << _SHIFT)).astype(np.int32)
+        for piece in pieces
+        if len(piece) > 1
+    ]
+    if pixels:
+        cv2.polylines(image, pixels, False, id_colour(track_id), thickness, cv2.LINE_AA, _SHIFT)
 
 
 def _end_mark(
@@ -131,6 +172,10 @@ class TrajectoryCanvas:
     ----------
     background : ndarray of uint8, shape (H, W)
         Grey background the tracks are drawn over (enlarged if small, and lightened).
+    max_jump : float, optional
+        Steps longer than this (image pixels) are not drawn as lines (e.g. ``maxDist``).
+    min_length : int
+        A track is drawn once it has this many positions (shorter ones never are).
 
     Examples
     --------
@@ -141,9 +186,17 @@ class TrajectoryCanvas:
     (500, 1000, 3)
     """
 
-    def __init__(self, background: np.ndarray) -> None:
+    def __init__(
+        self,
+        background: np.ndarray,
+        *,
+        max_jump: float | None = None,
+        min_length: int = MIN_TRACK_LENGTH,
+    ) -> None:
         self.image, self.scale, self.thickness = _picture(background)
+        self.max_jump, self.min_length = max_jump, max(min_length, 1)
         self._last: dict[int, np.ndarray] = {}
+        self._pending: dict[int, np.ndarray] = {}  # tracks still too short to draw
 
     def add(self, x: np.ndarray, y: np.ndarray, ids: np.ndarray) -> None:
         """Add detections (in frame order) to the tracks."""
@@ -156,15 +209,22 @@ class TrajectoryCanvas:
         for chunk, pts in zip(np.split(ids, bounds), np.split(points, bounds)):
             track_id = int(chunk[0])
             previous = self._last.get(track_id)
+            if previous is None:
+                pts = np.vstack([self._pending.pop(track_id, pts[:0]), pts])
+                if len(pts) < self.min_length:
+                    self._pending[track_id] = pts
+                    continue
             line = pts if previous is None else np.vstack([previous, pts])
-            _polyline(self.image, line, track_id, self.scale, self.thickness)
+            _polyline(self.image, line, track_id, self.scale, self.thickness, self.max_jump)
             self._last[track_id] = pts[-1]
 
     def finish(self) -> np.ndarray:
-        """The picture, with each track's last position marked with its id."""
+        """The picture, with each track's last position marked with its id (up to
+        :data:`MAX_LABELS` tracks)."""
         image = self.image.copy()
-        for track_id, point in self._last.items():
-            _end_mark(image, point, track_id, self.scale, self.thickness)
+        if len(self._last) <= MAX_LABELS:
+            for track_id, point in self._last.items():
+                _end_mark(image, point, track_id, self.scale, self.thickness)
         return image
 
 
@@ -190,7 +250,9 @@ def _label(
     cv2.putText(image, text, at, font, font_scale, colour, weight, cv2.LINE_AA)
 
 
-def plot_trajectories(result_dir: str | Path, out_png: str | Path | None = None) -> Path:
+def plot_trajectories(
+    result_dir: str | Path, out_png: str | Path | None = None, *, max_jump: float | None = None
+) -> Path:
     """Draw the tracks of a result folder over its background and save a PNG.
 
     Parameters
@@ -230,7 +292,10 @@ def plot_trajectories(result_dir: str | Path, out_png: str | Path | None = None)
             "give a FastTrack tracking.txt"
         )
     picture, factor, thickness = _picture(_background(folder, table))
-    draw_tracks(picture, table, scale=factor, thickness=thickness)
+    draw_tracks(
+        picture, table, scale=factor, thickness=thickness, max_jump=max_jump,
+        min_length=MIN_TRACK_LENGTH,
+    )  # fmt: skip
     out = Path(out_png) if out_png is not None else folder / "trajectories.png"
     try:
         ok = cv2.imwrite(str(out), picture)

@@ -137,6 +137,9 @@ class SyntheticMovie:
         Objects leave and enter the frame instead of bouncing off its edges.
     light_objects : bool
         Light objects on a dark background instead of dark objects on a light one.
+    dimming : float
+        Fraction of the light lost, linearly, by the last frame (a dimming lamp): frame
+        ``t`` is the clean frame times ``1 - dimming * t / (n_frames - 1)``.
     background : numpy.ndarray of uint8, shape (height, width)
         The clean background (no object, no noise).
     ground_truth : pandas.DataFrame
@@ -154,6 +157,7 @@ class SyntheticMovie:
     contrast: tuple[float, float] = (110.0, 150.0)
     enter_leave: bool = False
     light_objects: bool = False
+    dimming: float = 0.0
     background: np.ndarray = field(init=False, repr=False)
     _seeds: list[np.random.SeedSequence] = field(init=False, repr=False, compare=False)
 
@@ -181,7 +185,7 @@ class SyntheticMovie:
         noise_rng = np.random.default_rng(self._seeds[1])
         size = self.shape[0] * self.shape[1]
         rows = []
-        for frame_rows, sprites in self._simulate():
+        for t, (frame_rows, sprites) in enumerate(self._simulate()):
             rows.append(frame_rows)
             layer = np.zeros(self.shape, np.uint8)
             for sprite in sprites:
@@ -191,6 +195,9 @@ class SyntheticMovie:
             if self.noise > 0:
                 raw = np.frombuffer(noise_rng.bytes(size), np.uint8).reshape(self.shape)
                 image = cv2.add(image, cv2.LUT(raw, lut))
+            if self.dimming:
+                gain = 1.0 - self.dimming * t / max(self.n_frames - 1, 1)
+                image = cv2.convertScaleAbs(image, alpha=gain)
             yield image
         if "ground_truth" not in self.__dict__:
             self.__dict__["ground_truth"] = _table(rows)
@@ -237,6 +244,7 @@ def make_movie(
     contrast: float | tuple[float, float] = (110.0, 150.0),
     enter_leave: bool = False,
     light_objects: bool = False,
+    dimming: float = 0.0,
 ) -> SyntheticMovie:
     """Describe a synthetic movie of swimming fish-like objects with ground truth.
 
@@ -265,6 +273,9 @@ def make_movie(
         entering (new id). Otherwise objects turn away from and bounce off the edges.
     light_objects : bool
         Light objects on a dark background instead of dark objects on a light one.
+    dimming : float
+        Fraction of the light lost linearly by the last frame, 0 to 0.9 (a dimming lamp; the
+        ground truth is unchanged).
 
     Returns
     -------
@@ -297,6 +308,7 @@ def make_movie(
         contrast=_pair(contrast, "contrast", float),
         enter_leave=bool(enter_leave),
         light_objects=bool(light_objects),
+        dimming=float(dimming),
     )
 
 
@@ -785,6 +797,8 @@ def _validate(movie: SyntheticMovie) -> None:
             f"speed must be between 0 and the smallest length {movie.length[0]} px/frame,"
             f" got {movie.speed!r}"
         )
+    if not 0.0 <= movie.dimming <= 0.9:
+        raise ParameterError(f"dimming must be between 0 and 0.9, got {movie.dimming!r}")
     if not 0.0 <= movie.noise <= 30.0:
         raise ParameterError(f"noise must be between 0 and 30 grey levels, got {movie.noise!r}")
     need = 2 * float(_margin(np.float64(movie.length[1]), np.float64(movie.width[1] / 2))) + 2

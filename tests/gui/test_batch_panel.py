@@ -179,6 +179,8 @@ def test_parameter_table_shows_every_parameter_with_unit_range_help_and_choices(
             assert isinstance(editor, QComboBox)
             codes = [editor.itemData(i) for i in range(editor.count())]
             assert codes == list(info["choices"])
+        elif info["type"] == "str":
+            assert editor.text() == info["default"]
         else:
             assert editor.minimum() == info["min"]
             if info["max"] is not None:

@@ -223,3 +223,23 @@ def test_a_fasttrack_result_is_edited_and_its_file_kept_byte_for_byte(tmp_path, 
     expected = apply_edits(original, [Edit("swap", (3, 5), first=40)])
     assert list(saved.columns) == list(TRACKING_COLUMNS)
     np.testing.assert_allclose(saved.to_numpy(), expected.to_numpy(), rtol=1e-5)
+
+
+def test_saving_edits_writes_the_analysis_files_again_from_the_edited_rows(tmp_path) -> None:
+    import pandas as pd
+
+    from batchtrack import Parameters, track
+    from batchtrack.corrections import EditSession
+    from batchtrack.edits import Edit
+    from batchtrack.synth import make_movie, write_sequence
+
+    movie = write_sequence(make_movie(30, 3, shape=(120, 120), seed=4), tmp_path / "m")
+    track(movie, Parameters(thresh=60, methBack=1, maxArea=400, animals=3))
+    session = EditSession(movie)
+    session.add(Edit("swap", (0, 1), first=10))
+    folder = session.save()
+    text = pd.read_csv(folder / "tracking.txt", sep="\t")
+    table = pd.read_parquet(folder / "tracking.parquet")
+    merged = text.merge(table, on=["imageNumber", "xBody", "yBody"], suffixes=("", "_parquet"))
+    assert len(merged) == len(text) and (merged["id"] == merged["id_parquet"]).all()
+    assert pd.read_csv(folder / "animals.csv")["id"].tolist() == [0, 1, 2]

@@ -230,7 +230,7 @@ def test_cli_measure(images, tmp_path, monkeypatch):
     result = runner.invoke(main, args)
     assert result.exit_code == 0, result.output
     assert f"{N_IMAGES} images ({N_IMAGES} Done" in result.output
-    combined = pd.read_csv(out / "measurements_all.csv", sep="\t")
+    combined = pd.read_csv(out / "measurements_all.csv")
     assert combined["image"].nunique() == N_IMAGES
     assert (combined["pixel_size"] == 2.0).all()  # --pixel-size overrides the files
     first = combined[combined["image"] == "img0"]
@@ -291,5 +291,5 @@ def test_cli_measure_folders_table_in_their_common_parent(images, tmp_path):
     result = CliRunner().invoke(main, ["measure", *folders, "--workers", "1", "-q"])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "plates" / "a" / "Measurements" / "img0_labels.tif").is_file()
-    combined = pd.read_csv(tmp_path / "plates" / "measurements_all.csv", sep="\t")
+    combined = pd.read_csv(tmp_path / "plates" / "measurements_all.csv")
     assert sorted(combined["image"].unique()) == ["img0", "img1"]

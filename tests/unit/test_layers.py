@@ -16,10 +16,10 @@ PACKAGE = Path(batchtrack.__file__).parent
 #: Layers, lowest first: a module may import only from its own layer or those below.
 LAYERS: list[tuple[str, ...]] = [
     ("errors", "schema"),
-    ("params", "io"),
+    ("params", "calibration", "io"),
     ("background", "detect", "link", "motion", "split", "stitch", "autoparams", "quality",
      "metrics", "arenas", "arena_tracking", "edits", "events"),
-    ("synth", "plots", "analysis", "corrections", "overlay"),
+    ("synth", "plots", "analysis", "analysis_files", "corrections", "overlay"),
     ("movie",),
     ("workflows",),
     ("report",),

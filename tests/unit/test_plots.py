@@ -79,3 +79,34 @@ def test_draw_tracks_upto_leaves_later_frames_out() -> None:
     draw_tracks(image, table, upto=1, labels=False)
     assert image[20, 30].any()
     assert not image[20, 70:].any()
+
+
+def test_canvas_leaves_out_short_tracks_jumps_and_labels_of_many_ids() -> None:
+    from batchtrack.plots import MAX_LABELS, TrajectoryCanvas
+
+    background = np.full((100, 100), 255, np.uint8)
+    canvas = TrajectoryCanvas(background, max_jump=20, min_length=5)
+    scale = canvas.scale
+    frames = np.arange(12)
+    # id 0: long, with a jump of 60 px between frames 5 and 6; id 1: 3 positions only
+    x0 = np.where(frames < 6, 10 + frames, 70 + frames).astype(float)
+    for k in frames:
+        ids = np.array([0, 1]) if k < 3 else np.array([0])
+        xs = np.array([x0[k], 40.0])[: len(ids)]
+        ys = np.array([20.0, 80.0])[: len(ids)]
+        canvas.add(xs, ys, ids)
+    picture = canvas.finish()
+    plain = TrajectoryCanvas(background).image
+
+    def drawn(x: float, y: float) -> bool:
+        px, py = round((x + 0.5) * scale), round((y + 0.5) * scale)
+        return bool((picture[py, px] != plain[py, px]).any())
+
+    assert drawn(12, 20) and drawn(78, 20)  # both pieces of id 0
+    assert not drawn(45, 20)  # the jump is not a line
+    assert not drawn(40, 80)  # id 1 is too short to draw
+    many = TrajectoryCanvas(background, min_length=1)
+    for k in range(3):
+        many.add(np.arange(MAX_LABELS + 1.0), np.full(MAX_LABELS + 1, 5.0 + k),
+                 np.arange(MAX_LABELS + 1))  # fmt: skip
+    assert (many.finish() == many.image).all()  # no label drawn past MAX_LABELS ids

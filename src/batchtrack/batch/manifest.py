@@ -248,7 +248,9 @@ def _load_csv(path: Path) -> Stack:
     return stack
 
 
-def _number(name: str, text: str) -> int | float:
+def _number(name: str, text: str) -> int | float | str:
+    if Parameters.model_fields[name].annotation is str:  # a text parameter (unit)
+        return text
     try:
         value = float(text)
     except ValueError:

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BACKENDS",
+    "SUMMARY_COLUMNS",
     "RunOptions",
     "RunSummary",
     "after_batch",
@@ -336,6 +337,33 @@ def _slots(executor: cf.Executor, workers: int | None) -> int:
     return count if isinstance(executor, cf.ProcessPoolExecutor) else count + 1
 
 
+#: Columns of a summary row (:attr:`RunSummary.entries`), all flat values.
+SUMMARY_COLUMNS = (
+    "id", "path", "status", "message", "frames", "seconds", "ids", "result", "verdict",
+    "reasons",
+)  # fmt: skip
+
+
+def _summary_row(entry: Entry) -> dict[str, Any]:
+    """One entry of the summary: its wall time, where its result is and its quality verdict."""
+    from ..io.tables import read_quality
+
+    finished = entry.status in (Status.DONE, Status.SKIPPED)
+    quality = read_quality(entry.result_dir) if finished else None
+    return {
+        "id": entry.id,
+        "path": str(entry.path),
+        "status": str(entry.status),
+        "message": entry.message,
+        "frames": entry.total,
+        "seconds": round(entry.seconds, 3),
+        "ids": entry.n_ids,
+        "result": str(entry.result_dir),
+        "verdict": quality.get("verdict") if quality else None,
+        "reasons": "; ".join(quality.get("reasons", [])) if quality else "",
+    }
+
+
 def run_stack(
     stack: Stack,
     options: RunOptions | None = None,
@@ -406,18 +434,7 @@ def run_stack(
     counts = {str(status): 0 for status in Status}
     for entry in selected:
         counts[str(entry.status)] += 1
-    rows = [
-        {
-            "id": e.id,
-            "path": str(e.path),
-            "status": str(e.status),
-            "message": e.message,
-            "frames": e.total,
-            "seconds": round(e.seconds, 3),
-            "ids": e.n_ids,
-        }
-        for e in selected
-    ]
+    rows = [_summary_row(e) for e in selected]
     return RunSummary(counts, time.perf_counter() - started, coordinator.frames, rows)
 
 

@@ -80,6 +80,8 @@ class Prepared:
     scale: AnimalScale | None = None
     #: The movie's arenas (``--arenas``), found once for all chunks.
     arenas: ArenaSet | None = None
+    #: A video's frame times (s), for the time column of the analysis files.
+    timestamps: np.ndarray | None = None
 
     def tracking_params(self, job: Job) -> Parameters:
         """The parameters measured for this entry, or the job's when nothing was measured."""
@@ -114,11 +116,13 @@ def prepare_task(job: Job) -> Prepared:
         arenas = None
         if job.arenas is not None:
             arenas = resolve_arenas(job.arenas, source.shape, background)
+        timestamps = source.timestamps
     _, png = cv2.imencode(".png", background)
     edited = (Path(job.output) / EDITS).is_file()
     return Prepared(
         n_frames, png.tobytes(), marker, index=index, params=params, auto=report, scale=scale,
         arenas=arenas,
+        timestamps=timestamps,
         edited=edited,
     )  # fmt: skip
 
@@ -164,6 +168,7 @@ def finish_task(job: Job, prepared: Prepared, chunks: list[Detections]) -> Track
         label=job.path,
         auto=prepared.auto,
         arena_set=prepared.arenas,
+        timestamps=prepared.timestamps,
     )
     return summary
 

@@ -79,26 +79,50 @@ class NumberOrAuto(click.ParamType):
             self.fail(f"{value!r} is neither {self.kind.__name__} nor 'auto'", param, ctx)
 
 
+#: Options read as text and validated by the parameter model (one-line errors).
+_TEXT: dict[str, type] = {"pixelSize": str, "unit": str, "fps": str}
+_METAVARS = {"pixelSize": "FLOAT", "unit": "TEXT", "fps": "FLOAT"}
+
+
 def parameter_options(func: Callable) -> Callable:
     """Add one ``--NAME VALUE`` option per tracking parameter (FastTrack's names), and
-    ``--auto``."""
+    ``--auto`` and ``--scale``.
+
+    batchtrack's own calibration parameters (``pixelSize``, ``unit``, ``fps``) are passed on
+    as text and validated by :class:`~batchtrack.params.Parameters`, so that a bad value is a
+    one-line error naming the parameter and what is allowed.
+    """
     for info in reversed(describe_parameters()):
         kind = int if info["type"] in ("int", int) else float
         unit = f" [{info['unit']}]" if info.get("unit") else ""
         choices = info.get("choices")
         codes = f" ({', '.join(f'{k} {v}' for k, v in choices.items())})" if choices else ""
         measurable = info["name"] in AUTO_NAMES
+        if info["type"] == "str":
+            span = ""
+        elif info["min_exclusive"] and info["max"] is None:
+            span = f"; > {format_value(info['min'])}"
+        else:
+            span = f"; {format_range(info['min'], info['max'])}"
         help_text = (
-            f"{info['description']}{unit}{codes}; {format_range(info['min'], info['max'])}, "
+            f"{info['description']}{unit}{codes}{span}, "
             f"default {format_value(info['default'])}{' (or auto)' if measurable else ''}"
         )
         func = click.option(
             f"--{info['name']}",
             info["name"],
-            type=NumberOrAuto(kind) if measurable else kind,
+            type=NumberOrAuto(kind) if measurable else _TEXT.get(info["name"], kind),
+            metavar=_METAVARS.get(info["name"]),
             default=None,
             help=help_text,
         )(func)
+    func = click.option(
+        "--scale",
+        metavar="LINE",
+        default=None,
+        help="X1,Y1,X2,Y2,LENGTH: set pixelSize from two points (px) a known LENGTH apart "
+        "(in --unit).",
+    )(func)
     return click.option(
         "--auto",
         "auto",
@@ -134,5 +158,6 @@ from . import edit as _edit  # noqa: E402, F401
 from . import export_video as _export_video  # noqa: E402, F401
 from . import gui as _gui  # noqa: E402, F401
 from . import measure as _measure  # noqa: E402, F401
+from . import report as _report  # noqa: E402, F401
 from . import review as _review  # noqa: E402, F401
 from . import track as _track  # noqa: E402, F401

@@ -273,10 +273,11 @@ def _write_summary(summary, path: Path) -> None:
     if str(path) == "-":
         click.echo(_summary_json(summary))
         return
+    from ..batch.run import SUMMARY_COLUMNS
+
     path = path.with_suffix("")
     with open(path.with_suffix(".csv"), "w", newline="", encoding="utf-8") as stream:
-        fields = ["id", "path", "status", "frames", "seconds", "ids", "message"]
-        writer = csv.DictWriter(stream, fieldnames=fields, extrasaction="ignore")
+        writer = csv.DictWriter(stream, fieldnames=list(SUMMARY_COLUMNS), extrasaction="ignore")
         writer.writeheader()
         writer.writerows(summary.entries)
     path.with_suffix(".json").write_text(_summary_json(summary), encoding="utf-8")
@@ -285,6 +286,7 @@ def _write_summary(summary, path: Path) -> None:
 def _run(
     stack,
     *,
+    manifest: Path | None = None,
     workers,
     backend,
     scheduler,
@@ -334,6 +336,8 @@ def _run(
         fail(error)
     if table is not None and not (quiet or as_json):
         click.echo(f"batch table: {table}")
+    if manifest is not None and stack.workflow == "track":
+        _report(manifest, quiet or as_json)
     if summary.failed:
         raise SystemExit(1)
 
@@ -386,7 +390,7 @@ def batch_now(
             )
     except BatchtrackError as error:
         fail(error)
-    _run(stack, **options)
+    _run(stack, manifest=manifest, **options)
 
 
 _RUN_KEYS = {
@@ -530,7 +534,22 @@ def batch_run(manifest: Path, **options: Any) -> None:
     except BatchtrackError as error:
         fail(error)
     options["summary_path"] = options["summary_path"] or _summary_beside(manifest, options["shard"])
-    _run(stack, **options)
+    _run(stack, manifest=manifest, **options)
+
+
+def _report(manifest: Path, quiet: bool) -> None:
+    """The batch report beside the manifest; a report that cannot be made is a warning."""
+    import logging
+
+    from .report import write_manifest_report
+
+    try:
+        written = write_manifest_report(manifest)
+    except (BatchtrackError, ImportError) as error:
+        logging.getLogger("batchtrack").warning("no batch report: %s", error)
+        return
+    if not quiet:
+        click.echo(f"report: {written['html']}")
 
 
 def _summary_beside(manifest: Path, shard: str | None) -> Path:

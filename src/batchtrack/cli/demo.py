@@ -102,7 +102,7 @@ def demo(
             f"{movies} movies of {frames} frames, {objects} fish, {size}×{size} px in {root} "
             f"({size_mb:.1f} MB on disk)"
         )
-        stack = Stack(Parameters(**DEMO_PARAMETERS))
+        stack = Stack(Parameters.from_mapping(DEMO_PARAMETERS))
         stack.add([movie for movie, _ in generated])
         display = _display(stack, quiet=False)
         if display is not None:

@@ -103,7 +103,7 @@ def measure(paths: tuple[Path, ...], threshold: str | None, out: Path | None, ta
             force: bool, quiet: bool, **flags) -> None:  # fmt: skip
     """Segment and measure the objects of 2D images (files or folders of images).
 
-    Per image, writes <stem>_labels.tif and <stem>_measurements.csv (tab-separated, one row
+    Per image, writes <stem>_labels.tif and <stem>_measurements.csv (comma-separated, one row
     per object: area, perimeter, centroid, bounding box, axes, eccentricity, orientation,
     solidity, intensities), then one table for the whole batch with an 'image' column and the
     parameters used (measure_params.toml). Exits with status 1 if any image failed.

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QHeaderView,
     QLabel,
+    QLineEdit,
     QSpinBox,
     QTableWidget,
     QTableWidgetItem,
@@ -58,13 +59,17 @@ class _ComboBox(_NoWheel, QComboBox):
     pass
 
 
-_Editor: TypeAlias = "QSpinBox | QDoubleSpinBox | QComboBox"
+_Editor: TypeAlias = "QSpinBox | QDoubleSpinBox | QComboBox | QLineEdit"
 
 
 def _range_text(info: dict) -> str:
     lo, hi = info["min"], info["max"]
     if info["choices"]:
         return f"{min(info['choices'])}–{max(info['choices'])}"
+    if info["type"] == "str":
+        return "text"
+    if info["min_exclusive"] and hi is None:
+        return f"> {lo:g}"
     if hi is None:
         return f"≥ {lo:g}" if lo is not None else ""
     return f"{lo:g}–{hi:g}"
@@ -74,7 +79,9 @@ def _tooltip(info: dict) -> str:
     lines = [f"<b>{info['name']}</b>: {info['description']}"]
     if info["choices"]:
         lines += [f"{code}: {label}" for code, label in info["choices"].items()]
-    lines.append(f"Default: {info['default']:g}" + (f" {info['unit']}" if info["unit"] else ""))
+    default = info["default"]
+    shown = f"{default:g}" if isinstance(default, (int, float)) else str(default)
+    lines.append(f"Default: {shown}" + (f" {info['unit']}" if info["unit"] else ""))
     return "<br>".join(lines)
 
 
@@ -147,10 +154,15 @@ class ParameterTable(QTableWidget):
                 combo.addItem(f"{code}: {label}", code)
             combo.currentIndexChanged.connect(lambda _=None, n=name: self._edited(n))
             editor: _Editor = combo
+        elif info["type"] == "str":
+            line = QLineEdit()
+            line.setMaxLength(16)
+            line.editingFinished.connect(lambda n=name: self._edited(n))
+            editor = line
         else:
             spin = _SpinBox() if info["type"] == "int" else _DoubleSpinBox()
             if isinstance(spin, QDoubleSpinBox):
-                spin.setDecimals(2)
+                spin.setDecimals(int(info.get("decimals", 2)))
             lo, hi = info["min"], info["max"]
             spin.setRange(lo if lo is not None else -_MAX, hi if hi is not None else _MAX)
             spin.setKeyboardTracking(True)
@@ -170,22 +182,27 @@ class ParameterTable(QTableWidget):
         """The value editor of parameter ``name`` (a QSpinBox, QDoubleSpinBox or QComboBox)."""
         return self._editors[name]
 
-    def value(self, name: str) -> int | float:
+    def value(self, name: str) -> int | float | str:
         """The value shown for ``name`` (possibly not valid yet)."""
         editor = self._editors[name]
         if isinstance(editor, QComboBox):
             return int(editor.currentData())
+        if isinstance(editor, QLineEdit):
+            return editor.text().strip()
         return editor.value()
 
-    def set_value(self, name: str, value: int | float) -> None:
+    def set_value(self, name: str, value: int | float | str) -> None:
         """Edit one value as a user would (validates, then emits ``paramsChanged``)."""
         editor = self._editors[name]
-        if isinstance(editor, QComboBox):
-            editor.setCurrentIndex(editor.findData(int(value)))
+        if isinstance(editor, QLineEdit):
+            editor.setText(str(value))
+            self._edited(name)
+        elif isinstance(editor, QComboBox):
+            editor.setCurrentIndex(editor.findData(int(float(value))))
         elif isinstance(editor, QSpinBox):
-            editor.setValue(int(value))  # truncates, as QSpinBox.setValue(float) does
+            editor.setValue(int(float(value)))  # truncates, as QSpinBox.setValue(float) does
         else:
-            editor.setValue(value)
+            editor.setValue(float(value))
 
     def set_params(self, params: Parameters, *, emit: bool = False) -> None:
         """Show ``params``; emit ``paramsChanged`` only if ``emit``.

@@ -109,6 +109,12 @@ class FrameSource(ABC):
         """What another process needs to seek in this movie quickly (None for sequences)."""
         return None
 
+    @property
+    def timestamps(self) -> np.ndarray | None:
+        """Time of each frame in seconds, from the file (NaN for undecodable frames), or None
+        when the movie has no timestamps (image sequences)."""
+        return None
+
     @abstractmethod
     def read(self, k: int) -> np.ndarray:
         """Return frame `k` (random access).
@@ -385,6 +391,12 @@ class VideoFile(FrameSource):
         """Frame count and timestamps, once counted: pass it to :func:`open_frames` in another
         process so that its seeks are verified without decoding the video from the start."""
         return _VIDEO_INDEX.get(self._identity()) if self._n is not None else None
+
+    @property
+    def timestamps(self) -> np.ndarray | None:
+        """Presentation time of each frame in seconds, as decoded (counts the frames first)."""
+        n = self.n_frames
+        return np.asarray(self._times[:n], np.float64) / 1000.0
 
     def read(self, k: int) -> np.ndarray:
         """Return frame `k`; see :meth:`FrameSource.read`."""

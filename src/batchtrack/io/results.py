@@ -26,7 +26,9 @@ from .resume import MARKER, write_marker
 if TYPE_CHECKING:
     import pandas as pd
 
+    from ..calibration import Calibration
     from ..params import Parameters
+    from .tables import RowStream, TrackTableWriter
 
 __all__ = ["ResultWriter", "TrackingText", "read_tracking"]
 
@@ -70,6 +72,12 @@ class ResultWriter:
     ----------
     folder : path
         Final location, e.g. ``movie/Tracking_Result``.
+    calibration : Calibration, optional
+        Also stream the rows, calibrated, to ``tracking.parquet`` (when pyarrow is
+        installed; see :mod:`batchtrack.io.tables`), with speeds from ``speeds``.
+    speeds : RowStream, optional
+        What computes the ``speed`` column (:class:`batchtrack.analysis.SpeedStream`);
+        needed with ``calibration``.
 
     Raises
     ------
@@ -86,7 +94,13 @@ class ResultWriter:
     ['background.pgm', 'cfg.toml', 'log', 'tracking.db', 'tracking.txt']
     """
 
-    def __init__(self, folder: str | Path) -> None:
+    def __init__(
+        self,
+        folder: str | Path,
+        *,
+        calibration: Calibration | None = None,
+        speeds: RowStream | None = None,
+    ) -> None:
         self.folder = Path(folder)
         try:
             self.partial = make_staging(self.folder)
@@ -104,15 +118,33 @@ class ResultWriter:
         self._insert = f"INSERT INTO tracking VALUES ({', '.join('?' * len(TRACKING_COLUMNS))})"
         self._log = open(self.partial / "log", "w", encoding="utf-8")
         self.n_rows = 0
+        self._tables: TrackTableWriter | None = None
+        if calibration is not None and speeds is not None:
+            self._open_tables(calibration, speeds)
+
+    def _open_tables(self, calibration: Calibration, speeds: RowStream) -> None:
+        """Stream the rows to ``tracking.parquet`` too (when pyarrow is installed)."""
+        from .tables import PARQUET_FILE, TrackTableWriter, have_pyarrow
+
+        if have_pyarrow():
+            self._tables = TrackTableWriter(
+                self.partial / PARQUET_FILE, TRACKING_COLUMNS, calibration, speeds
+            )
+        else:
+            log.info("pyarrow is not installed: no tracking.parquet")
 
     def write_rows(self, rows: np.ndarray, *, interpolated: np.ndarray | None = None) -> None:
-        """Append rows, shape (k, 23), columns as :data:`batchtrack.schema.TRACKING_COLUMNS`.
+        """Append rows, shape (k, 23), columns as :data:`batchtrack.schema.TRACKING_COLUMNS`,
+        in frame order.
 
-        ``interpolated`` (bool, shape (k,)) flags rows filled in by interpolation; the text
-        and database tables keep FastTrack's 23 columns and ignore it.
+        ``interpolated`` (bool, shape (k,)) flags rows that were filled in rather than
+        detected; it goes to ``tracking.parquet``'s ``interpolated`` column (False if None);
+        the text and database tables keep FastTrack's 23 columns and ignore it.
         """
         if len(rows) == 0:
             return
+        if self._tables is not None:
+            self._tables.write(rows, interpolated)
         np.savetxt(self._text, rows, fmt=_FORMAT)
         features = rows[:, :N_FEATURES].tolist()
         ints = rows[:, N_FEATURES:].astype(np.int64).tolist()
@@ -123,6 +155,12 @@ class ResultWriter:
         """Add a picture (e.g. ``trajectories.png``) to the result folder."""
         if not cv2.imwrite(str(self.partial / name), image):
             raise OutputError(f"cannot write {self.partial / name}")
+
+    def close_tables(self) -> None:
+        """Complete ``tracking.parquet`` (before the analysis files are computed from it)."""
+        if self._tables is not None:
+            self._tables.close()
+            self._tables = None
 
     def log(self, message: str) -> None:
         """Add one line (date, message) to the result's ``log``."""
@@ -149,7 +187,10 @@ class ResultWriter:
 
         self._db.executemany(
             "INSERT INTO parameter VALUES (?, ?)",
-            ((name, float(value)) for name, value in params.saved_values().items()),
+            (
+                (name, value if isinstance(value, str) else float(value))
+                for name, value in params.saved_values().items()
+            ),
         )
         self._close()
         self.write_image("background.pgm", background)
@@ -164,6 +205,7 @@ class ResultWriter:
         shutil.rmtree(self.partial, ignore_errors=True)
 
     def _close(self) -> None:
+        self.close_tables()
         if not self._text.closed:
             self._text.close()
             self._log.close()

@@ -10,7 +10,7 @@ Per image, :func:`analyse` writes into the output folder:
 
 * ``<stem>_labels.tif``: the label image (0 = background, objects 1…N; ImageJ-compatible,
   calibrated when the pixel size is known);
-* ``<stem>_measurements.csv``: one tab-separated row per object, columns :data:`MEASURE_COLUMNS`.
+* ``<stem>_measurements.csv``: one comma-separated row per object, columns :data:`MEASURE_COLUMNS`.
 
 :func:`combine_measurements` joins the tables of a batch into one, with an ``image`` column.
 
@@ -481,7 +481,7 @@ def analyse(
     output_dir = Path(output_dir)
     try:
         write_labels(labels_path(image_path, output_dir), labels, calibration)
-        table.to_csv(measurements_path(image_path, output_dir), sep="\t", index=False)
+        table.to_csv(measurements_path(image_path, output_dir), index=False)
     except OSError as error:
         raise OutputError(
             f"cannot write the results of {image_path} in {output_dir}: {error}"
@@ -492,9 +492,9 @@ def analyse(
 
 
 def read_measurements(path: str | Path) -> pd.DataFrame:
-    """Read one ``<stem>_measurements.csv`` (tab-separated)."""
+    """Read one ``<stem>_measurements.csv`` (comma-separated)."""
     try:
-        return pd.read_csv(path, sep="\t")
+        return pd.read_csv(path)
     except (OSError, ValueError) as error:
         raise InputError(f"cannot read the measurement table {path}: {error}") from error
 
@@ -586,7 +586,7 @@ BATCH_TABLE = "measurements_all.csv"
 def write_batch_table(
     results: Sequence[tuple[Path, Path]], path: Path | None = None
 ) -> Path | None:
-    """Write the batch-wide table of the finished images (tab-separated, ``image`` first).
+    """Write the batch-wide table of the finished images (comma-separated, ``image`` first).
 
     Parameters
     ----------
@@ -609,7 +609,7 @@ def write_batch_table(
         path = _common_folder([folder for _, folder in results]) / BATCH_TABLE
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        combined.to_csv(path, sep="\t", index=False)
+        combined.to_csv(path, index=False)
     except OSError as error:
         raise OutputError(f"cannot write the batch table {path}: {error}") from error
     log.info("%d objects of %d images -> %s", len(combined), len(results), path)

@@ -19,10 +19,17 @@ def tracking_parameters(
     """Tracking parameters: defaults < ``cfg`` (FastTrack's cfg.toml) < ``--auto`` < ``values``.
 
     ``values["auto"]`` true (the ``--auto`` flag) sets every parameter of
-    :data:`~batchtrack.params.AUTO_NAMES` to ``"auto"``; the other values win over it.
+    :data:`~batchtrack.params.AUTO_NAMES` to ``"auto"``; the other values win over it. A
+    ``values["scale"]`` (``"X1,Y1,X2,Y2,LENGTH"``, the ``--scale`` option) sets ``pixelSize``
+    (:func:`batchtrack.calibration.pixel_size_from_scale`).
     """
+    from ..calibration import pixel_size_from_scale
+
     values = dict(values or {})
     measure_all = values.pop("auto", None)
+    if values.get("scale") is not None:
+        values["pixelSize"] = pixel_size_from_scale(values["scale"])
+    values.pop("scale", None)
     params = load_cfg(cfg) if cfg else Parameters()
     if measure_all:
         params = params.with_updates(dict.fromkeys(AUTO_NAMES, AUTO))

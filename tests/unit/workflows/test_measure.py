@@ -229,7 +229,7 @@ def test_analyse_writes_labels_and_table(tmp_path):
     out.mkdir()
     result = analyse(source, out, MeasureParameters(), None)
     assert result["frames"] == 1 and "6 objects" in result["message"]
-    table = pd.read_csv(out / "cells_measurements.csv", sep="\t")
+    table = pd.read_csv(out / "cells_measurements.csv")
     labels, pixel_size = read_image(out / "cells_labels.tif")
     assert list(table.columns) == list(MEASURE_COLUMNS)
     assert labels.max() == len(table) == len(OBJECTS)
@@ -238,14 +238,14 @@ def test_analyse_writes_labels_and_table(tmp_path):
     assert sorted(table["area"]) == pytest.approx(expected, rel=0.02)
     # a given pixel size wins over the file's
     analyse(source, out, MeasureParameters(pixel_size=1.0), None)
-    table = pd.read_csv(out / "cells_measurements.csv", sep="\t")
+    table = pd.read_csv(out / "cells_measurements.csv")
     assert sorted(table["area"]) == pytest.approx([e * 4 for e in expected], rel=0.02)
 
 
 def test_combine_measurements(tmp_path):
     for stem, objects in [("one", OBJECTS[:2]), ("two", OBJECTS[2:]), ("empty", [])]:
         _, table = measure_image(synthetic_image(SHAPE, objects, noise=0))
-        table.to_csv(tmp_path / f"{stem}_measurements.csv", sep="\t", index=False)
+        table.to_csv(tmp_path / f"{stem}_measurements.csv", index=False)
     combined = combine_measurements(tmp_path)
     assert list(combined.columns) == ["image", *MEASURE_COLUMNS]
     assert combined["image"].value_counts().to_dict() == {"one": 2, "two": 4}

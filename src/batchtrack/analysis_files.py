@@ -1,0 +1,113 @@
+"""The analysis files of one result folder, written beside FastTrack's before it is published.
+
+From the folder's ``tracking.parquet`` (streamed by :class:`~batchtrack.io.results.ResultWriter`):
+
+- ``animals.csv``: one row per identity (:func:`batchtrack.analysis.per_animal`);
+- ``tracking.nc``: the movement poses dataset (:mod:`batchtrack.io.movement`);
+- ``quality.json``: the quality measures, verdict and reasons (:mod:`batchtrack.quality`).
+
+A file whose library is not installed (pyarrow, xarray) is left out, with a line in the
+result's ``log``; a result with no object gets a header-only ``animals.csv`` and no
+``tracking.nc`` (movement needs one individual), also said in the ``log``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from .analysis import ANIMAL_COLUMNS, per_animal
+from .calibration import Calibration
+from .io import movement as movement_io
+from .io import tables
+from .params import Parameters
+from .quality import assess
+
+__all__ = ["write_analysis_files"]
+
+log = logging.getLogger(__name__)
+
+
+def _tracks(folder: Path, calibration: Calibration):
+    """The result table: tracking.parquet (calibrated), else tracking.txt (px), and its
+    pixel size."""
+    if (folder / tables.PARQUET_FILE).is_file():
+        return tables.read_tracks(folder), calibration.pixel_size
+    from .io.results import read_tracking
+
+    return read_tracking(folder), 1.0
+
+
+def write_analysis_files(
+    folder: str | Path,
+    params: Parameters,
+    calibration: Calibration,
+    *,
+    n_frames: int,
+    skipped: Sequence[int] = (),
+    note: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Write ``animals.csv``, ``tracking.nc`` and ``quality.json`` into ``folder``.
+
+    Parameters
+    ----------
+    folder : path
+        A result folder holding ``tracking.txt`` and, with pyarrow, ``tracking.parquet``.
+    params : Parameters
+        The tracking parameters (``animals``, ``maxDist``, ``spot``).
+    calibration : Calibration
+        Units and clock of the result.
+    n_frames : int
+        Frames of the movie, unreadable ones included.
+    skipped : sequence of int
+        The unreadable frames.
+    note : callable, optional
+        Called with each message worth keeping in the result's ``log``.
+
+    Returns
+    -------
+    dict
+        The quality report written to ``quality.json``.
+    """
+    folder = Path(folder)
+    say = note or (lambda message: None)
+    table, scale = _tracks(folder, calibration)
+    if scale != calibration.pixel_size:
+        say("tracking.parquet, animals.csv and tracking.nc not written: pyarrow is missing "
+            "(pip install 'batchtrack[analysis]')")  # fmt: skip
+    else:
+        frame_interval = calibration.frame_interval(n_frames)
+        animals = per_animal(
+            table, n_frames=n_frames, frame_interval=frame_interval, unit=calibration.unit,
+            time_unit=calibration.time_unit,
+        )  # fmt: skip
+        tables.write_animals(animals, folder / tables.ANIMALS_FILE)
+        _write_netcdf(folder, table, calibration, n_frames, say)
+    times = calibration.timestamps if calibration.fps == 0 else None
+    quality = assess(
+        table, n_frames=n_frames, skipped=list(skipped), animals=params.animals,
+        max_dist=params.maxDist * scale, spot=params.spot, times=times,
+    )  # fmt: skip
+    report = quality.as_dict()
+    tables.write_quality(report, folder / tables.QUALITY_FILE)
+    return report
+
+
+def _write_netcdf(
+    folder: Path, table, calibration: Calibration, n_frames: int, say: Callable[[str], None]
+) -> None:
+    if not movement_io.have_xarray():
+        say("tracking.nc not written: xarray or h5netcdf is missing "
+            "(pip install 'batchtrack[analysis]')")  # fmt: skip
+        return
+    if len(table) == 0:
+        say("tracking.nc not written: no object was tracked (a movement dataset needs one)")
+        return
+    dataset = movement_io.to_movement_dataset(table, calibration, n_frames=n_frames)
+    movement_io.save_netcdf(dataset, folder / movement_io.NETCDF_FILE)
+
+
+#: Columns of ``animals.csv`` (re-exported for the report).
+ANIMALS_CSV_COLUMNS = ANIMAL_COLUMNS

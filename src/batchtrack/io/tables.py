@@ -1,0 +1,221 @@
+"""Analysis-ready tables of a result folder: ``tracking.parquet``, ``animals.csv``,
+``quality.json``.
+
+``tracking.parquet`` holds FastTrack's 23 columns calibrated (lengths in the ``unit`` of the
+``pixelSize`` parameter, areas in unit², curvature in 1/unit; angles in radians, as in
+``tracking.txt``) and three more: ``time`` (s, or frames when the movie has no time),
+``speed`` (of the body point, unit per time unit, see :mod:`batchtrack.analysis`) and
+``interpolated`` (True for rows filled in by identity stitching rather than detected). The
+units are in the schema's field metadata (``unit``) and the file's metadata
+(``batchtrack``: pixelSize, unit, time_unit, fps). Rows are streamed to the file as they are
+produced (pyarrow's ``ParquetWriter``), two frames behind (a speed needs the next frame).
+
+Writing these files needs pyarrow (``pip install 'batchtrack[analysis]'``); without it they
+are left out and the result's ``log`` says so.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+from ..calibration import Calibration, column_units, length_powers
+from ..errors import InputError, OutputError
+from ..schema import TRACKING_COLUMNS
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "ANIMALS_FILE",
+    "PARQUET_FILE",
+    "QUALITY_FILE",
+    "TRACK_COLUMNS",
+    "RowStream",
+    "TrackTableWriter",
+    "have_pyarrow",
+    "read_quality",
+    "read_tracks",
+    "write_animals",
+    "write_quality",
+]
+
+log = logging.getLogger(__name__)
+
+PARQUET_FILE = "tracking.parquet"
+ANIMALS_FILE = "animals.csv"
+QUALITY_FILE = "quality.json"
+#: Columns added to FastTrack's 23 in ``tracking.parquet``.
+EXTRA_COLUMNS: tuple[str, ...] = ("time", "speed", "interpolated")
+
+
+def have_pyarrow() -> bool:
+    """Whether pyarrow can be imported (the analysis extra is installed)."""
+    try:
+        import pyarrow
+        import pyarrow.parquet  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _schema(columns: tuple[str, ...], calibration: Calibration) -> Any:
+    import pyarrow as pa
+
+    units = column_units(columns, calibration.unit)
+    time_unit = calibration.time_unit
+    units |= {"time": time_unit, "speed": f"{calibration.unit}/{time_unit}"}
+    fields = []
+    for name in (*columns, *EXTRA_COLUMNS):
+        kind = pa.int64() if name in ("imageNumber", "id") else pa.float64()
+        kind = pa.bool_() if name == "interpolated" else kind
+        meta = {"unit": units[name]} if name in units else None
+        fields.append(pa.field(name, kind, metadata=meta))
+    about = {
+        "pixelSize": calibration.pixel_size,
+        "unit": calibration.unit,
+        "time_unit": time_unit,
+        "fps": calibration.fps or None,
+    }
+    return pa.schema(fields, metadata={"batchtrack": json.dumps(about)})
+
+
+#: Every column of ``tracking.parquet``, in order (FastTrack's 23, then the extra ones).
+TRACK_COLUMNS: tuple[str, ...] = (*TRACKING_COLUMNS, *EXTRA_COLUMNS)
+
+
+class RowStream(Protocol):
+    """Gives the speed of rows pushed in frame order, some rows later
+    (:class:`batchtrack.analysis.SpeedStream`)."""
+
+    def push(
+        self,
+        frames: np.ndarray,
+        ids: np.ndarray,
+        t: np.ndarray,
+        x: np.ndarray,
+        y: np.ndarray,
+        payload: list[np.ndarray],
+    ) -> tuple[list[np.ndarray], np.ndarray]: ...
+
+    def flush(self) -> tuple[list[np.ndarray], np.ndarray]: ...
+
+
+class TrackTableWriter:
+    """Stream result rows to ``tracking.parquet``, calibrated, with time and speed.
+
+    Parameters
+    ----------
+    path : Path
+        The file to write.
+    columns : tuple of str
+        Names of the rows' columns (FastTrack's 23, ``imageNumber`` and ``id`` included).
+    calibration : Calibration
+        Pixel size, unit and clock.
+    speeds : RowStream
+        Computes the ``speed`` column (:class:`batchtrack.analysis.SpeedStream`).
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        columns: tuple[str, ...],
+        calibration: Calibration,
+        speeds: RowStream,
+    ) -> None:
+        import pyarrow.parquet as pq
+
+        self.path = Path(path)
+        self.columns = columns
+        self.calibration = calibration
+        self._scale = calibration.pixel_size ** length_powers(columns)
+        self._frame = columns.index("imageNumber")
+        self._id = columns.index("id")
+        self._x, self._y = columns.index("xBody"), columns.index("yBody")
+        self.schema = _schema(columns, calibration)
+        self._writer = pq.ParquetWriter(str(self.path), self.schema)
+        self._speeds = speeds
+        self.n_rows = 0
+
+    def write(self, rows: np.ndarray, interpolated: np.ndarray | None = None) -> None:
+        """Add rows, shape (k, 23), in frame order; ``interpolated`` flags them (k,)."""
+        flags = np.zeros(len(rows), bool) if interpolated is None else np.asarray(interpolated)
+        if flags.shape != (len(rows),):
+            raise ValueError(f"interpolated has shape {flags.shape}, expected ({len(rows)},)")
+        table = rows * self._scale
+        frames = rows[:, self._frame].astype(np.int64)
+        times = self.calibration.times(frames)
+        payload, speed = self._speeds.push(
+            frames, rows[:, self._id], times, table[:, self._x], table[:, self._y],
+            [table, times, flags.astype(bool)],
+        )  # fmt: skip
+        self._emit(payload, speed)
+
+    def close(self) -> None:
+        """Write the rows still held and close the file."""
+        payload, speed = self._speeds.flush()
+        if payload:
+            self._emit(payload, speed)
+        self._writer.close()
+
+    def _emit(self, payload: list[np.ndarray], speed: np.ndarray) -> None:
+        import pyarrow as pa
+
+        table, times, flags = payload
+        if len(table) == 0:
+            return
+        arrays = [
+            pa.array(table[:, i].astype(np.int64) if name in ("imageNumber", "id") else table[:, i])
+            for i, name in enumerate(self.columns)
+        ]
+        arrays += [pa.array(times), pa.array(speed), pa.array(flags)]
+        self._writer.write_table(pa.Table.from_arrays(arrays, schema=self.schema))
+        self.n_rows += len(table)
+
+
+def read_tracks(path: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
+    """Read ``tracking.parquet`` (or the result folder holding one) as a DataFrame.
+
+    Raises
+    ------
+    InputError
+        If the file is missing or not a Parquet file.
+    """
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    if path.is_dir():
+        path = path / PARQUET_FILE
+    try:
+        return pq.read_table(path, columns=columns).to_pandas()
+    except (OSError, ValueError) as error:
+        raise InputError(f"cannot read {path}: {error}; track the movie again") from error
+
+
+def write_animals(table: pd.DataFrame, path: Path) -> None:
+    """Write the per-animal table as comma-separated ``animals.csv``."""
+    try:
+        table.to_csv(path, index=False)
+    except OSError as error:
+        raise OutputError(f"cannot write {path}: {error}") from error
+
+
+def write_quality(report: dict[str, Any], path: Path) -> None:
+    """Write a quality report as ``quality.json``."""
+    try:
+        Path(path).write_text(json.dumps(report, indent=1, allow_nan=False), encoding="utf-8")
+    except OSError as error:
+        raise OutputError(f"cannot write {path}: {error}") from error
+
+
+def read_quality(folder: str | Path) -> dict[str, Any] | None:
+    """The ``quality.json`` of a result folder, or None when it has none (or it is bad)."""
+    try:
+        document = json.loads((Path(folder) / QUALITY_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return document if isinstance(document, dict) else None

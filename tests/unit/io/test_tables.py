@@ -1,0 +1,54 @@
+"""tracking.parquet streamed by the result writer (batchtrack.io.tables, io.results)."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from batchtrack.analysis import SpeedStream
+from batchtrack.calibration import Calibration
+from batchtrack.io.results import ResultWriter
+from batchtrack.io.tables import TRACK_COLUMNS, read_tracks
+from batchtrack.params import Parameters
+from batchtrack.schema import ID, IMAGE_NUMBER, TRACKING_COLUMNS, X_BODY
+
+
+def rows(n_frames: int) -> np.ndarray:
+    """Two ids in every frame, moving 2 px/frame along x."""
+    out = np.zeros((2 * n_frames, len(TRACKING_COLUMNS)))
+    out[:, IMAGE_NUMBER] = np.repeat(np.arange(n_frames), 2)
+    out[:, ID] = np.tile([0, 1], n_frames)
+    out[:, X_BODY] = out[:, IMAGE_NUMBER] * 2 + out[:, ID] * 50
+    return out
+
+
+def write(folder: Path, table: np.ndarray, cuts: list[int], interpolated=None) -> Path:
+    calibration = Calibration(pixel_size=0.5, unit="mm", fps=10)
+    with ResultWriter(folder, calibration=calibration, speeds=SpeedStream()) as out:
+        bounds = [0, *cuts, len(table)]
+        for a, b in itertools.pairwise(bounds):
+            flags = None if interpolated is None else interpolated[a:b]
+            out.write_rows(table[a:b], interpolated=flags)
+        return out.finish(np.zeros((8, 8), np.uint8), Parameters())
+
+
+def test_rows_are_streamed_calibrated_with_time_and_speed(tmp_path: Path) -> None:
+    table = rows(20)
+    flags = np.zeros(len(table), bool)
+    flags[[3, 4]] = True
+    parquet = read_tracks(write(tmp_path / "a", table, [6, 7, 30], flags))
+    assert tuple(parquet.columns) == TRACK_COLUMNS
+    np.testing.assert_array_equal(parquet["xBody"], table[:, X_BODY] * 0.5)
+    np.testing.assert_array_equal(parquet["time"], table[:, IMAGE_NUMBER] / 10)
+    np.testing.assert_allclose(parquet["speed"], 10.0)  # 1 mm per 0.1 s
+    assert parquet["interpolated"].tolist() == flags.tolist()
+    same = read_tracks(write(tmp_path / "b", table, []))
+    assert same.drop(columns="interpolated").equals(parquet.drop(columns="interpolated"))
+
+
+def test_interpolated_flags_must_match_the_rows(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="interpolated"):
+        write(tmp_path / "c", rows(3), [], np.zeros(2, bool))
