@@ -200,3 +200,23 @@ def test_animals_reaches_the_manifest_and_the_parameter_table(tmp_path: Path) ->
     loaded = load_manifest(save_manifest(stack, tmp_path / "stack.toml"))
     assert loaded.entries[0].params.animals == 5
     assert "animals" in [info["name"] for info in describe_parameters()]
+
+
+def test_a_lamp_that_dims_does_not_hide_the_animals(tmp_path: Path) -> None:
+    import cv2
+
+    movie = make_movie(60, 4, shape=(160, 160), seed=4)
+    folder = write_sequence(movie, tmp_path / "movie")
+    frames = sorted(folder.glob("frame_*.pgm"))
+    for file in frames[20:40]:  # the lamp dims to 75 % for 20 frames
+        image = cv2.imread(str(file), cv2.IMREAD_GRAYSCALE)
+        cv2.imwrite(str(file), cv2.convertScaleAbs(image, alpha=0.75))
+    background = folder / "background.pgm"
+    known = track(folder, Parameters(**DEMO_PARAMETERS, animals=4), background=background)
+    compatible = track(folder, Parameters(**DEMO_PARAMETERS), background=background)
+    dim = known.imageNumber.between(20, 39)
+    assert known[dim].groupby("imageNumber").id.nunique().min() == 4
+    score = identity_score(known, movie.ground_truth, max_distance=5.0)
+    assert score.idf1 >= 0.95, score
+    # Without the normalisation the dimmed frames are one frame-sized blob, out of bounds.
+    assert compatible.imageNumber.between(20, 39).sum() == 0
