@@ -215,8 +215,10 @@ class EditSession:
             (writer.partial / ORIGINAL).write_bytes(original)
             if self.edits:
                 write_edit_log(writer.partial, [e.to_record() for e in self.edits])
-            for item in folder.iterdir():
-                if item.is_file() and item.name not in _WRITTEN:
+            for item in folder.iterdir():  # arenas.csv, arenas/, anything else: kept as is
+                if item.is_dir():
+                    shutil.copytree(item, writer.partial / item.name)
+                elif item.is_file() and item.name not in _WRITTEN:
                     shutil.copy2(item, writer.partial / item.name)
             if marker is not None:
                 marker["edits"] = edits_hash(writer.partial)

@@ -88,6 +88,9 @@ def test_cli_edits_give_apply_edits_of_the_original(tracked, tmp_path):
 
 def test_undo_back_to_no_edit_gives_the_original_bytes(tracked):
     _, folder = tracked
+    (folder / "arenas" / "arena_1").mkdir(parents=True)  # what an arena run adds: kept
+    (folder / "arenas" / "arena_1" / "tracking.txt").write_text("per-arena table\n")
+    (folder / "arenas.csv").write_text("arena,name\n1,A\n")
     before = (folder / "tracking.txt").read_bytes()
     cli("edit", str(folder), "--swap", "0", "2", "--from", "5")
     assert (folder / "tracking.txt").read_bytes() != before
@@ -97,6 +100,8 @@ def test_undo_back_to_no_edit_gives_the_original_bytes(tracked):
     assert (folder / "tracking_original.txt").read_bytes() == before
     assert not (folder / "edits.toml").exists()
     assert cli("edit", str(folder), "--undo").exit_code == 1
+    assert (folder / "arenas" / "arena_1" / "tracking.txt").read_text() == "per-arena table\n"
+    assert (folder / "arenas.csv").read_text() == "arena,name\n1,A\n"
 
 
 def test_an_edit_on_a_missing_id_is_refused_and_nothing_changes(tracked):
