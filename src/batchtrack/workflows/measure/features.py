@@ -380,7 +380,7 @@ def _outline_vertices(mask: np.ndarray, *, connectivity: int = 8) -> list[tuple[
     by a corner (the outline of an 8-connected object), with 4 it goes round them. ``mask``
     must have a background margin of one pixel.
     """
-    height, width = mask.shape
+    _height, width = mask.shape
     cells = mask.astype(bool).ravel().tolist()
     start = cells.index(True)
     y, x = divmod(start, width)

@@ -77,7 +77,7 @@ def outline_overlay(image: np.ndarray, labels: np.ndarray, *, numbers: bool = Tr
         for label, x, y in zip(present.tolist(), cx.tolist(), cy.tolist()):
             text = str(label)
             (w, h), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
-            origin = (int(round(x - w / 2)), int(round(y + h / 2)))
+            origin = (round(x - w / 2), round(y + h / 2))
             cv2.putText(picture, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 2,
                         cv2.LINE_AA)  # fmt: skip
             cv2.putText(picture, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, _TEXT, 1,

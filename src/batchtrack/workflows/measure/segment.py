@@ -104,7 +104,7 @@ def filter_image(image: np.ndarray, *, params: MeasureParameters) -> np.ndarray:
         if sigma > 0:
             work = filters.gaussian(image.astype(np.float64), sigma=sigma, preserve_range=True)
     elif kind in ("mean", "median") and radius > 0:
-        reach = int(math.floor(math.sqrt(radius * radius + 1)))
+        reach = math.floor(math.sqrt(radius * radius + 1))
         dy, dx = np.mgrid[-reach : reach + 1, -reach : reach + 1]
         kernel = dx * dx + dy * dy <= radius * radius + 1
         if kind == "mean":
