@@ -403,7 +403,6 @@ def _outline_vertices(mask: np.ndarray, *, connectivity: int = 8) -> list[tuple[
         x, y = x + dx, y + dy
         if x == x0 and y == y0:
             break
-    vertices[0] = vertices.pop()  # the start is reached again turning east
     return vertices
 
 
@@ -493,6 +492,10 @@ def feret_diameters(mask: np.ndarray) -> tuple[float, float, float]:
 
 def _intensities(image, where, lab, present, n, cols, suffix, pixel_size) -> None:
     values = np.asarray(image).ravel()[where].astype(np.float64)
+    # statistics of values near 1e300 are computed in units of the largest (no overflow)
+    scale = float(np.abs(values).max(initial=0.0))
+    scale = scale if scale > 1e150 else 1.0
+    values = values / scale
     size = present[-1] + 1 if len(present) else 1
     total = np.bincount(lab, values, minlength=size)
     mean_all = total / np.maximum(np.bincount(lab, minlength=size), 1)
@@ -505,10 +508,13 @@ def _intensities(image, where, lab, present, n, cols, suffix, pixel_size) -> Non
     low = ordered[starts + (counts - 1) // 2] if len(counts) else ordered[:0]
     high = ordered[starts + counts // 2] if len(counts) else ordered[:0]
     mean = mean_all[present]
-    cols[f"mean_intensity{suffix}"] = mean
-    cols[f"std_intensity{suffix}"] = np.sqrt(variance)
-    cols[f"min_intensity{suffix}"] = ordered[starts] if len(counts) else ordered[:0]
-    cols[f"max_intensity{suffix}"] = ordered[starts + counts - 1] if len(counts) else ordered[:0]
-    cols[f"median_intensity{suffix}"] = (low + high) / 2
-    cols[f"integrated_density{suffix}"] = mean * n * pixel_size**2
-    cols[f"raw_integrated_density{suffix}"] = total[present]
+    first = ordered[starts] if len(counts) else ordered[:0]
+    last = ordered[starts + counts - 1] if len(counts) else ordered[:0]
+    with np.errstate(over="ignore"):  # a sum beyond 1.8e308 is inf, as it should be
+        cols[f"mean_intensity{suffix}"] = mean * scale
+        cols[f"std_intensity{suffix}"] = np.sqrt(variance) * scale
+        cols[f"min_intensity{suffix}"] = first * scale
+        cols[f"max_intensity{suffix}"] = last * scale
+        cols[f"median_intensity{suffix}"] = (low + high) / 2 * scale
+        cols[f"integrated_density{suffix}"] = mean * n * pixel_size**2 * scale
+        cols[f"raw_integrated_density{suffix}"] = total[present] * scale
