@@ -171,7 +171,7 @@ def reference(images, tmp_path_factory) -> pd.DataFrame:
 
 
 def test_reference_counts_and_calibrated_areas(reference):
-    assert list(reference.columns) == ["image", *MEASURE_COLUMNS]
+    assert list(reference.columns) == ["image", *MEASURE_COLUMNS, "image_path", "label_path"]
     for i in range(N_IMAGES):
         rows = reference[reference["image"] == f"img{i}"]
         scale = PIXEL_SIZE**2 if i % 2 else 1.0
@@ -230,8 +230,11 @@ def test_cli_measure(images, tmp_path, monkeypatch):
     result = runner.invoke(main, args)
     assert result.exit_code == 0, result.output
     assert f"{N_IMAGES} images ({N_IMAGES} Done" in result.output
-    combined = pd.read_csv(out / "measurements_all.csv", sep="\t")
+    combined = pd.read_csv(out / "measurements_all.csv")
     assert combined["image"].nunique() == N_IMAGES
+    summary = pd.read_csv(out / "summary.csv")
+    assert list(summary["image"]) == [f"img{i}" for i in range(N_IMAGES)]
+    assert (out / "contact_sheet.png").is_file() and (out / "img0_overlay.png").is_file()
     assert (combined["pixel_size"] == 2.0).all()  # --pixel-size overrides the files
     first = combined[combined["image"] == "img0"]
     expected = sorted(math.pi * a * b * 4 for _, _, a, b, _ in _objects(0))
@@ -291,5 +294,34 @@ def test_cli_measure_folders_table_in_their_common_parent(images, tmp_path):
     result = CliRunner().invoke(main, ["measure", *folders, "--workers", "1", "-q"])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "plates" / "a" / "Measurements" / "img0_labels.tif").is_file()
-    combined = pd.read_csv(tmp_path / "plates" / "measurements_all.csv", sep="\t")
+    combined = pd.read_csv(tmp_path / "plates" / "measurements_all.csv")
     assert sorted(combined["image"].unique()) == ["img0", "img1"]
+
+
+def test_cli_odd_folder(images, tmp_path):
+    """Same stems, a NaN image, a sub-folder: every image measured or explained."""
+    folder = tmp_path / "odd"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "img0.png").write_bytes((images / "img0.png").read_bytes())
+    (folder / "img0.tif").write_bytes((images / "img1.tif").read_bytes())
+    (folder / "sub" / "img2.png").write_bytes((images / "img2.png").read_bytes())
+    nan = synthetic_image(SHAPE, _objects(0), dtype="float32")
+    nan[:2, :2] = float("nan")
+    tifffile.imwrite(folder / "ratio.tif", nan)
+    runner = CliRunner()
+    result = runner.invoke(main, ["measure", str(folder), "--workers", "1"])
+    assert result.exit_code == 1  # the NaN image failed, the others were measured
+    output = " ".join(result.output.split())
+    assert "ratio.tif has 4 NaN and 0 infinite pixels of 38400 (the finite values span [" in output
+    assert "1 sub-folder(s) with images skipped (sub); add --recursive" in output
+    summary = pd.read_csv(folder / "Measurements" / "summary.csv")
+    assert list(summary["image"]) == ["img0_png", "img0_tif", "ratio"]
+    assert list(summary["objects"]) == [2, 3, 0]
+    assert summary["status"][2].startswith("error: ") and "[" in summary["status"][2]
+    again = runner.invoke(main, ["measure", str(folder), "--workers", "1", "--recursive",
+                                 "--columns", "area,centroid", "-q"])  # fmt: skip
+    assert again.exit_code == 1
+    assert (folder / "sub" / "Measurements" / "img2_measurements.csv").is_file()
+    table = pd.read_csv(folder / "measurements_all.csv")
+    assert sorted(table["image"].unique()) == ["img0_png", "img0_tif", "img2"]
+    assert "feret_max" not in table and "centroid_y_cal" in table

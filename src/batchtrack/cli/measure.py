@@ -41,9 +41,9 @@ def _check_collisions(stack) -> None:
     """
     from ..workflows.measure import output_stem
 
-    names = {e: output_stem(e.path) for e in stack}
-    seen = Counter((e.result_dir, names[e]) for e in stack)
-    clashes = [e for e in stack if seen[(e.result_dir, names[e])] > 1]
+    keys = [(e.result_dir, output_stem(e.path)) for e in stack]
+    seen = Counter(keys)
+    clashes = [e for e, key in zip(stack, keys) if seen[key] > 1]
     if clashes:
         listed = ", ".join(str(e.path) for e in clashes[:4])
         raise ParameterError(
