@@ -249,7 +249,8 @@ def combine_measurements(source: str | Path | Iterable[str | Path]) -> pd.DataFr
         if len(table):
             table.insert(0, "image", path.name.removesuffix("_measurements.csv"))
             if "label_path" in table:
-                table["label_path"] = [str(path.parent.resolve() / p) for p in table["label_path"]]
+                folder = path.parent.resolve()
+                table["label_path"] = [str(folder / p) for p in table["label_path"]]
             tables.append(table)
     if not tables:
         return pd.DataFrame(columns=["image", *COLUMNS, "image_path", "label_path"])

@@ -19,12 +19,16 @@ _TEXT = (0, 255, 255)  # cyan
 
 def _stretch(image: np.ndarray) -> np.ndarray:
     """8-bit display of ``image``: the 0.5 and 99.5 percentiles mapped to 0 and 255."""
-    sample = image[:: max(1, image.shape[0] // 256), :: max(1, image.shape[1] // 256)]
+    sample = image[:: max(1, image.shape[0] // 128), :: max(1, image.shape[1] // 128)]
     low, high = np.percentile(sample.astype(np.float64), (0.5, 99.5))
     if not high > low:
         low, high = float(image.min()), float(image.max())
     if not high > low:
         return np.zeros(image.shape, np.uint8)
+    if image.dtype in (np.uint8, np.uint16):  # a look-up table: one pass over the image
+        levels = np.arange(256 if image.dtype == np.uint8 else 65536, dtype=np.float64)
+        table = np.clip((levels - low) * (255.0 / (high - low)), 0, 255).astype(np.uint8)
+        return table[image]
     scaled = (image.astype(np.float64) - low) * (255.0 / (high - low))
     return np.clip(scaled, 0, 255).astype(np.uint8)
 
@@ -147,6 +151,6 @@ def write_contact_sheet(
     sheet = contact_sheet(pictures, tile=tile)
     if sheet is None:
         return None
-    if not cv2.imwrite(str(path), sheet[:, :, ::-1], [cv2.IMWRITE_PNG_COMPRESSION, 3]):
+    if not cv2.imwrite(str(path), sheet[:, :, ::-1], [cv2.IMWRITE_PNG_COMPRESSION, 1]):
         raise OSError(f"OpenCV could not write {path}")
     return path
