@@ -313,7 +313,8 @@ def write_summary_failures(summary: Path, failures: Sequence[tuple[Path, str]]) 
     rows = pd.DataFrame([{"image": output_stem(p), "image_path": str(Path(p).resolve()),
                           "objects": 0, "status": f"error: {message}"}
                          for p, message in failures], columns=list(SUMMARY_COLUMNS))  # fmt: skip
-    pd.concat([table, rows], ignore_index=True).to_csv(summary, index=False)
+    both = pd.concat([table, rows], ignore_index=True) if len(table) else rows
+    both.sort_values("image", kind="stable").to_csv(summary, index=False)
     return summary
 
 
