@@ -43,7 +43,7 @@ def test_fast_columns_equal_regionprops():
     props = regionprops_table(labels, image, properties=(
         "label", "area", "centroid", "bbox", "axis_major_length", "axis_minor_length",
         "eccentricity", "orientation", "intensity_mean", "intensity_max", "intensity_min",
-        "intensity_std", "solidity", "perimeter", "euler_number", "area_convex", "extent"))  # fmt: skip
+        "intensity_std", "solidity", "perimeter", "euler_number", "area_convex", "extent"))
     assert len(table) > 10 and (table["label"] == props["label"]).all()
     same = {"area": "area", "centroid_x": "centroid-1", "centroid_y": "centroid-0",
             "bbox_x": "bbox-1", "bbox_y": "bbox-0", "major_axis": "axis_major_length",
@@ -51,16 +51,16 @@ def test_fast_columns_equal_regionprops():
             "mean_intensity": "intensity_mean", "max_intensity": "intensity_max",
             "min_intensity": "intensity_min", "std_intensity": "intensity_std",
             "solidity": "solidity", "perimeter_cellprofiler": "perimeter",
-            "euler_number": "euler_number", "convex_area": "area_convex", "extent": "extent"}  # fmt: skip
+            "euler_number": "euler_number", "convex_area": "area_convex", "extent": "extent"}
     for ours, theirs in same.items():
         np.testing.assert_allclose(table[ours], props[theirs], rtol=1e-9, atol=1e-9, err_msg=ours)
     median = [np.median(image[labels == k]) for k in table["label"]]
     np.testing.assert_allclose(table["median_intensity"], median)
     np.testing.assert_allclose(table["raw_integrated_density"],
-                               [image[labels == k].sum(dtype=float) for k in table["label"]])  # fmt: skip
+                               [image[labels == k].sum(dtype=float) for k in table["label"]])
     elongated = table["eccentricity"] > 0.3  # the angle of a disc is not defined
     np.testing.assert_allclose(table["orientation"][elongated],
-                               ((np.degrees(props["orientation"]) + 90) % 180)[elongated])  # fmt: skip
+                               ((np.degrees(props["orientation"]) + 90) % 180)[elongated])
 
 
 def test_columns_asked_for_only():

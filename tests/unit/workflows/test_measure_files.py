@@ -103,7 +103,7 @@ def test_same_stem_twice_in_one_folder(tmp_path):
 
 def test_jpeg_named_tif_is_read_and_said(tmp_path):
     image = synthetic_image(SHAPE, OBJECTS, noise=0)
-    ok, data = cv2.imencode(".jpg", image)
+    _, data = cv2.imencode(".jpg", image)
     (tmp_path / "photo.tif").write_bytes(data.tobytes())
     picture = read_picture(tmp_path / "photo.tif")
     assert picture.format == "JPEG" and picture.note == "a JPEG file named .tif, read as JPEG"
