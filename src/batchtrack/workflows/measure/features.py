@@ -223,11 +223,11 @@ def measure_labels(
 
     Examples
     --------
-    >>> labels = np.zeros((5, 6), np.int32); labels[1:4, 1:5] = 1
+    >>> labels = np.zeros((5, 6), np.int32); labels[1:4, 1:5] = 1  # a 3 × 4 rectangle
     >>> measure_labels(labels, columns="area,feret,perimeter")[["area", "feret_max",
     ...                                                        "perimeter"]].round(3)
        area  feret_max  perimeter
-    0  12.0        5.0       14.0
+    0  12.0        5.0     11.657
     """
     if not (pixel_size > 0 and math.isfinite(pixel_size)):
         raise ValueError(f"pixel_size must be a positive number, got {pixel_size!r}")

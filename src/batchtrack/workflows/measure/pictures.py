@@ -54,8 +54,8 @@ def outline_overlay(image: np.ndarray, labels: np.ndarray, *, numbers: bool = Tr
     --------
     >>> labels = np.zeros((20, 20), np.int32); labels[5:15, 5:15] = 1
     >>> picture = outline_overlay(labels * 100, labels)
-    >>> picture.shape, tuple(picture[5, 10]), tuple(picture[10, 6])
-    ((20, 20, 3), (255, 255, 0), (255, 255, 255))
+    >>> picture.shape, picture[5, 10].tolist(), picture[0, 0].tolist()
+    ((20, 20, 3), [255, 255, 0], [0, 0, 0])
     """
     import cv2
 
