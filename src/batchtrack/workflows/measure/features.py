@@ -144,6 +144,10 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "default": tuple(COLUMNS),
 }  # fmt: skip
 
+#: Column name -> values, filled by the helpers below.
+Columns = dict[str, np.ndarray]
+#: One (rows, columns) slice pair per object, from :func:`scipy.ndimage.find_objects`.
+Slices = list[tuple[slice, slice]]
 _INTENSITY = GROUPS["intensity"]
 _MOMENTS = {"major_axis", "minor_axis", "aspect_ratio", "roundness", "eccentricity",
             "orientation"}  # fmt: skip
@@ -275,7 +279,8 @@ def measure_labels(
     return pd.DataFrame({k: cols[k] for k in order})
 
 
-def _positions(labels, where, lab, present, n, cols, pixel_size, names) -> None:
+def _positions(labels: np.ndarray, where: np.ndarray, lab: np.ndarray, present: np.ndarray,
+               n: np.ndarray, cols: Columns, pixel_size: float, names: Sequence[str]) -> None:
     if not {"centroid_x", "centroid_x_cal"} & set(names):
         return
     size = present[-1] + 1 if len(present) else 1
@@ -287,7 +292,7 @@ def _positions(labels, where, lab, present, n, cols, pixel_size, names) -> None:
     cols["centroid_y_cal"] = (cy + 0.5) * pixel_size
 
 
-def _bbox(labels, present, cols, pixel_size) -> list:
+def _bbox(labels: np.ndarray, present: np.ndarray, cols: Columns, pixel_size: float) -> Slices:
     found = ndimage.find_objects(labels)
     slices = [found[i - 1] for i in present]
     y0 = np.array([s[0].start for s in slices], np.int64)
@@ -300,7 +305,8 @@ def _bbox(labels, present, cols, pixel_size) -> list:
     return slices
 
 
-def _moments(width, where, lab, present, n, cols, pixel_size) -> None:
+def _moments(width: int, where: np.ndarray, lab: np.ndarray, present: np.ndarray,
+             n: np.ndarray, cols: Columns, pixel_size: float) -> None:
     """Ellipse columns from the central second moments, as scikit-image computes them."""
     size = present[-1] + 1 if len(present) else 1
     rows, columns = np.divmod(where, width)
@@ -333,7 +339,8 @@ def _moments(width, where, lab, present, n, cols, pixel_size) -> None:
     )
 
 
-def _regionprops(labels, present, properties, n, cols, pixel_size) -> None:
+def _regionprops(labels: np.ndarray, present: np.ndarray, properties: list[str],
+                 n: np.ndarray, cols: Columns, pixel_size: float) -> None:
     from skimage.measure import regionprops_table
 
     props = regionprops_table(labels, properties=("label", *properties))
@@ -348,7 +355,9 @@ def _regionprops(labels, present, properties, n, cols, pixel_size) -> None:
         cols["euler_number"] = props["euler_number"][index].astype(np.int64)
 
 
-def _outlines(labels, present, slices, n, cols, pixel_size, names, connectivity) -> None:
+def _outlines(labels: np.ndarray, present: np.ndarray, slices: Slices | None, n: np.ndarray,
+              cols: Columns, pixel_size: float, names: Sequence[str],
+              connectivity: int) -> None:
     if slices is None:
         found = ndimage.find_objects(labels)
         slices = [found[i - 1] for i in present]
@@ -490,7 +499,8 @@ def feret_diameters(mask: np.ndarray) -> tuple[float, float, float]:
     return math.sqrt(float(squared[i, j])), width, angle
 
 
-def _intensities(image, where, lab, present, n, cols, suffix, pixel_size) -> None:
+def _intensities(image: np.ndarray, where: np.ndarray, lab: np.ndarray, present: np.ndarray,
+                 n: np.ndarray, cols: Columns, suffix: str, pixel_size: float) -> None:
     values = np.asarray(image).ravel()[where].astype(np.float64)
     # statistics of values near 1e300 are computed in units of the largest (no overflow)
     scale = float(np.abs(values).max(initial=0.0))

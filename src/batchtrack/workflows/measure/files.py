@@ -16,6 +16,7 @@ After a batch, :func:`write_batch_table` writes ``measurements_all.csv`` (every 
 
 from __future__ import annotations
 
+import csv
 import logging
 import os
 from collections.abc import Callable, Iterable, Sequence
@@ -26,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ...errors import InputError, OutputError
-from .features import COLUMNS, measure_labels, select_columns
+from .features import COLUMNS, measure_labels
 from .params import MeasureParameters
 from .pictures import CONTACT_SHEET, write_contact_sheet, write_overlay
 from .reading import IMAGE_SUFFIXES, read_picture
@@ -191,17 +192,21 @@ def analyse(
     if picture.note:
         status = f"{status}; {picture.note}"
     area = table["area"] if "area" in table else np.zeros(0)
-    summary = pd.DataFrame([{
+    summary = {
         "image": stem, "image_path": str(image_path.resolve()), "objects": len(table),
-        "total_area": float(area.sum()), "mean_area": float(area.mean()) if len(table) else None,
+        "total_area": float(area.sum()), "mean_area": float(area.mean()) if len(table) else "",
         "area_fraction": float(np.count_nonzero(labels)) / labels.size, "threshold": level,
         "pixel_size": calibration or 1.0, "unit": "µm" if calibration else "px",
         "status": status,
-    }])  # fmt: skip
+    }  # fmt: skip
     try:
         write_labels(labels_path(image_path, output_dir), labels, calibration)
         table.to_csv(measurements_path(image_path, output_dir), index=False)
-        summary.to_csv(summary_path(image_path, output_dir), index=False)
+        with open(summary_path(image_path, output_dir), "w", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, fieldnames=list(SUMMARY_COLUMNS))
+            writer.writeheader()
+            writer.writerow({k: repr(v) if isinstance(v, float) else v
+                             for k, v in summary.items()})  # fmt: skip
         if params.overlay:
             write_overlay(overlay_path(image_path, output_dir), image, labels)
     except OSError as error:
@@ -289,14 +294,13 @@ def write_batch_table(
     tables = [measurements_path(image, folder) for image, folder in results]
     combined = combine_measurements([t for t in tables if t.is_file()])
     rows = [summary_path(image, folder) for image, folder in results]
-    summary = [pd.read_csv(r) for r in rows if r.is_file()]
+    summary = [_read_row(r) for r in rows if r.is_file()]
     overlays = [(output_stem(image), overlay_path(image, folder)) for image, folder in results]
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         combined.to_csv(path, index=False)
-        (pd.concat(summary, ignore_index=True) if summary else
-         pd.DataFrame(columns=list(SUMMARY_COLUMNS))).to_csv(path.with_name(SUMMARY),
-                                                             index=False)  # fmt: skip
+        pd.DataFrame(summary, columns=list(SUMMARY_COLUMNS)).to_csv(path.with_name(SUMMARY),
+                                                                    index=False)  # fmt: skip
         sheet = path.with_name(CONTACT_SHEET)
         if any(p.is_file() for _, p in overlays):
             write_contact_sheet([(n, p) for n, p in overlays], sheet)
@@ -304,6 +308,12 @@ def write_batch_table(
         raise OutputError(f"cannot write the batch tables beside {path}: {error}") from error
     log.info("%d objects of %d images -> %s", len(combined), len(results), path)
     return path
+
+
+def _read_row(path: Path) -> dict[str, str]:
+    """The row of a ``<stem>_summary.csv``, as text (it is written back as it is)."""
+    with open(path, newline="", encoding="utf-8") as file:
+        return next(csv.DictReader(file))
 
 
 def write_summary_failures(summary: Path, failures: Sequence[tuple[Path, str]]) -> Path:
@@ -326,7 +336,3 @@ def contact_sheet_path(table: str | Path) -> Path | None:
     table = Path(table)
     sheet = (table if table.is_dir() else table.parent) / CONTACT_SHEET
     return sheet if sheet.is_file() else None
-
-
-def _columns_for(params: MeasureParameters) -> tuple[str, ...]:
-    return select_columns(params.columns)

@@ -167,8 +167,7 @@ def _channels_first(image: np.ndarray, axes: str, path: Path) -> np.ndarray:
     index = tuple(slice(None) if a in keep else 0 for a in axes)
     image, axes = image[index], "".join(keep)
     channel_axes = [a for a in axes if a in "CS"]
-    if len(channel_axes) == 2:  # channels of RGB samples: the samples are converted
-        image = image.reshape(*image.shape[: axes.index("S")], -1) if axes.endswith("S") else image
+    if len(channel_axes) == 2:
         raise InputError(f"{path} has both channels and colour samples ({axes}); "
                          "save it as one grey plane per channel")  # fmt: skip
     if channel_axes:
