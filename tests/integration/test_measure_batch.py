@@ -34,6 +34,9 @@ from batchtrack.workflows.measure import (
     synthetic_image,
 )
 
+#: The NEUBIAS nuclei images (read-only, beside the repository; see their README).
+NEUBIAS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "neubias-nuclei"
+
 #: Per image: (x, y, a, b, angle) of its objects; image i has 2 + i % 3 objects.
 SHAPE = (160, 240)
 SLOTS = [(40, 40, 18, 18, 0), (120, 40, 25, 12, 30), (200, 40, 15, 15, 0),
@@ -328,3 +331,48 @@ def test_cli_odd_folder(images, tmp_path):
     table = pd.read_csv(folder / "measurements_all.csv")
     assert sorted(table["image"].unique()) == ["img0_png", "img0_tif", "img2"]
     assert "feret_max" not in table and "centroid_y_cal" in table
+
+
+@pytest.fixture(scope="module")
+def neubias(tmp_path_factory) -> Path:
+    """A writable copy of the NEUBIAS nuclei images."""
+    assert NEUBIAS.is_dir(), f"NEUBIAS images missing: {NEUBIAS} (shared/data beside the repo)"
+    folder = tmp_path_factory.mktemp("neubias")
+    for path in NEUBIAS.glob("*.tif"):
+        (folder / path.name).write_bytes(path.read_bytes())
+    return folder
+
+
+def test_neubias_reference_counts(neubias, tmp_path):
+    """The counts the NEUBIAS README gives for its batch script and its noisy-nuclei workflow."""
+    runner = CliRunner()
+    batch = ["measure", *(str(neubias / f"xy_8bit__mitocheck_incenp_t{t}.tif") for t in (1, 70)),
+             "--no-fill-holes", "--min-size", "0", "--columns", "area,centroid", "--workers",
+             "1", "-q", "--out", str(tmp_path / "batch")]  # fmt: skip
+    assert runner.invoke(main, batch).exit_code == 0
+    summary = pd.read_csv(tmp_path / "batch" / "summary.csv")
+    assert list(summary["objects"]) == [5, 8]
+    noisy = ["measure", *(str(neubias / f"xy_8bit__nuclei_noisy_{s}.tif") for s in ("small",
+             "large")), "--filter", "mean", "--filter-radius", "3", "--threshold", "25",
+             "--max-hole-size", "100", "--min-size", "100", "--clear-border",
+             "--connectivity", "4", "--workers", "1", "-q", "--out",
+             str(tmp_path / "noisy")]  # fmt: skip
+    assert runner.invoke(main, noisy).exit_code == 0
+    summary = pd.read_csv(tmp_path / "noisy" / "summary.csv")
+    assert list(summary["objects"]) == [5, 4]  # small, large
+    assert (summary["threshold"] == 25).all()
+    params = (tmp_path / "noisy" / "measure_params.toml").read_text()
+    for line in ("connectivity = 4", 'filter = "mean"', "max_hole_size = 100", "inclusive = false"):
+        assert line in params
+
+
+def test_neubias_perimeters_imagej_and_cellprofiler(neubias, tmp_path):
+    """The documented difference of the two perimeter estimators on the NEUBIAS objects."""
+    result = CliRunner().invoke(main, ["measure", str(neubias), "--columns", "perimeter,"
+                                       "perimeter_cellprofiler", "--no-overlay", "--workers",
+                                       "1", "-q", "--out", str(tmp_path)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(tmp_path / "measurements_all.csv")
+    ratio = table["perimeter_cellprofiler"] / table["perimeter"]
+    assert len(table) == 60
+    assert ratio.median() == pytest.approx(0.977, abs=0.005)

@@ -156,6 +156,9 @@ def test_columns_and_no_overlay(tmp_path):
                                    "centroid_x_cal", "centroid_y_cal", "pixel_size",
                                    "image_path", "label_path"]  # fmt: skip
     assert not (tmp_path / "out" / "c_overlay.png").exists()
+    _run(source, tmp_path / "out", MeasureParameters(columns="feret"))
+    summary = pd.read_csv(tmp_path / "out" / "c_summary.csv")  # areas whatever the columns
+    assert summary["total_area"][0] == table["area"].sum()
 
 
 def test_subfolders_and_outputs_are_not_inputs(tmp_path):

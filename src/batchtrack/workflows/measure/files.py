@@ -191,10 +191,11 @@ def analyse(
     status = "ok" if len(table) else "no objects"
     if picture.note:
         status = f"{status}; {picture.note}"
-    area = table["area"] if "area" in table else np.zeros(0)
+    sizes = np.bincount(labels.ravel())[1:]
+    area = sizes[sizes > 0] * (calibration or 1.0) ** 2  # whatever the columns asked for
     summary = {
         "image": stem, "image_path": str(image_path.resolve()), "objects": len(table),
-        "total_area": float(area.sum()), "mean_area": float(area.mean()) if len(table) else "",
+        "total_area": float(area.sum()), "mean_area": float(area.mean()) if len(area) else "",
         "area_fraction": float(np.count_nonzero(labels)) / labels.size, "threshold": level,
         "pixel_size": calibration or 1.0, "unit": "µm" if calibration else "px",
         "status": status,

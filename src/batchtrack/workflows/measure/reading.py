@@ -73,7 +73,7 @@ class Picture:
         if not self.colour:
             raise InputError(
                 f"{path} has {len(self.channels)} channels; choose the one to segment with "
-                "--param channel=K (0 = first), the others are measured too"
+                "--channel K (parameter channel; 0 = first), the others are measured too"
             )
         import cv2
 
