@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import statistics
 import tempfile
 import time
@@ -113,6 +114,7 @@ def main() -> None:
                 runs[f"  every column, local {workers}"] = (
                     lambda out, e=executor, w=workers: batchtrack_run(images, out, e, w, RICH))
         seconds: dict[str, list[float]] = {name: [] for name in runs}
+        load_before = os.getloadavg()[0]
         objects: dict[str, int] = {}
         try:
             for round_ in range(args.rounds):
@@ -123,8 +125,10 @@ def main() -> None:
         finally:
             opened.close()
         base = statistics.median(seconds["plain scikit-image loop"])
+        load = os.getloadavg()[0]
         print(f"{args.n} images of {args.size}×{args.size} px, median of {args.rounds} "
-              "alternated rounds")  # fmt: skip
+              f"alternated rounds; load average {load_before:.1f} before, {load:.1f} after, "
+              f"{os.cpu_count()} cores")  # fmt: skip
         print(f"| {'run':<30} | {'seconds':>8} | {'× plain':>7} | {'images/s':>8} | objects |")
         print(f"|{'-' * 32}|{'-' * 10}|{'-' * 9}|{'-' * 10}|---------|")
         for name, times in seconds.items():
