@@ -70,6 +70,8 @@ def test_columns_asked_for_only():
     assert list(table.columns) == ["label", "area", "area_px", "centroid_x", "centroid_y",
                                    "centroid_x_cal", "centroid_y_cal", "pixel_size"]  # fmt: skip
     assert select_columns("default") == tuple(COLUMNS)
+    for name in COLUMNS:  # each column alone
+        assert name in measure_labels(labels, labels, columns=name)
     assert set(select_columns("shape")) > {"feret_max", "circularity", "euler_number"}
     with pytest.raises(ValueError, match="unknown column 'volume'"):
         select_columns("area, volume")

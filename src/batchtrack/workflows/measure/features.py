@@ -273,7 +273,7 @@ def measure_labels(
         for suffix, other in (channels or {}).items():
             _intensities(other, where, lab, present, n, cols, f"_{suffix}", pixel_size)
     cols["pixel_size"] = np.full(len(present), float(pixel_size))
-    order = [k for k in names]
+    order = list(names)
     for suffix in channels or {}:
         order += [f"{k}_{suffix}" for k in wanted_intensity]
     return pd.DataFrame({k: cols[k] for k in order})
@@ -281,7 +281,7 @@ def measure_labels(
 
 def _positions(labels: np.ndarray, where: np.ndarray, lab: np.ndarray, present: np.ndarray,
                n: np.ndarray, cols: Columns, pixel_size: float, names: Sequence[str]) -> None:
-    if not {"centroid_x", "centroid_x_cal"} & set(names):
+    if not set(GROUPS["centroid"]) & set(names):
         return
     size = present[-1] + 1 if len(present) else 1
     rows, columns = np.divmod(where, labels.shape[1])
