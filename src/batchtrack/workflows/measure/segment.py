@@ -91,8 +91,9 @@ def filter_image(image: np.ndarray, *, params: MeasureParameters) -> np.ndarray:
     """The image the threshold is applied to: ``params.filter`` (and ``smooth``) applied.
 
     Mean and median use ImageJ's circular kernel of radius r (offsets with dx² + dy² ≤
-    r² + 1) and repeat the edge pixels; on integer images the result is rounded to the
-    nearest grey level, as ImageJ does, so that a fixed threshold means the same thing.
+    r² + 1) and repeat the edge pixels. On integer images the filtered image (any filter) is
+    rounded to the nearest grey level of the image's type, as ImageJ does, so that a fixed
+    threshold means the same thing as in Fiji.
     """
     work = image
     radius = params.filter_radius
