@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["CONTACT_SHEET", "contact_sheet", "outline_overlay", "write_contact_sheet",
-           "write_overlay"]  # fmt: skip
+__all__ = ["CONTACT_SHEET", "PALETTE", "contact_sheet", "outline_overlay", "overlay_indices",
+           "write_contact_sheet", "write_overlay"]  # fmt: skip
 
 #: File name of a batch's contact sheet (beside ``summary.csv``).
 CONTACT_SHEET = "contact_sheet.png"
@@ -31,6 +31,49 @@ def _stretch(image: np.ndarray) -> np.ndarray:
         return table[image]
     scaled = (image.astype(np.float64) - low) * (255.0 / (high - low))
     return np.clip(scaled, 0, 255).astype(np.uint8)
+
+
+#: Colours of an overlay's palette: grey levels 0…253, then the outline and the numbers.
+_GREYS = 254
+PALETTE = np.concatenate([
+    np.repeat(np.round(np.arange(_GREYS) * 255 / (_GREYS - 1)).astype(np.uint8)[:, None], 3, 1),
+    np.array([_OUTLINE, _TEXT], np.uint8),
+])  # fmt: skip
+
+
+def overlay_indices(image: np.ndarray, labels: np.ndarray, *, numbers: bool = True) -> np.ndarray:
+    """:func:`outline_overlay` as indices into :data:`PALETTE` (one byte per pixel).
+
+    0…253 are grey levels of the contrast-stretched image, 254 the outlines, 255 the
+    numbers (drawn over a black shadow).
+    """
+    import cv2
+
+    picture = (_stretch(image).astype(np.uint16) * (_GREYS - 1) // 255).astype(np.uint8)
+    padded = np.pad(labels, 1, mode="edge")
+    border = labels != 0
+    border &= (
+        (padded[:-2, 1:-1] != labels) | (padded[2:, 1:-1] != labels)
+        | (padded[1:-1, :-2] != labels) | (padded[1:-1, 2:] != labels)
+    )  # fmt: skip
+    picture[border] = _GREYS
+    count = int(labels.max(initial=0))
+    if numbers and 0 < count <= 1000:
+        flat = labels.ravel()
+        where = np.flatnonzero(flat)
+        rows, cols = np.divmod(where, labels.shape[1])
+        n = np.bincount(flat[where], minlength=count + 1)
+        present = np.flatnonzero(n[1:]) + 1
+        cy = np.bincount(flat[where], rows, minlength=count + 1)[present] / n[present]
+        cx = np.bincount(flat[where], cols, minlength=count + 1)[present] / n[present]
+        scale = max(0.3, min(labels.shape) / 1500)
+        for label, x, y in zip(present.tolist(), cx.tolist(), cy.tolist()):
+            text = str(label)
+            (w, h), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+            origin = (round(x - w / 2), round(y + h / 2))
+            cv2.putText(picture, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, 0, 2)
+            cv2.putText(picture, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, _GREYS + 1, 1)
+    return picture
 
 
 def outline_overlay(image: np.ndarray, labels: np.ndarray, *, numbers: bool = True) -> np.ndarray:
@@ -57,45 +100,17 @@ def outline_overlay(image: np.ndarray, labels: np.ndarray, *, numbers: bool = Tr
     >>> picture.shape, picture[5, 10].tolist(), picture[0, 0].tolist()
     ((20, 20, 3), [255, 255, 0], [0, 0, 0])
     """
-    import cv2
-
-    grey = _stretch(image)
-    picture = np.repeat(grey[:, :, np.newaxis], 3, axis=2)
-    padded = np.pad(labels, 1, mode="edge")
-    border = labels != 0
-    border &= (
-        (padded[:-2, 1:-1] != labels) | (padded[2:, 1:-1] != labels)
-        | (padded[1:-1, :-2] != labels) | (padded[1:-1, 2:] != labels)
-    )  # fmt: skip
-    picture[border] = _OUTLINE
-    count = int(labels.max(initial=0))
-    if numbers and 0 < count <= 1000:
-        flat = labels.ravel()
-        where = np.flatnonzero(flat)
-        rows, cols = np.divmod(where, labels.shape[1])
-        n = np.bincount(flat[where], minlength=count + 1)
-        present = np.flatnonzero(n[1:]) + 1
-        cy = np.bincount(flat[where], rows, minlength=count + 1)[present] / n[present]
-        cx = np.bincount(flat[where], cols, minlength=count + 1)[present] / n[present]
-        scale = max(0.3, min(labels.shape) / 1500)
-        for label, x, y in zip(present.tolist(), cx.tolist(), cy.tolist()):
-            text = str(label)
-            (w, h), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
-            origin = (round(x - w / 2), round(y + h / 2))
-            cv2.putText(picture, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 2,
-                        cv2.LINE_AA)  # fmt: skip
-            cv2.putText(picture, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, _TEXT, 1,
-                        cv2.LINE_AA)  # fmt: skip
-    return picture
+    return PALETTE[overlay_indices(image, labels, numbers=numbers)]
 
 
 def write_overlay(path: Path, image: np.ndarray, labels: np.ndarray) -> Path:
-    """Save :func:`outline_overlay` as a PNG (fast compression)."""
-    import cv2
+    """Save :func:`outline_overlay` as a palette PNG (one byte per pixel, fast compression)."""
+    from PIL import Image
 
-    picture = outline_overlay(image, labels)
-    if not cv2.imwrite(str(path), picture[:, :, ::-1], [cv2.IMWRITE_PNG_COMPRESSION, 1]):
-        raise OSError(f"OpenCV could not write {path}")
+    indices = overlay_indices(image, labels)
+    picture = Image.frombytes("P", (indices.shape[1], indices.shape[0]), indices.tobytes())
+    picture.putpalette(PALETTE.ravel().tolist())
+    picture.save(path, format="PNG", compress_level=1)
     return path
 
 
