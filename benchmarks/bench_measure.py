@@ -102,7 +102,8 @@ def main() -> None:
         runs: dict[str, Callable[[Path], int]] = {"plain scikit-image loop": lambda out:
                                                   plain_loop(images, out)}  # fmt: skip
         for (backend, workers), executor in executors.items():
-            batchtrack_run(images[:4], root / "warm-up", executor, workers, MATCHED)
+            batchtrack_run(images[:4], root / f"warm-up-{backend}-{workers}", executor, workers,
+                           MATCHED)
             runs[f"batchtrack {backend} {workers}"] = (
                 lambda out, e=executor, w=workers: batchtrack_run(images, out, e, w, MATCHED))
         for workers in (1, 2):
