@@ -99,6 +99,9 @@ def main() -> None:
         opened = contextlib.ExitStack()
         executors = {(b, w): opened.enter_context(open_executor(b, workers=w))
                      for b in ("local", "dask") for w in (1, 2)}  # fmt: skip
+        # the workflow alone, in this process: no process round trip per image
+        executors = {("inprocess", 1): opened.enter_context(open_executor("inprocess")),
+                     **executors}  # fmt: skip
         runs: dict[str, Callable[[Path], int]] = {"plain scikit-image loop": lambda out:
                                                   plain_loop(images, out)}  # fmt: skip
         for (backend, workers), executor in executors.items():
