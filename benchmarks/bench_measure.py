@@ -1,27 +1,42 @@
-"""Throughput of the measure workflow: images per second, 1 worker vs every core, local and Dask.
+"""Wall time of ``batchtrack measure`` against a plain scikit-image loop over the same images.
 
 Generates N 16-bit 512×512 ImageJ TIFF images (about 25 ellipses each) in a temporary
-folder, then measures them with each backend (after a warm-up that starts the workers) and
-prints a table. Usage::
+folder. The plain loop is what the NEUBIAS *Batch processing* module's script does per image
+(read, Otsu, label, ``regionprops_table(label, area, centroid)``, save the label image and
+the table); batchtrack runs with the same segmentation (no hole filling, no size filter) and
+the same columns (``--columns area,centroid``), on 1 and 2 workers, locally and on Dask
+(executors started beforehand, as a running cluster is), including the batch tables written
+after the run. Runs alternate and the table shows medians. Usage::
 
-    python benchmarks/bench_measure.py            # 1000 images
-    python benchmarks/bench_measure.py --n 100    # quicker
+    python benchmarks/bench_measure.py                 # 200 images, 3 rounds
+    python benchmarks/bench_measure.py --n 50 --rounds 1
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import tifffile
+from skimage import filters, measure
 
-from batchtrack.batch.run import open_executor, run_stack
+from batchtrack.batch.run import after_batch, open_executor, run_stack
 from batchtrack.batch.stack import Stack
 from batchtrack.workflows.measure import MeasureParameters, synthetic_image
+
+#: The reference script's segmentation and columns, and batchtrack's rich default.
+MATCHED = MeasureParameters(fill_holes=False, min_size=0, columns="area,centroid",
+                            overlay=False)  # fmt: skip
+WITH_OVERLAY = MATCHED.model_copy(update={"overlay": True})
+RICH = MeasureParameters()
 
 
 def make_images(folder: Path, n: int, *, size: int = 512, seed: int = 0) -> list[Path]:
@@ -44,42 +59,86 @@ def make_images(folder: Path, n: int, *, size: int = 512, seed: int = 0) -> list
     return paths
 
 
-def run(images: list[Path], out: Path, backend: str, workers: int) -> tuple[float, int]:
-    """Seconds to measure ``images`` with a warmed-up executor, and objects found."""
-    with open_executor(backend, workers=workers) as executor:
-        warm = Stack(MeasureParameters(), workflow="measure", output=out / "warm-up")
-        warm.add(images[:workers])
-        run_stack(warm, executor=executor, workers=workers, force=True)
-        stack = Stack(MeasureParameters(), workflow="measure", output=out / "results")
-        stack.add(images)
-        started = time.perf_counter()
-        summary = run_stack(stack, executor=executor, workers=workers, force=True)
-        seconds = time.perf_counter() - started
+def plain_loop(images: list[Path], out: Path) -> int:
+    """The reference script: scikit-image on each image in turn; returns the objects found."""
+    out.mkdir(parents=True, exist_ok=True)
+    objects = 0
+    for path in images:
+        image = tifffile.imread(path)
+        labels = measure.label(image > filters.threshold_otsu(image))
+        tifffile.imwrite(out / f"{path.stem}_labels.tif", labels.astype(np.uint16))
+        props = measure.regionprops_table(labels, properties=("label", "area", "centroid"))
+        table = pd.DataFrame(props)
+        table.to_csv(out / f"{path.stem}.csv", index=False)
+        objects += len(table)
+    return objects
+
+
+def batchtrack_run(images: list[Path], out: Path, executor, workers: int,
+                   params: MeasureParameters) -> int:  # fmt: skip
+    """``batchtrack measure`` through the batch layer, batch tables included."""
+    stack = Stack(params, workflow="measure", output=out)
+    stack.add(images)
+    summary = run_stack(stack, executor=executor, workers=workers, force=True)
     if summary.failed:
         raise SystemExit(f"{summary.failed} images failed: {summary.entries[:3]}")
-    objects = sum(int(e.message.split()[0]) for e in stack)
-    return seconds, objects
+    after_batch(stack)
+    return sum(int(e.message.split()[0]) for e in stack)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=1000, help="images (default 1000)")
+    parser.add_argument("--n", type=int, default=200, help="images (default 200)")
     parser.add_argument("--size", type=int, default=512, help="image side [px] (default 512)")
+    parser.add_argument("--rounds", type=int, default=3, help="alternated rounds (default 3)")
+    parser.add_argument("--rich", action="store_true", help="also time the default columns")
     args = parser.parse_args()
-    cores = os.cpu_count() or 1
     with tempfile.TemporaryDirectory(prefix="bench-measure-") as tmp:
-        started = time.perf_counter()
-        images = make_images(Path(tmp) / "images", args.n, size=args.size)
-        made = time.perf_counter() - started
-        print(f"{args.n} images of {args.size}×{args.size} px written in {made:.1f} s; "
-              f"{cores} cores")  # fmt: skip
-        print(f"{'backend':<10}{'workers':>8}{'seconds':>10}{'images/s':>10}{'objects':>9}")
-        for backend in ("local", "dask"):
-            for workers in sorted({1, cores}):
-                out = Path(tmp) / f"{backend}-{workers}"
-                seconds, objects = run(images, out, backend, workers)
-                print(f"{backend:<10}{workers:>8}{seconds:>10.2f}{args.n / seconds:>10.1f}"
-                      f"{objects:>9}")  # fmt: skip
+        root = Path(tmp)
+        images = make_images(root / "images", args.n, size=args.size)
+        opened = contextlib.ExitStack()
+        executors = {(b, w): opened.enter_context(open_executor(b, workers=w))
+                     for b in ("local", "dask") for w in (1, 2)}  # fmt: skip
+        # the workflow alone, in this process: no process round trip per image
+        executors = {("inprocess", 1): opened.enter_context(open_executor("inprocess")),
+                     **executors}  # fmt: skip
+        runs: dict[str, Callable[[Path], int]] = {"plain scikit-image loop": lambda out:
+                                                  plain_loop(images, out)}  # fmt: skip
+        for (backend, workers), executor in executors.items():
+            batchtrack_run(images[:4], root / f"warm-up-{backend}-{workers}", executor, workers,
+                           MATCHED)
+            runs[f"batchtrack {backend} {workers}"] = (
+                lambda out, e=executor, w=workers: batchtrack_run(images, out, e, w, MATCHED))
+        for workers in (1, 2):
+            executor = executors[("local", workers)]
+            runs[f"  + overlays, local {workers}"] = (
+                lambda out, e=executor, w=workers: batchtrack_run(images, out, e, w,
+                                                                   WITH_OVERLAY))  # fmt: skip
+            if args.rich:
+                runs[f"  every column, local {workers}"] = (
+                    lambda out, e=executor, w=workers: batchtrack_run(images, out, e, w, RICH))
+        seconds: dict[str, list[float]] = {name: [] for name in runs}
+        load_before = os.getloadavg()[0]
+        objects: dict[str, int] = {}
+        try:
+            for round_ in range(args.rounds):
+                for k, (name, run) in enumerate(runs.items()):
+                    started = time.perf_counter()
+                    objects[name] = run(root / f"out-{round_}-{k}")
+                    seconds[name].append(time.perf_counter() - started)
+        finally:
+            opened.close()
+        base = statistics.median(seconds["plain scikit-image loop"])
+        load = os.getloadavg()[0]
+        print(f"{args.n} images of {args.size}×{args.size} px, median of {args.rounds} "
+              f"alternated rounds; load average {load_before:.1f} before, {load:.1f} after, "
+              f"{os.cpu_count()} cores")  # fmt: skip
+        print(f"| {'run':<30} | {'seconds':>8} | {'× plain':>7} | {'images/s':>8} | objects |")
+        print(f"|{'-' * 32}|{'-' * 10}|{'-' * 9}|{'-' * 10}|---------|")
+        for name, times in seconds.items():
+            median = statistics.median(times)
+            print(f"| {name:<30} | {median:>8.2f} | {median / base:>7.2f} | "
+                  f"{args.n / median:>8.1f} | {objects[name]:>7} |")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -135,7 +135,7 @@ def test_measure_through_batch_writes_the_combined_table(tmp_path: Path) -> None
     )
     assert result.exit_code == 0, result.output
     combined = (tmp_path / "out" / "measurements_all.csv").read_text().splitlines()
-    assert combined[0].startswith("image,") and len(combined) == 3  # comma-separated
+    assert combined[0].startswith("image,label,") and len(combined) == 3  # comma-separated
 
 
 def test_summary_dash_and_json_print_machine_readable_json(tmp_path: Path) -> None:

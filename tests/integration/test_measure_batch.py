@@ -34,6 +34,9 @@ from batchtrack.workflows.measure import (
     synthetic_image,
 )
 
+#: The NEUBIAS nuclei images (read-only, beside the repository; see their README).
+NEUBIAS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "neubias-nuclei"
+
 #: Per image: (x, y, a, b, angle) of its objects; image i has 2 + i % 3 objects.
 SHAPE = (160, 240)
 SLOTS = [(40, 40, 18, 18, 0), (120, 40, 25, 12, 30), (200, 40, 15, 15, 0),
@@ -171,7 +174,7 @@ def reference(images, tmp_path_factory) -> pd.DataFrame:
 
 
 def test_reference_counts_and_calibrated_areas(reference):
-    assert list(reference.columns) == ["image", *MEASURE_COLUMNS]
+    assert list(reference.columns) == ["image", *MEASURE_COLUMNS, "image_path", "label_path"]
     for i in range(N_IMAGES):
         rows = reference[reference["image"] == f"img{i}"]
         scale = PIXEL_SIZE**2 if i % 2 else 1.0
@@ -187,7 +190,10 @@ def test_backends_give_identical_results(backend, images, reference, scheduler_f
     stack.add([images])
     summary = _run(stack, backend, scheduler_for(backend))
     assert summary.counts["Done"] == N_IMAGES, summary.entries
-    pd.testing.assert_frame_equal(combine_measurements(tmp_path / "out"), reference)
+    combined = combine_measurements(tmp_path / "out")
+    assert combined["label_path"][0].startswith(str((tmp_path / "out").resolve()))
+    pd.testing.assert_frame_equal(combined.drop(columns="label_path"),
+                                  reference.drop(columns="label_path"))  # fmt: skip
     labels = sorted((tmp_path / "out").glob("*_labels.tif"))
     assert len(labels) == N_IMAGES
 
@@ -232,6 +238,9 @@ def test_cli_measure(images, tmp_path, monkeypatch):
     assert f"{N_IMAGES} images ({N_IMAGES} Done" in result.output
     combined = pd.read_csv(out / "measurements_all.csv")
     assert combined["image"].nunique() == N_IMAGES
+    summary = pd.read_csv(out / "summary.csv")
+    assert list(summary["image"]) == [f"img{i}" for i in range(N_IMAGES)]
+    assert (out / "contact_sheet.png").is_file() and (out / "img0_overlay.png").is_file()
     assert (combined["pixel_size"] == 2.0).all()  # --pixel-size overrides the files
     first = combined[combined["image"] == "img0"]
     expected = sorted(math.pi * a * b * 4 for _, _, a, b, _ in _objects(0))
@@ -293,3 +302,77 @@ def test_cli_measure_folders_table_in_their_common_parent(images, tmp_path):
     assert (tmp_path / "plates" / "a" / "Measurements" / "img0_labels.tif").is_file()
     combined = pd.read_csv(tmp_path / "plates" / "measurements_all.csv")
     assert sorted(combined["image"].unique()) == ["img0", "img1"]
+
+
+def test_cli_odd_folder(images, tmp_path):
+    """Same stems, a NaN image, a sub-folder: every image measured or explained."""
+    folder = tmp_path / "odd"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "img0.png").write_bytes((images / "img0.png").read_bytes())
+    (folder / "img0.tif").write_bytes((images / "img1.tif").read_bytes())
+    (folder / "sub" / "img2.png").write_bytes((images / "img2.png").read_bytes())
+    nan = synthetic_image(SHAPE, _objects(0), dtype="float32")
+    nan[:2, :2] = float("nan")
+    tifffile.imwrite(folder / "ratio.tif", nan)
+    runner = CliRunner()
+    result = runner.invoke(main, ["measure", str(folder), "--workers", "1"])
+    assert result.exit_code == 1  # the NaN image failed, the others were measured
+    output = " ".join(result.output.split())
+    assert "ratio.tif has 4 NaN and 0 infinite pixels of 38400 (the finite values span [" in output
+    assert "1 sub-folder(s) with images skipped (sub); add --recursive" in output
+    summary = pd.read_csv(folder / "Measurements" / "summary.csv")
+    assert list(summary["image"]) == ["img0_png", "img0_tif", "ratio"]
+    assert list(summary["objects"]) == [2, 3, 0]
+    assert summary["status"][2].startswith("error: ") and "[" in summary["status"][2]
+    again = runner.invoke(main, ["measure", str(folder), "--workers", "1", "--recursive",
+                                 "--columns", "area,centroid", "-q"])  # fmt: skip
+    assert again.exit_code == 1
+    assert (folder / "sub" / "Measurements" / "img2_measurements.csv").is_file()
+    table = pd.read_csv(folder / "measurements_all.csv")
+    assert sorted(table["image"].unique()) == ["img0_png", "img0_tif", "img2"]
+    assert "feret_max" not in table and "centroid_y_cal" in table
+
+
+@pytest.fixture(scope="module")
+def neubias(tmp_path_factory) -> Path:
+    """A writable copy of the NEUBIAS nuclei images."""
+    assert NEUBIAS.is_dir(), f"NEUBIAS images missing: {NEUBIAS} (shared/data beside the repo)"
+    folder = tmp_path_factory.mktemp("neubias")
+    for path in NEUBIAS.glob("*.tif"):
+        (folder / path.name).write_bytes(path.read_bytes())
+    return folder
+
+
+def test_neubias_reference_counts(neubias, tmp_path):
+    """The counts the NEUBIAS README gives for its batch script and its noisy-nuclei workflow."""
+    runner = CliRunner()
+    batch = ["measure", *(str(neubias / f"xy_8bit__mitocheck_incenp_t{t}.tif") for t in (1, 70)),
+             "--no-fill-holes", "--min-size", "0", "--columns", "area,centroid", "--workers",
+             "1", "-q", "--out", str(tmp_path / "batch")]  # fmt: skip
+    assert runner.invoke(main, batch).exit_code == 0
+    summary = pd.read_csv(tmp_path / "batch" / "summary.csv")
+    assert list(summary["objects"]) == [5, 8]
+    noisy = ["measure", *(str(neubias / f"xy_8bit__nuclei_noisy_{s}.tif") for s in ("small",
+             "large")), "--filter", "mean", "--filter-radius", "3", "--threshold", "25",
+             "--max-hole-size", "100", "--min-size", "100", "--clear-border",
+             "--connectivity", "4", "--workers", "1", "-q", "--out",
+             str(tmp_path / "noisy")]  # fmt: skip
+    assert runner.invoke(main, noisy).exit_code == 0
+    summary = pd.read_csv(tmp_path / "noisy" / "summary.csv")
+    assert list(summary["objects"]) == [5, 4]  # small, large
+    assert (summary["threshold"] == 25).all()
+    params = (tmp_path / "noisy" / "measure_params.toml").read_text()
+    for line in ("connectivity = 4", 'filter = "mean"', "max_hole_size = 100", "inclusive = false"):
+        assert line in params
+
+
+def test_neubias_perimeters_imagej_and_cellprofiler(neubias, tmp_path):
+    """The documented difference of the two perimeter estimators on the NEUBIAS objects."""
+    result = CliRunner().invoke(main, ["measure", str(neubias), "--columns", "perimeter,"
+                                       "perimeter_cellprofiler", "--no-overlay", "--workers",
+                                       "1", "-q", "--out", str(tmp_path)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(tmp_path / "measurements_all.csv")
+    ratio = table["perimeter_cellprofiler"] / table["perimeter"]
+    assert len(table) == 60
+    assert ratio.median() == pytest.approx(0.977, abs=0.005)

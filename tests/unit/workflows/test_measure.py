@@ -85,6 +85,8 @@ def test_pixel_size_scales_calibrated_columns():
     assert (microns["area_px"] == pixels["area_px"]).all()
     assert (microns["centroid_x"] == pixels["centroid_x"]).all()  # positions stay in pixels
     assert (microns["pixel_size"] == 0.25).all()
+    assert (microns["centroid_x_cal"] == (pixels["centroid_x"] + 0.5) * 0.25).all()
+    assert (microns["bbox_width_cal"] == pixels["bbox_width"] * 0.25).all()
     with pytest.raises(ParameterError, match="pixel_size"):
         measure_image(image, pixel_size=0)
 
@@ -152,6 +154,10 @@ def test_measure_image_rejects_stacks():
         ({"smooth": 1000}, "smooth"),
         ({"pixel_size": -0.1}, "pixel_size"),
         ({"minsize": 3}, "minsize"),
+        ({"connectivity": 6}, "connectivity"),
+        ({"filter": "bilateral"}, "filter"),
+        ({"columns": "area,volume"}, "volume"),
+        ({"channel": -2}, "channel"),
     ],
 )
 def test_parameters_are_validated(values, name):
@@ -231,7 +237,9 @@ def test_analyse_writes_labels_and_table(tmp_path):
     assert result["frames"] == 1 and "6 objects" in result["message"]
     table = pd.read_csv(out / "cells_measurements.csv")
     labels, pixel_size = read_image(out / "cells_labels.tif")
-    assert list(table.columns) == list(MEASURE_COLUMNS)
+    assert list(table.columns) == [*MEASURE_COLUMNS, "image_path", "label_path"]
+    assert (table["image_path"] == str(source.resolve())).all()
+    assert (table["label_path"] == "cells_labels.tif").all()
     assert labels.max() == len(table) == len(OBJECTS)
     assert pixel_size == pytest.approx(0.5)
     expected = sorted(math.pi * a * b * 0.25 for _, _, a, b, _ in OBJECTS)
@@ -251,7 +259,8 @@ def test_combine_measurements(tmp_path):
     assert combined["image"].value_counts().to_dict() == {"one": 2, "two": 4}
     listed = combine_measurements([tmp_path / "two_measurements.csv"])
     assert len(listed) == 4
-    assert list(combine_measurements([]).columns) == ["image", *MEASURE_COLUMNS]
+    assert list(combine_measurements([]).columns) == [
+        "image", *MEASURE_COLUMNS, "image_path", "label_path"]  # fmt: skip
 
 
 def test_registered_as_a_workflow():
