@@ -605,8 +605,19 @@ def _extension(name: str) -> str:
 
 
 def _visible_files(folder: Path) -> list[str]:
+    names = []
     with os.scandir(folder) as entries:
-        return [e.name for e in entries if not e.name.startswith(".") and e.is_file()]
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            try:
+                if entry.is_file():
+                    names.append(entry.name)
+            except OSError as error:  # a symbolic-link loop, a name too long
+                log.warning(
+                    "%s ignored: %s; remove or fix it", folder / entry.name, error.strerror or error
+                )
+    return names
 
 
 def _natural_key(name: str) -> tuple[tuple[str | int, ...], str]:
