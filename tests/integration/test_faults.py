@@ -553,3 +553,17 @@ def test_a_script_without_the_main_guard_gets_a_clear_message(tmp_path: Path) ->
                          timeout=180)  # fmt: skip
     assert "1 Error" in run.stdout
     assert 'put the code that runs the batch under `if __name__ == "__main__":`' in run.stdout
+
+
+def test_a_first_frame_of_another_size_is_skipped_not_the_others(tmp_path: Path) -> None:
+    import cv2
+    import numpy as np
+
+    movie = write_blob_sequence(tmp_path / "movie", 30)
+    assert cv2.imwrite(str(movie / "frame_0000.pgm"), np.full((50, 70), 200, np.uint8))
+    stack = Stack(BLOB_PARAMS)
+    (entry,) = stack.add([movie])
+    run_stack(stack, backend="inprocess")
+    assert entry.status is Status.DONE and "1 unreadable frames skipped" in entry.message
+    log = (result_dir_for(movie) / "log").read_text()
+    assert "frame 0 skipped: frame_0000.pgm: size 70x50 differs from the movie's 160x120" in log
