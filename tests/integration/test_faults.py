@@ -226,7 +226,8 @@ def test_a_signalled_batch_stops_its_workers_writes_its_summary_and_resumes(
     assert statuses["victim.slow"] == "Waiting"
     assert list(tmp_path.rglob("*.partial-*")) == []
 
-    (tmp_path / "data" / "victim.slow").write_bytes(b"now quick")  # .slow only sleeps once:
+    if sig is signal.SIGINT:
+        return  # the rerun is the same as after SIGTERM
     (tmp_path / "data" / "victim.pid").unlink()
     # the rerun resumes: finished entries are skipped
     rerun = subprocess.run(

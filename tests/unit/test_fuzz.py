@@ -20,7 +20,7 @@ from batchtrack.batch.manifest import load_manifest
 from batchtrack.errors import BatchtrackError
 from batchtrack.params import PARAMETER_NAMES, read_cfg
 
-EXAMPLES = int(os.environ.get("BATCHTRACK_FUZZ_EXAMPLES", "150"))
+EXAMPLES = int(os.environ.get("BATCHTRACK_FUZZ_EXAMPLES", "60"))
 FUZZ = settings(
     max_examples=EXAMPLES,
     deadline=None,

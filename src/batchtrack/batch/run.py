@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import BatchtrackError
 from ..io.publish import remove_stale_partials
 from ..workflows import get_workflow
-from .executors import BACKENDS, jobqueue_cluster, open_executor, worker_count
+from .executors import BACKENDS, LocalPool, jobqueue_cluster, open_executor, worker_count
 from .options import RunOptions
 from .shards import parse_shard, select_shard
 from .stack import Entry, Stack, Status
@@ -422,7 +422,7 @@ def _slots(executor: cf.Executor, workers: int | None) -> int:
     as they are handed to a worker's queue (so Running means running); one more elsewhere, so
     that no worker idles between two tasks."""
     count = worker_count(executor, workers)
-    return count if isinstance(executor, cf.ProcessPoolExecutor) else count + 1
+    return count if isinstance(executor, (cf.ProcessPoolExecutor, LocalPool)) else count + 1
 
 
 def run_stack(

@@ -12,21 +12,24 @@ import pytest
 from batchtrack.batch.executors import LocalPool, WorkerDied, open_executor
 
 
-def _listening(process: psutil.Process) -> set[str]:
+def _sockets(process: psutil.Process) -> set[tuple[str, int]]:
     return {
-        c.laddr.ip for c in process.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN
+        (c.laddr.ip, c.laddr.port)
+        for c in process.net_connections(kind="inet")
+        if c.status == psutil.CONN_LISTEN
     }
 
 
 def test_a_local_dask_cluster_and_its_dashboard_listen_on_loopback_only() -> None:
+    me = psutil.Process()
+    before = _sockets(me)  # what earlier tests of this process left listening
     with open_executor("dask", workers=1) as executor:
         client = executor._client  # type: ignore[attr-defined]
         assert client.dashboard_link.startswith("http://127.0.0.1:")
-        me = psutil.Process()
-        addresses = _listening(me)  # the scheduler and its dashboard run in this process
+        new = _sockets(me) - before  # the scheduler and its dashboard run in this process
         for child in me.children(recursive=True):  # the nanny and the worker
-            addresses |= _listening(child)
-    assert addresses == {"127.0.0.1"}
+            new |= _sockets(child)
+    assert new and {ip for ip, _ in new} == {"127.0.0.1"}
 
 
 def _pid() -> int:

@@ -6,6 +6,7 @@ built so that its job script can be checked; nothing is submitted.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -69,6 +70,7 @@ def test_a_jobqueue_cluster_refuses_clients_without_its_credentials(
 
 
 def test_security_can_be_turned_off_explicitly(sbatch_on_path, caplog) -> None:
+    caplog.set_level(logging.WARNING, logger="batchtrack")
     options = {"cores": 1, "memory": "1GB", "security": False, **LOCAL}
     with jobqueue_cluster("slurm", options) as cluster:
         assert cluster.scheduler_address.startswith("tcp://")
