@@ -100,3 +100,18 @@ def count_files(input_path: Path, output_dir: Path, params, progress=None) -> di
         raise ValueError(f"{input_path.name} is empty")
     (output_dir / f"{input_path.name}.size.txt").write_text(f"{size}\n{params.model_dump()}\n")
     return {"frames": 1, "message": f"{size} bytes"}
+
+
+def slow_files(input_path: Path, output_dir: Path, params, progress=None) -> dict:
+    """A user workflow (``batchdata:slow_files``) whose ``*.slow`` inputs take a minute.
+
+    Such an input first writes the worker's process id to ``<input>.pid`` (so that a test can
+    kill that worker while it runs); the others behave as :func:`count_files`.
+    """
+    import os
+    import time
+
+    if input_path.suffix == ".slow" and not os.environ.get("BATCHDATA_NO_SLEEP"):
+        input_path.with_suffix(".pid").write_text(str(os.getpid()))
+        time.sleep(60)
+    return count_files(input_path, output_dir, params, progress)

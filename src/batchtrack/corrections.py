@@ -29,7 +29,7 @@ from .errors import InputError
 from .io.edits import EDITS, ORIGINAL, read_edit_log, write_edit_log
 from .io.frames import VIDEO_EXTENSIONS, result_dir_for
 from .io.results import ResultWriter, read_tracking
-from .io.resume import MARKER, edits_hash, write_marker
+from .io.resume import MARKER, edits_hash
 from .params import Parameters, load_cfg
 from .plots import TrajectoryCanvas
 from .schema import ID, IMAGE_NUMBER, TRACKING_COLUMNS, X_BODY, Y_BODY
@@ -221,14 +221,14 @@ class EditSession:
                 elif item.is_file() and item.name not in _WRITTEN:
                     shutil.copy2(item, writer.partial / item.name)
             if marker is not None:
+                marker.pop("outputs", None)  # recorded anew by finish, for the edited files
                 marker["edits"] = edits_hash(writer.partial)
                 if marker["edits"] is None:
                     del marker["edits"]
-                write_marker(writer.partial / MARKER, marker)
             writer.close_tables()  # the analysis files are computed again from the edited rows
             frames = int(rows[:, IMAGE_NUMBER].max()) + 1 if len(rows) else 0
             write_analysis_files(writer.partial, params, calibration, n_frames=frames)
-            writer.finish(background, params)
+            writer.finish(background, params, marker=marker)
         self._original_file = folder / ORIGINAL
         self._saved = list(self.edits)
         return folder

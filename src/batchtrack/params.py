@@ -155,7 +155,7 @@ class ValidatedModel(BaseModel):
                 continue
             field = cls.model_fields.get(name)
             hint = f" ({field.description})" if field is not None and field.description else ""
-            problems[name] = f"{name} = {item.get('input')!r} is invalid: {item['msg']}{hint}"
+            problems[name] = f"{name} = {_shown(item.get('input'))} is invalid: {item['msg']}{hint}"
         return "; ".join(problems.values())
 
     @classmethod
@@ -605,6 +605,15 @@ def _allowed(name: str) -> str:
     return kind + span + unit + auto
 
 
+def _shown(value: Any, limit: int = 40) -> str:
+    """``repr(value)``, shortened to ``limit`` characters (a 400-digit integer, a deep list)."""
+    try:
+        text = repr(value)
+    except (RecursionError, ValueError):  # nesting too deep, an integer too long to print
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[: limit - 5] + "…" + text[-4:]
+
+
 def _explain(exc: ValidationError) -> str:
     problems = []
     for err in exc.errors():
@@ -618,7 +627,7 @@ def _explain(exc: ValidationError) -> str:
             known = ", ".join(PARAMETER_NAMES)
             problems.append(f"unknown parameter {name!r} ({hint}known: {known})")
         else:
-            problems.append(f"{name} = {err['input']!r} is invalid: must be {_allowed(name)}")
+            problems.append(f"{name} = {_shown(err['input'])} is invalid: must be {_allowed(name)}")
     return "; ".join(problems) + "."
 
 
@@ -646,6 +655,7 @@ def _scalar(text: str) -> Any:
 def _parse_lines(text: str, source: str) -> tuple[dict[str, Any], bool]:
     """Read ``name = value`` lines the way FastTrack does, tolerating its unquoted strings."""
     entries: dict[str, Any] = {}
+    lines: dict[str, int] = {}
     has_section = False
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
@@ -660,7 +670,14 @@ def _parse_lines(text: str, source: str) -> tuple[dict[str, Any], bool]:
                 f"{source} is not a FastTrack cfg.toml: line {number} ({raw!r}) is not "
                 "'name = value'. Fix that line, or save the parameters again."
             )
-        entries[name.strip()] = _scalar(value)
+        name = name.strip()
+        if name in lines:
+            raise ParameterError(
+                f"{source}: {name!r} is given twice (lines {lines[name]} and {number}). Fix: "
+                "keep the line with the value you mean."
+            )
+        lines[name] = number
+        entries[name] = _scalar(value)
     return entries, has_section
 
 
@@ -708,6 +725,11 @@ def read_cfg(
     except tomllib.TOMLDecodeError:
         logger.debug("%s is not valid TOML; reading it line by line", source)
         entries, has_section = _parse_lines(text, source)
+    except RecursionError:
+        raise ParameterError(
+            f"{source} is not a FastTrack cfg.toml: its arrays or tables are nested too deep. "
+            "Fix: give a cfg.toml written by FastTrack or batchtrack."
+        ) from None
     else:
         table = data.get("parameters")
         has_section = isinstance(table, dict)
@@ -725,14 +747,19 @@ def read_cfg(
             f"{source} holds no FastTrack parameters (no [parameters] table, no known name). "
             "Fix: give a cfg.toml written by FastTrack or batchtrack."
         )
-    for key in strays:
-        if unknown == "error":
-            raise ParameterError(
-                f"Unknown key {key!r} in {source}. Fix: remove it, or correct its name to one "
-                f"of: {', '.join(PARAMETER_NAMES)}."
-            )
-        if unknown == "warn":
-            logger.warning("Unknown key %r in %s ignored (not a FastTrack parameter)", key, source)
+    if strays and unknown == "error":
+        key = _shown(next(iter(strays)))
+        raise ParameterError(
+            f"Unknown key {key} in {source}. Fix: remove it, or correct its name to one "
+            f"of: {', '.join(PARAMETER_NAMES)}."
+        )
+    if strays and unknown == "warn":
+        names = ", ".join(_shown(key) for key in list(strays)[:5])
+        more = f" and {len(strays) - 5} more" if len(strays) > 5 else ""
+        logger.warning(
+            "Unknown key%s %s%s in %s ignored (not FastTrack parameters)",
+            "s" if len(strays) > 1 else "", names, more, source,
+        )  # fmt: skip
     return CfgFile(Parameters.from_mapping(values, source=source), extras, strays)
 
 

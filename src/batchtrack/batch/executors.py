@@ -11,16 +11,36 @@ from __future__ import annotations
 import concurrent.futures as cf
 import contextlib
 import ctypes
+import functools
+import itertools
 import logging
 import multiprocessing
+import multiprocessing.connection
 import os
+import queue
 import shutil
-from collections.abc import Iterator
+import signal
+import tempfile
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterator
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 from typing import Any
 
-from ..errors import ParameterError
+from ..errors import BatchtrackError, ParameterError
 
-__all__ = ["BACKENDS", "init_worker", "jobqueue_cluster", "open_executor", "worker_count"]
+__all__ = [
+    "BACKENDS",
+    "LocalPool",
+    "WorkerDied",
+    "client_security",
+    "init_worker",
+    "jobqueue_cluster",
+    "open_executor",
+    "worker_count",
+]
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +72,273 @@ def init_worker() -> None:
 
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt parameters (malloc.h)
+_PR_SET_PDEATHSIG = 1  # prctl option (linux/prctl.h)
+
+
+class WorkerDied(BatchtrackError):
+    """A local worker process died (killed, out of memory, crashed) while running a task."""
+
+
+def _die_with(parent: int) -> None:
+    """End this worker process when its parent dies: a parent-death signal and a watchdog.
+
+    The kernel sends SIGKILL when the thread that started this process ends (Linux
+    ``PR_SET_PDEATHSIG``); the watchdog thread covers the other systems and the window before
+    the signal was set, by checking once a second that the parent is still ours.
+    """
+    with contextlib.suppress(OSError, AttributeError):  # Linux only
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before the signal was set
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="batchtrack-watchdog", daemon=True).start()
+
+
+def _init_pool_worker(parent: int) -> None:
+    """Initializer of a :class:`LocalPool` worker process."""
+    # The coordinator handles Ctrl-C and SIGTERM (and kills its workers); a worker ignores
+    # them, so that a signal to the whole process group (the terminal's Ctrl-C, scancel,
+    # systemd) stops the run cleanly instead of failing the entries the workers were running.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    _die_with(parent)
+    init_worker()
+
+
+def _tracked_call(status: str, call: int, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+    """Run ``fn(*args)`` after noting, in this worker's status file, which call it runs."""
+    with open(os.path.join(status, str(os.getpid())), "w") as stream:
+        stream.write(str(call))
+    return fn(*args)
+
+
+def _death(exitcode: int) -> str:
+    if exitcode < 0:
+        with contextlib.suppress(ValueError):
+            return f"signal {-exitcode} ({signal.Signals(-exitcode).name})"
+        return f"signal {-exitcode}"
+    return f"exit code {exitcode}"
+
+
+_MAX_START_FAILURES = 3
+_STARTING = (
+    "the worker processes die as they start. In a script, put the code that runs the batch "
+    'under `if __name__ == "__main__":` (workers are started with spawn and import the '
+    "script again); otherwise see the workers' error above"
+)
+
+
+def _check_not_bootstrapping() -> None:
+    """Refuse to start a pool from a worker that is importing the main script (spawn)."""
+    if getattr(multiprocessing.current_process(), "_inheriting", False):
+        raise BatchtrackError(
+            "a batch was started while a worker process imports the main script: put the code "
+            'that runs the batch under `if __name__ == "__main__":` (workers are started with '
+            "spawn and import the script again)"
+        )
+
+
+class _Call(cf.Future):
+    """The caller's future of a :class:`LocalPool` task (it outlives a broken pool)."""
+
+    def __init__(self, call: int, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        super().__init__()
+        self.call, self.fn, self.args = call, fn, args
+        self.inner: cf.Future[Any] | None = None
+
+    def cancel(self) -> bool:
+        inner = self.inner
+        if inner is not None and not inner.cancel():
+            return False  # already inside a worker: it ends by itself
+        return super().cancel()
+
+    def running(self) -> bool:
+        """True while a worker runs the task (so that the coordinator shows it Running)."""
+        inner = self.inner
+        running = inner is not None and inner.running() and not self.done()
+        return running or super().running()
+
+
+class LocalPool(cf.Executor):
+    """Local worker processes (spawn) that survive the death of one of them.
+
+    When a worker dies (``kill -9``, the out-of-memory killer, a crashing decoder), the tasks
+    it was running fail with :class:`WorkerDied` ("worker process died: signal 9 (SIGKILL)"),
+    a new pool of processes is started and every other task in flight is resubmitted to it.
+    Workers end with their parent (:func:`_die_with`) and ignore SIGINT and SIGTERM (the
+    coordinator handles them: see :class:`batchtrack.batch.run.SignalStop`).
+
+    Parameters
+    ----------
+    workers : int
+        Worker processes.
+    """
+
+    def __init__(self, workers: int) -> None:
+        _check_not_bootstrapping()
+        self._max_workers = workers
+        self._status = tempfile.mkdtemp(prefix="batchtrack-workers-")
+        self._calls = itertools.count()
+        self._lock = threading.Lock()
+        self._requests: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
+        self._pool: cf.ProcessPoolExecutor | None = None
+        self._dead: dict[int, dict[int, str]] = {}  # pool generation -> {call: cause}
+        self._workers: dict[int, dict[int, Any]] = {}  # pool generation -> {pid: process}
+        self._generation = 0
+        self._start_failures = 0  # pools in a row whose workers died before any task
+        self._shutdown = False
+        # Every worker is started from this one thread, which lives as long as the pool: a
+        # worker's parent-death signal fires when the thread that started it ends.
+        self._thread = threading.Thread(target=self._submitter, name="batchtrack-pool")
+        self._thread.start()
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> cf.Future[Any]:
+        if kwargs:
+            raise TypeError("LocalPool.submit takes positional arguments only")
+        if self._shutdown:
+            raise RuntimeError("cannot submit to a LocalPool that was shut down")
+        future = _Call(next(self._calls), fn, args)
+        self._requests.put(future)
+        return future
+
+    def _new_pool(self) -> cf.ProcessPoolExecutor:
+        self._generation += 1
+        return cf.ProcessPoolExecutor(
+            max_workers=self._max_workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_pool_worker,
+            initargs=(os.getpid(),),
+        )
+
+    def _submitter(self) -> None:
+        while (future := self._requests.get()) is not None:
+            if future.cancelled():
+                continue
+            with self._lock:
+                if self._pool is None or getattr(self._pool, "_broken", False):
+                    if self._pool is not None:
+                        self._pool.shutdown(wait=False)
+                    self._pool = self._new_pool()
+                pool, generation = self._pool, self._generation
+            try:
+                inner = pool.submit(
+                    _tracked_call, self._status, future.call, future.fn, future.args
+                )
+            except BrokenProcessPool:
+                self._requests.put(future)  # the pool broke meanwhile: into the next one
+                continue
+            future.inner = inner
+            with self._lock:  # the pool forgets its processes once shut down: keep them
+                self._workers.setdefault(generation, {}).update(
+                    getattr(pool, "_processes", None) or {}
+                )
+            inner.add_done_callback(functools.partial(self._done, future, pool, generation))
+        with self._lock:
+            last = self._pool
+        if last is not None:
+            last.shutdown(wait=True)
+
+    def _done(
+        self, future: _Call, pool: cf.ProcessPoolExecutor, generation: int, inner: cf.Future[Any]
+    ) -> None:
+        if future.cancelled() or inner.cancelled():
+            future.cancel()
+            return
+        error = inner.exception()
+        if isinstance(error, BrokenProcessPool):
+            cause = self._causes(pool, generation).get(future.call)
+            if cause is None and self._start_failures >= _MAX_START_FAILURES:
+                cause = _STARTING  # the workers die as they start: resubmitting cannot help
+            if cause is None and not self._shutdown:
+                self._requests.put(future)  # lost with the pool, not the culprit: run again
+                return
+            if cause == _STARTING:
+                error = WorkerDied(cause)
+            else:
+                error = WorkerDied(f"worker process died: {cause or 'pool shut down'}")
+        if not future.set_running_or_notify_cancel():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(inner.result())
+
+    def _causes(self, pool: cf.ProcessPoolExecutor, generation: int) -> dict[int, str]:
+        """The calls that were running on the dead workers of a broken pool, with the cause.
+
+        Called when the pool reports itself broken, before it terminates its other workers:
+        the processes that have already exited are the ones that died.
+        """
+        with self._lock:
+            if generation in self._dead:
+                return self._dead[generation]
+            causes: dict[int, str] = {}
+            processes = {
+                **self._workers.pop(generation, {}),
+                **(getattr(pool, "_processes", None) or {}),
+            }
+            # A dead worker's sentinel is readable a moment before it can be reaped: wait for
+            # the exit code of those whose sentinel says they ended.
+            sentinels = [process.sentinel for process in processes.values()]
+            ended = set(multiprocessing.connection.wait(sentinels, 0))
+            survivors = []
+            for pid, process in processes.items():
+                if process.sentinel not in ended:
+                    survivors.append(process)
+                    continue
+                process.join(5)
+                cause = "cause unknown" if process.exitcode is None else _death(process.exitcode)
+                with contextlib.suppress(OSError, ValueError):
+                    call = int(Path(self._status, str(pid)).read_text())
+                    causes[call] = cause
+                    log.error("worker process %d died: %s", pid, cause)
+            # The broken pool stops its other workers with SIGTERM, which they ignore: kill them
+            # (their tasks are resubmitted to the new pool).
+            for process in survivors:
+                with contextlib.suppress(OSError, AttributeError):
+                    process.kill()
+            started = any(Path(self._status, str(pid)).exists() for pid in processes)
+            self._start_failures = 0 if started else self._start_failures + 1
+            self._dead[generation] = causes
+            return causes
+
+    def terminate(self) -> None:
+        """Kill every worker now (the tasks in flight are lost) and shut the pool down."""
+        with self._lock:
+            pool = self._pool
+        if pool is not None:
+            for process in list((getattr(pool, "_processes", None) or {}).values()):
+                with contextlib.suppress(OSError, AttributeError):
+                    process.kill()
+            for process in list((getattr(pool, "_processes", None) or {}).values()):
+                with contextlib.suppress(OSError, AttributeError, AssertionError):
+                    process.join(5)
+        self.shutdown(wait=True, cancel_futures=True)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        if cancel_futures:
+            with self._lock:
+                pool = self._pool
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
+        if not self._shutdown:
+            self._shutdown = True
+            self._requests.put(None)
+        if wait:
+            self._thread.join()
+            shutil.rmtree(self._status, ignore_errors=True)
+
+    def worker_pids(self) -> list[int]:
+        """Process ids of the current workers."""
+        with self._lock:
+            pool = self._pool
+        return list((getattr(pool, "_processes", None) or {}).keys()) if pool else []
 
 
 @contextlib.contextmanager
@@ -62,6 +349,7 @@ def open_executor(
     scheduler: str | None = None,
     jobqueue: str | None = None,
     jobqueue_options: dict | None = None,
+    tls: dict[str, str] | None = None,
 ) -> Iterator[cf.Executor]:
     """An executor for the chosen backend, shut down on exit.
 
@@ -76,7 +364,13 @@ def open_executor(
         Address of a running Dask scheduler (``tcp://host:8786``); implies ``dask``.
     jobqueue : {"slurm", "pbs", "sge", "lsf"}, optional
         Start a Dask cluster through dask-jobqueue with ``jobqueue_options``
-        (e.g. ``{"cores": 8, "memory": "16GB", "queue": "normal"}``).
+        (e.g. ``{"cores": 8, "memory": "16GB", "queue": "normal"}``); the cluster is secured
+        with TLS and temporary credentials unless the options say otherwise (see
+        :func:`jobqueue_cluster`).
+    tls : dict, optional
+        For a ``tls://`` scheduler: ``ca_file``, ``cert``, ``key`` (PEM files), as Dask's
+        ``--tls-ca-file``, ``--tls-cert``, ``--tls-key``; Dask's configuration
+        (``distributed.comm.tls``) otherwise.
     """
     if scheduler or jobqueue:
         backend = "dask"
@@ -86,21 +380,20 @@ def open_executor(
         with cf.ThreadPoolExecutor(max_workers=1) as executor:
             yield executor
     elif backend == "local":
-        context = multiprocessing.get_context("spawn")
-        with cf.ProcessPoolExecutor(
-            max_workers=workers or os.cpu_count() or 1,
-            mp_context=context,
-            initializer=init_worker,
-        ) as executor:
+        with LocalPool(workers or os.cpu_count() or 1) as executor:
             yield executor
     else:
-        with _dask_client(scheduler, jobqueue, jobqueue_options or {}, workers) as client:
+        with _dask_client(scheduler, jobqueue, jobqueue_options or {}, workers, tls) as client:
             yield client.get_executor(pure=False)
 
 
 @contextlib.contextmanager
 def _dask_client(
-    scheduler: str | None, jobqueue: str | None, options: dict, workers: int | None
+    scheduler: str | None,
+    jobqueue: str | None,
+    options: dict,
+    workers: int | None,
+    tls: dict[str, str] | None = None,
 ) -> Iterator:
     try:
         from distributed import Client
@@ -110,7 +403,7 @@ def _dask_client(
         ) from error
     if scheduler:
         try:
-            client = Client(scheduler, timeout="10s")
+            client = Client(scheduler, timeout="10s", security=client_security(scheduler, tls))
         except (OSError, TimeoutError) as error:
             raise ParameterError(
                 f"cannot reach the Dask scheduler at {scheduler} ({error}); check the address "
@@ -127,15 +420,19 @@ def _dask_client(
         return
     from distributed import LocalCluster
 
+    # Scheduler, workers and dashboard on the loopback interface only: nobody else on the
+    # network reaches a local cluster (Dask's default dashboard listens everywhere).
     with (
         LocalCluster(
             n_workers=workers or os.cpu_count(),
             threads_per_worker=1,
             processes=True,
-            dashboard_address=":0",
+            host="127.0.0.1",
+            dashboard_address="127.0.0.1:0",
         ) as cluster,
         Client(cluster) as client,
     ):
+        log.info("Dask dashboard: %s", client.dashboard_link)
         yield client
 
 
@@ -167,16 +464,91 @@ def jobqueue_cluster(kind: str, options: dict[str, Any]) -> Any:
             + " ".join(f"{key}=…" for key in missing)
             + " (e.g. cores=8 memory=16GB)"
         )
-    options = dict(options)
+    options = _secured(kind, dict(options))
     options.setdefault("processes", options["cores"])
-    options.setdefault("scheduler_options", {"dashboard_address": ":0"})
+    options.setdefault("scheduler_options", {"dashboard_address": "127.0.0.1:0"})
     try:
-        return cluster_class(**options)
+        cluster = cluster_class(**options)
     except (TypeError, ValueError) as error:
         raise ParameterError(
             f"{kind} cluster options {options} rejected: {error}; set them with --jobqueue-opt "
             "KEY=VALUE (e.g. cores=8 memory=16GB walltime=02:00:00)"
         ) from error
+    # dask-jobqueue keeps the workers' credential files open (deleted when closed): close
+    # them with the cluster, so that they do not outlive it.
+    credentials = [
+        getattr(cluster, name)
+        for name in ("_job_ca_file", "_job_cert", "_job_key")
+        if hasattr(cluster, name)
+    ]
+    weakref.finalize(cluster, _close_all, credentials)
+    return cluster
+
+
+def _close_all(files: list[Any]) -> None:
+    for stream in files:
+        with contextlib.suppress(OSError):
+            stream.close()
+
+
+def _secured(kind: str, options: dict[str, Any]) -> dict[str, Any]:
+    """Job-queue cluster options with TLS and temporary credentials unless told otherwise.
+
+    A plain ``tcp://`` scheduler on a shared login node lets anyone who finds its port run
+    code as you. By default the scheduler, the workers and this client authenticate each
+    other with a certificate made for this run (``Security.temporary()``), which
+    dask-jobqueue writes, readable by you only, to ``shared_temp_directory`` (default
+    ``~/.batchtrack/dask-tls``: it must be on a file system the compute nodes share).
+    ``security=false`` (``--jobqueue-opt security=false``) turns this off.
+    """
+    if options.get("security") is False:
+        log.warning("%s cluster without TLS: anyone who reaches its port can use it", kind)
+        options.pop("security")
+        return options
+    if "security" not in options:
+        from distributed.security import Security
+
+        try:
+            options["security"] = Security.temporary()
+        except ImportError as error:  # pragma: no cover - depends on the install
+            raise ParameterError(
+                "secured job-queue clusters need cryptography: pip install 'batchtrack[dask]'"
+            ) from error
+    if "shared_temp_directory" not in options:
+        folder = Path.home() / ".batchtrack" / "dask-tls"
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        options["shared_temp_directory"] = str(folder)
+    options.setdefault("protocol", "tls://")
+    return options
+
+
+def client_security(scheduler: str, tls: dict[str, str] | None) -> Any:
+    """The Dask ``Security`` of a client of ``scheduler`` (None: Dask's configuration).
+
+    Raises
+    ------
+    ParameterError
+        If certificate options are given for a scheduler that is not ``tls://``, or a file
+        is missing.
+    """
+    tls = {key: value for key, value in (tls or {}).items() if value}
+    if not tls:
+        return None
+    if not scheduler.startswith("tls://"):
+        raise ParameterError(
+            f"TLS certificates given for {scheduler}: use a tls:// scheduler address"
+        )
+    missing = [f"{key} {path}" for key, path in tls.items() if not Path(path).is_file()]
+    if missing:
+        raise ParameterError(f"TLS file not found: {', '.join(missing)}")
+    from distributed.security import Security
+
+    return Security(
+        tls_ca_file=tls.get("ca_file"),
+        tls_client_cert=tls.get("cert"),
+        tls_client_key=tls.get("key"),
+        require_encryption=True,
+    )
 
 
 def worker_count(executor: cf.Executor, workers: int | None) -> int:

@@ -35,6 +35,9 @@ class RunOptions(BaseModel):
         Run only entries k, k+N, k+2N… (1-based); ``"k/N"`` is accepted.
     chunk_size : int
         Frames per detection task: a long movie is split so that it uses every worker.
+    tls : dict
+        For a ``tls://`` scheduler: ``ca_file``, ``cert`` and ``key`` (PEM files, as Dask's
+        ``--tls-ca-file``, ``--tls-cert``, ``--tls-key``).
 
     Examples
     --------
@@ -56,6 +59,7 @@ class RunOptions(BaseModel):
     force: bool = False
     shard: tuple[int, int] | None = None
     chunk_size: int = Field(500, ge=1)
+    tls: dict[str, str] = Field(default_factory=dict)
 
     def __init__(self, **data: Any) -> None:
         try:
@@ -69,6 +73,14 @@ class RunOptions(BaseModel):
         from .shards import parse_shard
 
         return parse_shard(value) if isinstance(value, str) else value
+
+    @field_validator("tls")
+    @classmethod
+    def _check_tls(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - {"ca_file", "cert", "key"})
+        if unknown:
+            raise ValueError(f"unknown TLS option {', '.join(unknown)}: use ca_file, cert, key")
+        return value
 
     @property
     def executor_backend(self) -> str:

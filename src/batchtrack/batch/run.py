@@ -13,6 +13,7 @@ import enum
 import heapq
 import itertools
 import logging
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -21,8 +22,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BatchtrackError
+from ..io.publish import remove_stale_partials
 from ..workflows import get_workflow
-from .executors import BACKENDS, jobqueue_cluster, open_executor, worker_count
+from .executors import BACKENDS, LocalPool, jobqueue_cluster, open_executor, worker_count
 from .options import RunOptions
 from .shards import parse_shard, select_shard
 from .stack import Entry, Stack, Status
@@ -36,6 +38,7 @@ __all__ = [
     "SUMMARY_COLUMNS",
     "RunOptions",
     "RunSummary",
+    "SignalStop",
     "after_batch",
     "jobqueue_cluster",
     "open_executor",
@@ -79,6 +82,8 @@ class RunSummary:
     seconds: float
     frames: int
     entries: list[dict] = field(default_factory=list)
+    #: The signal that stopped the run (``"SIGTERM"``, ``"SIGINT"``), if one did.
+    interrupted: str | None = None
 
     @property
     def frames_per_second(self) -> float:
@@ -147,6 +152,7 @@ class _Coordinator:
         chunk_size: int,
         slots: int,
         cancel: threading.Event | None,
+        kill_on_cancel: bool = False,
     ) -> None:
         self.stack, self.executor = stack, executor
         self.force, self.chunk_size = force, chunk_size
@@ -156,6 +162,7 @@ class _Coordinator:
         self.slots, self.max_active = slots, slots + 1
         self.knows_start = getattr(executor, "_client", None) is None
         self.cancel = cancel or threading.Event()
+        self.kill_on_cancel = kill_on_cancel
         self.futures: dict[cf.Future[Any], tuple[_Task, _Running, int]] = {}
         self.backlog: list[_Queued] = []
         self._after: dict[_Task, Callable[[_Running, Any, int], None]] = {
@@ -294,7 +301,22 @@ class _Coordinator:
 
     def _cancel_all(self) -> None:
         """Drop what has not started; let the tasks inside a worker end, and keep the
-        results they publish (those entries are Done); the others go back to Waiting."""
+        results they publish (those entries are Done); the others go back to Waiting.
+
+        With ``kill_on_cancel`` (a signal), the running tasks are killed with their workers
+        instead, and their staging folders removed."""
+        terminate = getattr(self.executor, "terminate", None)
+        if self.kill_on_cancel and terminate is not None:
+            for future in self.futures:
+                future.cancel()
+            terminate()  # the running tasks die with their workers
+            self.futures.clear()
+            self.backlog.clear()
+            for state in list(self.running.values()):
+                _remove_partials(state.entry)
+                self.stack.set_progress(state.entry, 0, state.entry.total)
+                self._end(state, Status.WAITING, "cancelled")
+            return
         self.backlog.clear()
         started = [future for future in self.futures if not future.cancel()]
         cf.wait(started)
@@ -306,6 +328,73 @@ class _Coordinator:
         for state in list(self.running.values()):
             self.stack.set_progress(state.entry, 0, state.entry.total)
             self._end(state, Status.WAITING, "cancelled")
+
+
+def _remove_partials(entry: Entry) -> None:
+    """Remove the staging folders that the entry's stopped tasks left behind."""
+    if get_workflow(entry.workflow).chunked:
+        remove_stale_partials(entry.result_dir)
+    else:
+        remove_stale_partials(entry.result_dir / entry.path.name)
+
+
+class _SignalEvent(threading.Event):
+    """A cancel event that knows which signal set it."""
+
+    name: str | None = None
+
+
+class SignalStop:
+    """Turn SIGINT and SIGTERM into a stop of the run (used by the command line).
+
+    Inside ``with SignalStop() as stop:``, the first SIGINT or SIGTERM sets ``stop.event``
+    (give it to :func:`run_stack` as ``cancel`` with ``kill_on_cancel=True``) and records
+    the signal in ``stop.signum``; a second one raises KeyboardInterrupt. The previous
+    handlers are restored on exit. Outside the main thread it does nothing.
+
+    Examples
+    --------
+    >>> with SignalStop() as stop:
+    ...     pass
+    >>> stop.signum is None, stop.exit_code
+    (True, 0)
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.event = _SignalEvent()
+        self.signum: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    @property
+    def name(self) -> str | None:
+        """The signal's name (``SIGTERM``), or None."""
+        return None if self.signum is None else signal.Signals(self.signum).name
+
+    @property
+    def exit_code(self) -> int:
+        """128 + the signal's number (130 for SIGINT, 143 for SIGTERM), or 0."""
+        return 0 if self.signum is None else 128 + self.signum
+
+    def _handle(self, signum: int, _frame: Any) -> None:
+        if self.signum is not None:
+            raise KeyboardInterrupt
+        self.signum = signum
+        self.event.name = signal.Signals(signum).name
+        self.event.set()
+        log.warning("%s received: stopping the running tasks", signal.Signals(signum).name)
+
+    def __enter__(self) -> SignalStop:
+        if threading.current_thread() is threading.main_thread():
+            for sig in self.SIGNALS:
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous.clear()
 
 
 def _refuse_shared_result_dirs(stack: Stack, selected: list[Entry]) -> None:
@@ -334,7 +423,7 @@ def _slots(executor: cf.Executor, workers: int | None) -> int:
     as they are handed to a worker's queue (so Running means running); one more elsewhere, so
     that no worker idles between two tasks."""
     count = worker_count(executor, workers)
-    return count if isinstance(executor, cf.ProcessPoolExecutor) else count + 1
+    return count if isinstance(executor, (cf.ProcessPoolExecutor, LocalPool)) else count + 1
 
 
 #: Columns of a summary row (:attr:`RunSummary.entries`), all flat values.
@@ -370,6 +459,7 @@ def run_stack(
     *,
     executor: cf.Executor | None = None,
     cancel: threading.Event | None = None,
+    kill_on_cancel: bool = False,
     backend: str = "local",
     workers: int | None = None,
     scheduler: str | None = None,
@@ -389,6 +479,9 @@ def run_stack(
         Use this executor; otherwise one is opened from the options.
     cancel : threading.Event, optional
         Set it to stop: queued tasks are cancelled, running entries go back to Waiting.
+    kill_on_cancel : bool
+        On ``cancel``, also kill the tasks already running (the local workers are killed and
+        their partial results removed) instead of letting them finish.
     backend, workers, scheduler, force, shard, chunk_size
         See :class:`~batchtrack.batch.options.RunOptions`.
 
@@ -420,6 +513,7 @@ def run_stack(
                     scheduler=options.scheduler,
                     jobqueue=options.jobqueue,
                     jobqueue_options=options.jobqueue_options,
+                    tls=dict(options.tls),
                 )
             )
         coordinator = _Coordinator(
@@ -429,13 +523,17 @@ def run_stack(
             chunk_size=options.chunk_size,
             slots=_slots(executor, options.workers),
             cancel=cancel,
+            kill_on_cancel=kill_on_cancel,
         )
         coordinator.run(entries)
     counts = {str(status): 0 for status in Status}
     for entry in selected:
         counts[str(entry.status)] += 1
     rows = [_summary_row(e) for e in selected]
-    return RunSummary(counts, time.perf_counter() - started, coordinator.frames, rows)
+    summary = RunSummary(counts, time.perf_counter() - started, coordinator.frames, rows)
+    if coordinator.cancel.is_set() and isinstance(cancel, _SignalEvent):
+        summary.interrupted = cancel.name
+    return summary
 
 
 def after_batch(stack: Stack, path: str | Path | None = None) -> Path | None:

@@ -201,11 +201,20 @@ class Stack:
         """Add folders or video files; returns the new entries (errors included)."""
         added = []
         for raw in paths:
-            base = Path(raw).expanduser()
-            path = base / suffix if suffix else base
-            movies = self._workflow.find_inputs(path) if path.exists() else []
+            path = Path(raw) / suffix if suffix else Path(raw)
+            try:
+                path = path.expanduser()
+                movies = self._workflow.find_inputs(path) if path.exists() else []
+                reason = ""
+            except RuntimeError:  # ~user of no such user
+                movies, reason = [], f"{path}: no such user's home folder; write the path in full"
+            except OSError as error:  # name too long, symbolic-link loop, permission denied
+                movies = []
+                reason = f"{path}: {error.strerror or error}; check the path"
             if not movies:
-                if path.exists():
+                if reason:
+                    pass
+                elif path.exists():
                     what = self._workflow.input_label
                     reason = f"nothing to process in {path}: it holds no {what}"
                     reason += self._one_level_down(path)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,9 +30,11 @@ import numpy as np
 from pydantic import BaseModel
 
 from ..autoparams import AutoReport
+from ..errors import OutputError
 from ..io.edits import EDITS
-from ..io.publish import make_staging, publish_files
-from ..io.resume import MARKER, make_marker, marker_matches, write_marker
+from ..io.publish import make_staging, publish_files, remove_stale_partials
+from ..io.results import disk_full_message, is_disk_full
+from ..io.resume import MARKER, make_marker, marker_matches, record_outputs, write_marker
 from ..params import Parameters, parameters_hash
 from ..workflows import get_workflow
 from .executors import init_worker
@@ -101,6 +104,7 @@ def prepare_task(job: Job) -> Prepared:
 
     init_worker()
     path = Path(job.path)
+    remove_stale_partials(Path(job.output))  # left by killed runs, even if this one skips
     marker = make_marker(path, parameters_hash(job.params), _opt(job.background), "track")
     if job.arenas is not None:  # the arenas are part of what produced the result
         marker["arenas"] = _arenas_signature(job.arenas)
@@ -193,7 +197,8 @@ def analyse_task(workflow_name: str, job: Job) -> dict[str, Any]:
     input_path, output_dir = Path(job.path), Path(job.output)
     marker = make_marker(input_path, parameters_hash(job.params), None, workflow_name)
     marker_file = _marker_path(output_dir, input_path)
-    if not job.force and marker_matches(marker_file, marker):
+    remove_stale_partials(output_dir / input_path.name)
+    if not job.force and marker_matches(marker_file, marker, output_dir):
         return {"skipped": True}
     output_dir.mkdir(parents=True, exist_ok=True)
     staging = make_staging(output_dir / input_path.name)
@@ -202,8 +207,12 @@ def analyse_task(workflow_name: str, job: Job) -> dict[str, Any]:
         if not isinstance(params, workflow.params_model):
             params = workflow.params_model.model_validate(dict(params))
         result = workflow.analyse(input_path, staging, params, None) or {}
-        publish_files(staging, output_dir)
+        published = publish_files(staging, output_dir)
+    except (OSError, sqlite3.Error) as error:
+        if is_disk_full(error):
+            raise OutputError(disk_full_message(output_dir)) from error
+        raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    write_marker(marker_file, marker)
+    write_marker(marker_file, record_outputs(marker, output_dir, [p.name for p in published]))
     return {"frames": int(result.get("frames", 1)), "message": str(result.get("message", ""))}

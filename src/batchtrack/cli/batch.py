@@ -65,7 +65,16 @@ def _run_options(func):
             show_default=True,
             help="Where entries run.",
         ),
-        click.option("--scheduler", help="Dask scheduler address (tcp://host:8786)."),
+        click.option(
+            "--scheduler", help="Dask scheduler address (tcp://host:8786, tls://host:8786)."
+        ),
+        click.option(
+            "--tls-ca-file", type=click.Path(path_type=Path), help="CA certificate (tls://)."
+        ),
+        click.option(
+            "--tls-cert", type=click.Path(path_type=Path), help="Client certificate (tls://)."
+        ),
+        click.option("--tls-key", type=click.Path(path_type=Path), help="Client key (tls://)."),
         click.option(
             "--slurm",
             "jobqueue",
@@ -264,6 +273,7 @@ def _summary_json(summary) -> str:
         "frames": summary.frames,
         "frames_per_second": summary.frames_per_second,
         "entries": summary.entries,
+        "interrupted": summary.interrupted,
     }
     return json.dumps(document, indent=1)
 
@@ -298,38 +308,54 @@ def _run(
     summary_path,
     as_json,
     quiet,
+    tls_ca_file=None,
+    tls_cert=None,
+    tls_key=None,
 ) -> None:
-    from ..batch.run import RunOptions, after_batch, open_executor, run_stack
+    from ..batch.run import RunOptions, SignalStop, after_batch, open_executor, run_stack
 
     display = _display(stack, quiet)
-    try:
-        options = RunOptions(
-            backend=backend, workers=workers, scheduler=scheduler, jobqueue=jobqueue,
-            jobqueue_options=_plain_options(jobqueue_opt), force=force, shard=shard,
-            chunk_size=chunk_size,
-        )  # fmt: skip
-        with open_executor(
-            options.executor_backend,
-            workers=options.workers,
-            scheduler=options.scheduler,
-            jobqueue=options.jobqueue,
-            jobqueue_options=options.jobqueue_options,
-        ) as executor:
-            if display is not None:
-                display.start()
-            try:
-                summary = run_stack(stack, options, executor=executor)
-            finally:
+    with SignalStop() as stop:
+        try:
+            options = RunOptions(
+                backend=backend, workers=workers, scheduler=scheduler, jobqueue=jobqueue,
+                jobqueue_options=_plain_options(jobqueue_opt), force=force, shard=shard,
+                chunk_size=chunk_size, tls=_tls(tls_ca_file, tls_cert, tls_key),
+            )  # fmt: skip
+            with open_executor(
+                options.executor_backend,
+                workers=options.workers,
+                scheduler=options.scheduler,
+                jobqueue=options.jobqueue,
+                jobqueue_options=options.jobqueue_options,
+                tls=dict(options.tls),
+            ) as executor:
+                _show_dashboard(executor, quiet or as_json)
                 if display is not None:
-                    display.stop()
-    except BatchtrackError as error:
-        fail(error)
+                    display.start()
+                try:
+                    summary = run_stack(
+                        stack, options, executor=executor, cancel=stop.event, kill_on_cancel=True
+                    )
+                finally:
+                    if display is not None:
+                        display.stop()
+        except BatchtrackError as error:
+            fail(error)
     if as_json:
         click.echo(_summary_json(summary))
-    elif not quiet and str(summary_path) != "-":
+    elif (not quiet or stop.signum is not None) and str(summary_path) != "-":
         _summary_table(summary, stack)
     if summary_path is not None:
         _write_summary(summary, summary_path)
+    if stop.signum is not None:
+        unfinished = sum(1 for entry in stack if str(entry.status) == "Waiting")
+        click.echo(
+            f"interrupted by {stop.name}: {unfinished} entries not finished; run the same "
+            "command again to resume (finished entries are skipped)",
+            err=True,
+        )
+        raise SystemExit(stop.exit_code)
     try:
         table = after_batch(stack)
     except BatchtrackError as error:
@@ -340,6 +366,17 @@ def _run(
         _report(manifest, quiet or as_json)
     if summary.failed:
         raise SystemExit(1)
+
+
+def _tls(ca_file, cert, key) -> dict[str, str]:
+    given = {"ca_file": ca_file, "cert": cert, "key": key}
+    return {name: str(path) for name, path in given.items() if path is not None}
+
+
+def _show_dashboard(executor, quiet: bool) -> None:
+    client = getattr(executor, "_client", None)  # a Dask cluster's
+    if client is not None and not quiet:
+        click.echo(f"Dask dashboard: {client.dashboard_link}", err=True)
 
 
 @main.group(cls=_BatchGroup)
@@ -394,6 +431,9 @@ def batch_now(
 
 
 _RUN_KEYS = {
+    "tls_ca_file",
+    "tls_cert",
+    "tls_key",
     "workers",
     "backend",
     "scheduler",
@@ -526,11 +566,14 @@ def batch_run(manifest: Path, **options: Any) -> None:
 
     The summary is also written next to the manifest (<name>-summary.csv and .json).
     """
-    from ..batch.manifest import load_manifest
+    from ..batch.manifest import load_manifest, manifest_run_lock
 
     setup_logging(options["quiet"])
     try:
-        stack = load_manifest(manifest)
+        with manifest_run_lock(manifest, options["shard"]):
+            stack = load_manifest(manifest)
+            summary_path = options["summary_path"] or _summary_beside(manifest, options["shard"])
+            _run(stack, **{**options, "summary_path": summary_path})
     except BatchtrackError as error:
         fail(error)
     options["summary_path"] = options["summary_path"] or _summary_beside(manifest, options["shard"])

@@ -66,9 +66,14 @@ def track(
         TimeRemainingColumn,
     )
 
+    from ..batch.options import RunOptions
     from ..movie import track_movie
 
     setup_logging(quiet)
+    try:
+        RunOptions(workers=workers, chunk_size=chunk_size)  # the batch's rules: workers >= 1
+    except BatchtrackError as error:
+        fail(error)
     if workers > 1:
         if output is not None:
             fail(

@@ -390,7 +390,9 @@ class InteractivePanel(QWidget):
                 self._report(error)
                 return
             folder = future.result()
-            self.message.emit(f"cfg.toml and background.pgm saved in {folder}")
+            archived = getattr(self.preview, "archived", None)
+            note = f" (the finished result there was archived to {archived})" if archived else ""
+            self.message.emit(f"cfg.toml and background.pgm saved in {folder}{note}")
             self.saved.emit(folder)
 
     def _measuring_done(self) -> None:

@@ -75,6 +75,8 @@ class Preview:
         self.n_frames = self.source.n_frames
         self.shape = self.source.shape
         self._backgrounds: dict[tuple[int, int, int], np.ndarray] = {}
+        #: Where the last save moved a finished result it would have contradicted.
+        self.archived: Path | None = None
 
     @property
     def result_dir(self) -> Path:
@@ -137,12 +139,17 @@ class Preview:
     def save(self, params: Parameters) -> Path:
         """Write ``cfg.toml`` and ``background.pgm`` into the movie's result folder.
 
+        A folder that holds a finished result (``tracking.txt``) is archived first
+        (``Tracking_Result_Archive-…``, recorded in :attr:`archived`), so that a result's
+        ``cfg.toml`` always matches its ``tracking.txt``.
+
         Returns
         -------
         Path
             The folder, where the batch panel's autoload finds both files.
         """
         folder = self.result_dir
+        self.archived = _archive_finished(folder)
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as error:
@@ -157,3 +164,21 @@ class Preview:
 
     def close(self) -> None:
         self.source.close()
+
+
+def _archive_finished(folder: Path) -> Path | None:
+    """Move a finished result out of the way (as a new result would); None if there is none."""
+    from ..io.publish import archive_name, publish_lock
+
+    if not (folder / "tracking.txt").exists():
+        return None
+    try:
+        with publish_lock(folder):
+            target = archive_name(folder)
+            folder.rename(target)
+    except OSError as error:
+        raise OutputError(
+            f"cannot archive the finished result {folder} before saving the parameters: "
+            f"{error.strerror or error}; make the folder writable"
+        ) from error
+    return target

@@ -201,7 +201,7 @@ class FrameSource(ABC):
             return f"unsupported pixel type {image.dtype} (use 8- or 16-bit integer images)"
         if image.shape != self.shape:
             h, w = image.shape[:2]
-            return f"size {w}x{h} differs from the first frame's {self.shape[1]}x{self.shape[0]}"
+            return f"size {w}x{h} differs from the movie's {self.shape[1]}x{self.shape[0]}"
         return image
 
 
@@ -260,6 +260,25 @@ class ImageSequence(FrameSource):
                 f"{self.path}: none of its {len(self.files)} image files can be read "
                 f"(first: {Path(self.files[0]).name}); check that they are not damaged"
             )
+        self.shape = self._majority_shape(file)
+
+    def _majority_shape(self, first: str) -> tuple[int, int]:
+        """The frame size: the first readable frame's, unless the middle and last frames agree
+        on another one (a stray first frame then becomes an unreadable frame, with a warning,
+        instead of every other frame)."""
+        others: list[tuple[int, int]] = []
+        for file in {self.files[len(self.files) // 2], self.files[-1]} - {first}:
+            image = _imread(file, self._flag)
+            if image is not None and image.ndim in (2, 3):
+                others.append((image.shape[0], image.shape[1]))
+        if len(others) == 2 and others[0] == others[1] != self.shape:
+            h, w = self.shape
+            log.warning(
+                "%s: %s is %dx%d but the other frames are %dx%d: it is skipped",
+                self.path, Path(first).name, w, h, others[0][1], others[0][0],
+            )  # fmt: skip
+            return others[0]
+        return self.shape
 
     @property
     def n_frames(self) -> int:
@@ -307,11 +326,12 @@ class ImageSequence(FrameSource):
         file = self.files[k]
         image = _imread(file, self._flag)
         if image is None:
-            problem = (
-                "cannot be decoded (damaged or not an image)"
-                if os.path.exists(file)
-                else "is missing"
-            )
+            if not os.path.exists(file):
+                problem = "is missing"
+            elif not os.access(file, os.R_OK):
+                problem = "cannot be read (permission denied: make it readable)"
+            else:
+                problem = "cannot be decoded (damaged or not an image)"
             return f"{Path(file).name} {problem}"
         frame = self._to_grey(image)
         return frame if isinstance(frame, np.ndarray) else f"{Path(file).name}: {frame}"
@@ -617,8 +637,19 @@ def _extension(name: str) -> str:
 
 
 def _visible_files(folder: Path) -> list[str]:
+    names = []
     with os.scandir(folder) as entries:
-        return [e.name for e in entries if not e.name.startswith(".") and e.is_file()]
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            try:
+                if entry.is_file():
+                    names.append(entry.name)
+            except OSError as error:  # a symbolic-link loop, a name too long
+                log.warning(
+                    "%s ignored: %s; remove or fix it", folder / entry.name, error.strerror or error
+                )
+    return names
 
 
 def _natural_key(name: str) -> tuple[tuple[str | int, ...], str]:

@@ -1,9 +1,16 @@
 """Publishing results atomically, and archiving what they replace (never deleting it).
 
 Results are written into a hidden staging folder beside their destination
-(``.<name>.partial-<pid>``) and moved into place only when complete, so a crash or a kill never
-leaves a half-written result; staging folders of processes that no longer run are removed the
-next time a result is written beside them. Two ways to publish share this staging:
+(``.<name>.partial-<host>-<pid>``) and moved into place only when complete, so a crash or a kill
+never leaves a half-written result. Leftover staging folders are removed by
+:func:`remove_stale_partials`, which every run calls for every entry (skipped ones included):
+those of this host whose process no longer runs, and those of any host (or of an older
+version, without a host) untouched for :data:`STALE_AFTER` seconds.
+
+Publishing and archiving hold a lock file beside the destination (``.<name>.lock``, with
+``filelock``), so two runs publishing into the same place (a second run of a stack, two
+processes of a cluster) take turns: each publish is atomic, and archive names are unique.
+Two ways to publish share this staging:
 
 * :func:`publish_folder`: a whole result folder (tracking's ``Tracking_Result``) replaces the
   previous one, which is renamed ``<folder>_Archive-dd-Mon-yyyy-hh-mm-ss``;
@@ -16,14 +23,23 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+
+from filelock import FileLock
+
+from ..errors import OutputError
 
 __all__ = [
     "archive_name",
     "make_staging",
     "publish_files",
     "publish_folder",
+    "publish_lock",
     "remove_stale_partials",
     "staging_name",
 ]
@@ -32,6 +48,10 @@ log = logging.getLogger(__name__)
 
 _PARTIAL = ".partial-"
 _STAMP = "%d-%b-%Y-%H-%M-%S"
+_HOST = socket.gethostname().replace("/", "_") or "localhost"
+
+#: A staging folder of another host (or without a host) untouched this long is stale (s).
+STALE_AFTER = 6 * 3600
 
 
 def _unused(path: Path) -> Path:
@@ -53,8 +73,9 @@ def archive_name(folder: Path, when: datetime | None = None) -> Path:
 
 
 def staging_name(target: Path) -> Path:
-    """The hidden staging folder of this process for ``target``."""
-    return target.with_name(f".{target.name}{_PARTIAL}{os.getpid()}")
+    """The hidden staging folder of this process for ``target``:
+    ``.<name>.partial-<host>-<pid>``."""
+    return target.with_name(f".{target.name}{_PARTIAL}{_HOST}-{os.getpid()}")
 
 
 def _pid_alive(pid: int) -> bool:
@@ -67,12 +88,65 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _last_write(folder: Path) -> float:
+    """The latest modification time of a folder and of the files in it."""
+    latest = folder.stat().st_mtime
+    for item in folder.iterdir():
+        try:
+            latest = max(latest, item.stat().st_mtime)
+        except OSError:
+            continue
+    return latest
+
+
+def _is_stale(partial: Path, now: float) -> bool:
+    owner = partial.name.split(_PARTIAL, 1)[-1]
+    host, _, pid = owner.rpartition("-")
+    if host == _HOST and pid.isdigit():
+        return not _pid_alive(int(pid))
+    try:
+        return now - _last_write(partial) > STALE_AFTER
+    except OSError:
+        return False
+
+
 def remove_stale_partials(target: Path) -> None:
-    """Delete hidden staging copies of ``target`` left by processes that no longer run."""
-    for partial in target.parent.glob(f".{target.name}{_PARTIAL}*"):
-        pid = partial.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and not _pid_alive(int(pid)):
+    """Delete hidden staging copies of ``target`` that no running process will finish.
+
+    Those of this host whose process no longer runs; those of other hosts, or of an older
+    batchtrack (``.partial-<pid>``), when nothing in them changed for :data:`STALE_AFTER`.
+    """
+    now = time.time()
+    try:
+        partials = list(target.parent.glob(f".{target.name}{_PARTIAL}*"))
+    except OSError:
+        return
+    for partial in partials:
+        if partial.is_dir() and _is_stale(partial, now):
+            log.info("removing the stale staging folder %s", partial)
             shutil.rmtree(partial, ignore_errors=True)
+
+
+@contextmanager
+def publish_lock(target: Path, timeout: float = 600) -> Iterator[None]:
+    """Hold the lock of ``target`` (``.<name>.lock`` beside it) while publishing into it.
+
+    Raises
+    ------
+    OutputError
+        If the lock cannot be taken within ``timeout`` seconds, or its file not created.
+    """
+    from filelock import Timeout
+
+    lock = FileLock(target.with_name(f".{target.name}.lock"), timeout=timeout)
+    try:
+        with lock:
+            yield
+    except Timeout:
+        raise OutputError(
+            f"{target} is being published by another process for {timeout:.0f} s; check that "
+            "no other run is stuck there, then run again"
+        ) from None
 
 
 def make_staging(target: Path) -> Path:
@@ -92,27 +166,31 @@ def make_staging(target: Path) -> Path:
 
 
 def publish_folder(staging: Path, folder: Path) -> Path:
-    """Rename ``staging`` to ``folder``, archiving an existing ``folder`` first."""
-    if folder.exists():
-        target = archive_name(folder)
-        folder.rename(target)
-        log.info("previous result archived to %s", target)
-    staging.rename(folder)
+    """Rename ``staging`` to ``folder``, archiving an existing ``folder`` first (under the
+    folder's lock, so that concurrent publishes take turns)."""
+    with publish_lock(folder):
+        if folder.exists():
+            target = archive_name(folder)
+            folder.rename(target)
+            log.info("previous result archived to %s", target)
+        staging.rename(folder)
     return folder
 
 
 def publish_files(staging: Path, output_dir: Path) -> list[Path]:
-    """Move every file of ``staging`` into ``output_dir``, archiving files it replaces."""
+    """Move every file of ``staging`` into ``output_dir``, archiving files it replaces (under
+    the output folder's lock)."""
     archive = None
     published = []
-    for item in sorted(staging.iterdir()):
-        target = output_dir / item.name
-        if target.exists():
-            if archive is None:
-                stamp = datetime.now().strftime(_STAMP)
-                archive = _unused(output_dir / f"archive-{stamp}")
-                archive.mkdir()
-            shutil.move(str(target), archive / item.name)
-        os.replace(item, target)
-        published.append(target)
+    with publish_lock(output_dir):
+        for item in sorted(staging.iterdir()):
+            target = output_dir / item.name
+            if target.exists():
+                if archive is None:
+                    stamp = datetime.now().strftime(_STAMP)
+                    archive = _unused(output_dir / f"archive-{stamp}")
+                    archive.mkdir()
+                shutil.move(str(target), archive / item.name)
+            os.replace(item, target)
+            published.append(target)
     return published

@@ -8,6 +8,8 @@ kill therefore never leaves a half-written ``Tracking_Result``.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import logging
 import shutil
 import sqlite3
@@ -21,7 +23,7 @@ import numpy as np
 from ..errors import InputError, OutputError
 from ..schema import FEATURE_COLUMNS, N_FEATURES, TRACKING_COLUMNS
 from .publish import make_staging, publish_folder
-from .resume import MARKER, write_marker
+from .resume import MARKER, record_outputs, write_marker
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -30,7 +32,7 @@ if TYPE_CHECKING:
     from ..params import Parameters
     from .tables import RowStream, TrackTableWriter
 
-__all__ = ["ResultWriter", "TrackingText", "read_tracking"]
+__all__ = ["ResultWriter", "TrackingText", "disk_full_message", "is_disk_full", "read_tracking"]
 
 log = logging.getLogger(__name__)
 
@@ -109,18 +111,27 @@ class ResultWriter:
                 f"cannot write results in {self.folder.parent}: {error.strerror or error}; "
                 "make the folder writable or track a copy of the movie elsewhere"
             ) from error
-        self._text = open(self.partial / "tracking.txt", "w", encoding="ascii")
-        self._text.write("\t".join(TRACKING_COLUMNS) + "\n")
-        self._db = sqlite3.connect(self.partial / "tracking.db")
-        columns = ", ".join(f"{c} REAL" for c in FEATURE_COLUMNS)
-        self._db.execute(f"CREATE TABLE tracking ({columns}, imageNumber INTEGER, id INTEGER)")
-        self._db.execute("CREATE TABLE parameter (parameter TEXT, value REAL)")
-        self._insert = f"INSERT INTO tracking VALUES ({', '.join('?' * len(TRACKING_COLUMNS))})"
-        self._log = open(self.partial / "log", "w", encoding="utf-8")
+        try:
+            self._open()
+        except (OSError, sqlite3.Error) as error:
+            self.abort()
+            if is_disk_full(error):
+                raise OutputError(disk_full_message(self.folder.parent)) from error
+            raise
         self.n_rows = 0
         self._tables: TrackTableWriter | None = None
         if calibration is not None and speeds is not None:
             self._open_tables(calibration, speeds)
+
+    def _open(self) -> None:
+        self._text = open(self.partial / "tracking.txt", "w", encoding="ascii")
+        self._log = open(self.partial / "log", "w", encoding="utf-8")
+        self._db = sqlite3.connect(self.partial / "tracking.db")
+        self._text.write("\t".join(TRACKING_COLUMNS) + "\n")
+        columns = ", ".join(f"{c} REAL" for c in FEATURE_COLUMNS)
+        self._db.execute(f"CREATE TABLE tracking ({columns}, imageNumber INTEGER, id INTEGER)")
+        self._db.execute("CREATE TABLE parameter (parameter TEXT, value REAL)")
+        self._insert = f"INSERT INTO tracking VALUES ({', '.join('?' * len(TRACKING_COLUMNS))})"
 
     def _open_tables(self, calibration: Calibration, speeds: RowStream) -> None:
         """Stream the rows to ``tracking.parquet`` too (when pyarrow is installed)."""
@@ -153,8 +164,12 @@ class ResultWriter:
 
     def write_image(self, name: str, image: np.ndarray) -> None:
         """Add a picture (e.g. ``trajectories.png``) to the result folder."""
-        if not cv2.imwrite(str(self.partial / name), image):
-            raise OutputError(f"cannot write {self.partial / name}")
+        # Encoded in memory, then written by Python: a full disk raises ENOSPC (OpenCV's
+        # writers only return False, and print libpng's complaint on stderr).
+        ok, data = cv2.imencode(Path(name).suffix, image)
+        if not ok:
+            raise OutputError(f"cannot encode {name} for {self.folder}")
+        (self.partial / name).write_bytes(data.tobytes())
 
     def close_tables(self) -> None:
         """Complete ``tracking.parquet`` (before the analysis files are computed from it)."""
@@ -196,12 +211,21 @@ class ResultWriter:
         self.write_image("background.pgm", background)
         save_cfg(params, self.partial / "cfg.toml")
         if marker is not None:
-            write_marker(self.partial / MARKER, marker)
+            names = [item.name for item in self.partial.iterdir() if item.name != MARKER]
+            write_marker(self.partial / MARKER, record_outputs(marker, self.partial, names))
         return publish_folder(self.partial, self.folder)
 
     def abort(self) -> None:
-        """Discard the partial result; an existing result folder is left untouched."""
-        self._close()
+        """Discard the partial result; an existing result folder is left untouched.
+
+        Never raises: on a full disk, closing the files fails too, and the partial folder is
+        removed all the same.
+        """
+        for name in ("_text", "_log", "_db"):
+            stream = getattr(self, name, None)
+            if stream is not None:
+                with contextlib.suppress(OSError, sqlite3.Error):
+                    stream.close()
         shutil.rmtree(self.partial, ignore_errors=True)
 
     def _close(self) -> None:
@@ -215,9 +239,28 @@ class ResultWriter:
     def __enter__(self) -> ResultWriter:
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, _tb: object
+    ) -> None:
         if self.partial.exists():
             self.abort()
+        if error is not None and is_disk_full(error):
+            raise OutputError(disk_full_message(self.folder.parent)) from error
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """True for a write that failed because the disk (or the user's quota) is full."""
+    if isinstance(error, OSError):
+        return error.errno in (errno.ENOSPC, errno.EDQUOT)
+    return isinstance(error, sqlite3.Error) and "full" in str(error)
+
+
+def disk_full_message(folder: Path) -> str:
+    """The one-line error of a full disk under ``folder``."""
+    return (
+        f"disk full: cannot write results in {folder}; free some space there, or write the "
+        "results elsewhere (--out)"
+    )
 
 
 def read_tracking(path: str | Path) -> pd.DataFrame:

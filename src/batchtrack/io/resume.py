@@ -1,9 +1,18 @@
 """Resume markers: what produced a finished result, so that a rerun can skip it.
 
-A marker records the workflow, the parameter hash, the background's hash, the input's size and
-modification time, and batchtrack's version. Tracking saves it as ``batchtrack.json`` inside
-its result folder; the other workflows as ``.<input name>.batchtrack.json`` in their output
-folder. A rerun skips an entry whose saved marker equals the marker of its current inputs.
+A marker records the workflow, the parameter hash, the background's hash, a signature of the
+input and batchtrack's version, plus the size and content hash of every file the result
+published. Tracking saves it as ``batchtrack.json`` inside its result folder; the other
+workflows as ``.<input name>.batchtrack.json`` in their output folder.
+
+A rerun skips an entry only when both hold:
+
+* its saved marker was made from the same inputs: the same parameters, background and
+  version, and the same input files, each with the same name, size, modification time (ns)
+  and content hash (:func:`file_digest`: the whole file up to 1 MiB, sampled blocks beyond);
+* every output file the marker lists is still there with the recorded size and hash
+  (:func:`outputs_intact`), so a deleted or truncated ``tracking.txt`` or a deleted
+  ``tracking.db`` is redone.
 """
 
 from __future__ import annotations
@@ -11,46 +20,151 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import zlib
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..errors import InputError
 from .edits import EDITS
 
 __all__ = [
     "MARKER",
     "edits_hash",
+    "file_digest",
     "input_signature",
     "make_marker",
     "marker_matches",
+    "outputs_intact",
+    "record_outputs",
     "write_marker",
 ]
 
 #: File of a tracking result folder recording what produced it.
 MARKER = "batchtrack.json"
 
+#: Files up to this size (frames) are checksummed whole; larger ones (videos) by samples.
+WHOLE_FILE = 1 << 20
+#: Sampled blocks of a larger file: the first, the last, and evenly spaced ones between.
+SAMPLE_BLOCKS, SAMPLE_SIZE = 16, 64 << 10
 
-def _file_hash(path: Path | None) -> str:
+
+def _full_hash(path: Path | None) -> str:
+    """SHA-256 of a background image ("computed" without one).
+
+    Raises
+    ------
+    InputError
+        If the image is missing, a folder or unreadable (naming it and the fix).
+    """
     if path is None:
         return "computed"
     digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
+    try:
+        with open(path, "rb") as stream:
+            for block in iter(lambda: stream.read(1 << 20), b""):
+                digest.update(block)
+    except FileNotFoundError:
+        raise InputError(
+            f"background image {path} does not exist; give an existing image file, or none to "
+            "compute the background"
+        ) from None
+    except IsADirectoryError:
+        raise InputError(
+            f"background image {path} is a folder; give an image file (e.g. background.pgm)"
+        ) from None
+    except OSError as error:
+        raise InputError(
+            f"background image {path} cannot be read ({error.strerror or error}); make it "
+            "readable or give another image"
+        ) from None
     return digest.hexdigest()
 
 
+def file_digest(path: str | os.PathLike[str], size: int | None = None) -> str:
+    """A cheap content hash: a CRC-32 of the whole file up to 1 MiB (a frame), a BLAKE2b of
+    16 sampled 64 KiB blocks beyond (a video).
+
+    The blocks are the first, the last and 14 evenly spaced between, so that a re-encoded
+    or replaced video changes the digest while a 2 GB video costs 1 MiB of reading. A change
+    confined to bytes outside the samples of a large file keeps the digest: ``--force``
+    redoes such an entry. The checksum guards against accidents, not against an adversary.
+
+    Parameters
+    ----------
+    path : path-like
+        The file.
+    size : int, optional
+        Its size, when already known (saves a ``stat``).
+
+    Returns
+    -------
+    str
+        ``crc32:`` and 8 hexadecimal digits, or ``blake2b:`` and 32.
+
+    Examples
+    --------
+    >>> _ = Path("a.bin").write_bytes(b"x" * 100)
+    >>> file_digest("a.bin")
+    'crc32:5e0e5d8f'
+    """
+    with open(path, "rb") as stream:
+        size = os.fstat(stream.fileno()).st_size if size is None else size
+        if size <= WHOLE_FILE:
+            return f"crc32:{zlib.crc32(stream.read()):08x}"
+        digest = hashlib.blake2b(digest_size=16)
+        last = size - SAMPLE_SIZE
+        for k in range(SAMPLE_BLOCKS):
+            stream.seek(last * k // (SAMPLE_BLOCKS - 1))
+            digest.update(stream.read(SAMPLE_SIZE))
+    return f"blake2b:{digest.hexdigest()}"
+
+
+def _regular_files(folder: Path) -> list[os.DirEntry[str]]:
+    """The visible regular files of ``folder`` (symbolic links followed, broken ones left out;
+    hidden files, such as batchtrack's lock files, are not part of a movie)."""
+    files = []
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            try:
+                if entry.is_file():
+                    files.append(entry)
+            except OSError:  # a symbolic-link loop: not a frame (the reader reports it)
+                continue
+    return sorted(files, key=lambda entry: entry.name)
+
+
 def input_signature(path: Path) -> dict[str, Any]:
-    """Size and modification time of a movie (all frames of a sequence)."""
+    """What identifies a movie's content: every file's name, size, mtime and content hash.
+
+    Parameters
+    ----------
+    path : Path
+        An image-sequence folder (every visible regular file in it counts) or a single file.
+
+    Returns
+    -------
+    dict
+        ``files`` (count), ``bytes`` (total) and ``digest``: a SHA-256 over the sorted list
+        of (name, size, mtime in ns, :func:`file_digest`) of each file.
+    """
     if path.is_dir():
-        stats = [entry.stat() for entry in os.scandir(path) if entry.is_file()]
-        return {
-            "files": len(stats),
-            "bytes": sum(s.st_size for s in stats),
-            "mtime": max((s.st_mtime for s in stats), default=0.0),
-        }
-    stat = path.stat()
-    return {"files": 1, "bytes": stat.st_size, "mtime": stat.st_mtime}
+        items = [(entry.name, entry.stat()) for entry in _regular_files(path)]
+        folder = path
+    else:
+        items, folder = [(path.name, path.stat())], path.parent
+    digest = hashlib.sha256()
+    for name, stat in items:
+        content = file_digest(folder / name, stat.st_size)
+        digest.update(f"{name}\0{stat.st_size}\0{stat.st_mtime_ns}\0{content}\n".encode())
+    return {
+        "files": len(items),
+        "bytes": sum(stat.st_size for _, stat in items),
+        "digest": digest.hexdigest(),
+    }
 
 
 def make_marker(
@@ -60,7 +174,7 @@ def make_marker(
     return {
         "workflow": workflow,
         "params": params_hash,
-        "background": _file_hash(background),
+        "background": _full_hash(background),
         "input": input_signature(entry_path),
         "version": __version__,
     }
@@ -69,14 +183,54 @@ def make_marker(
 def edits_hash(folder: Path) -> str | None:
     """Hash of the folder's edit log ``edits.toml``, None if it has none."""
     path = folder / EDITS
-    return _file_hash(path) if path.is_file() else None
+    return _full_hash(path) if path.is_file() else None
 
 
-def marker_matches(marker_file: Path, marker: dict[str, Any]) -> bool:
-    """True if ``marker_file`` records a result made from exactly these inputs.
+def record_outputs(
+    marker: dict[str, Any], folder: Path, names: Iterable[str]
+) -> dict[str, Any]:
+    """``marker`` with the size and content hash of each output file ``folder / name``."""
+    outputs = {}
+    for name in sorted(names):
+        if not (folder / name).is_file():
+            continue  # a folder of results: not checked
+        size = (folder / name).stat().st_size
+        outputs[name] = {"bytes": size, "digest": file_digest(folder / name, size)}
+    return {**marker, "outputs": outputs}
+
+
+def outputs_intact(saved: dict[str, Any], folder: Path) -> bool:
+    """True if every output file a saved marker lists is in ``folder`` unchanged."""
+    outputs = saved.get("outputs")
+    if not isinstance(outputs, dict):
+        return False  # a marker of an older version: its outputs cannot be proven complete
+    try:
+        for name, record in outputs.items():
+            path = folder / name
+            size = path.stat().st_size
+            if size != record["bytes"] or file_digest(path, size) != record["digest"]:
+                return False
+    except (OSError, KeyError, TypeError):
+        return False
+    return True
+
+
+def marker_matches(
+    marker_file: Path, marker: dict[str, Any], outputs_dir: Path | None = None
+) -> bool:
+    """True if ``marker_file`` records a complete result made from exactly these inputs.
 
     A corrected result records the hash of its edit log under ``edits``; it matches only while
     the log beside it is the one its tables were saved with.
+
+    Parameters
+    ----------
+    marker_file : Path
+        The saved marker.
+    marker : dict
+        The marker of the current inputs (:func:`make_marker`).
+    outputs_dir : Path, optional
+        Where the outputs the marker lists are (default: the marker's folder).
     """
     try:
         saved = json.loads(marker_file.read_text())
@@ -85,7 +239,10 @@ def marker_matches(marker_file: Path, marker: dict[str, Any]) -> bool:
     if not isinstance(saved, dict):
         return False
     edits = saved.pop("edits", None)
-    return bool(saved == marker) and edits == edits_hash(marker_file.parent)
+    recorded = {key: value for key, value in saved.items() if key != "outputs"}
+    if recorded != marker or edits != edits_hash(marker_file.parent):
+        return False
+    return outputs_intact(saved, marker_file.parent if outputs_dir is None else outputs_dir)
 
 
 def write_marker(marker_file: Path, marker: dict[str, Any]) -> None:

@@ -142,7 +142,7 @@ def _user_workflow(name: str) -> Workflow:
     module_name, _, function_name = name.partition(":")
     try:
         function = getattr(importlib.import_module(module_name), function_name)
-    except (ImportError, AttributeError) as error:
+    except (ImportError, AttributeError, ValueError, TypeError) as error:  # "", "..x"
         raise ParameterError(
             f"workflow {name!r} cannot be loaded ({error}); give 'package.module:function' "
             "with the module importable (installed, or on PYTHONPATH)"
@@ -161,6 +161,8 @@ def _user_workflow(name: str) -> Workflow:
 def get_workflow(name: str) -> Workflow:
     """A registered workflow, or a user's function named ``package.module:function``."""
     _load_builtins()
+    if not isinstance(name, str):
+        raise ParameterError(f"a workflow is named by text, got {name!r}")
     if name in _REGISTRY:
         return _REGISTRY[name]
     if ":" in name:

@@ -6,6 +6,7 @@ built so that its job script can be checked; nothing is submitted.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -47,3 +48,30 @@ def test_missing_submit_command(tmp_path: Path, monkeypatch) -> None:
 def test_unknown_queue() -> None:
     with pytest.raises(ParameterError, match="unknown job queue"):
         jobqueue_cluster("condorx", {})
+
+
+def test_a_jobqueue_cluster_refuses_clients_without_its_credentials(
+    sbatch_on_path, tmp_path: Path
+) -> None:
+    from distributed import Client
+
+    options = {"cores": 1, "memory": "1GB", "shared_temp_directory": str(tmp_path), **LOCAL}
+    with jobqueue_cluster("slurm", options) as cluster:
+        address = cluster.scheduler_address
+        assert address.startswith("tls://127.0.0.1:")
+        script = cluster.job_script()  # the workers get the credentials, readable by us only
+        key = Path(script.split("--tls-key ")[1].split()[0])
+        assert key.parent == tmp_path and key.stat().st_mode & 0o077 == 0
+        with Client(cluster, timeout="10s") as client:  # batchtrack's own client gets in
+            assert client.scheduler_info()["address"] == address
+        for intruder in (address, address.replace("tls://", "tcp://")):
+            with pytest.raises((OSError, TimeoutError, TypeError)):
+                Client(intruder, timeout="3s")  # no certificate: refused
+
+
+def test_security_can_be_turned_off_explicitly(sbatch_on_path, caplog) -> None:
+    caplog.set_level(logging.WARNING, logger="batchtrack")
+    options = {"cores": 1, "memory": "1GB", "security": False, **LOCAL}
+    with jobqueue_cluster("slurm", options) as cluster:
+        assert cluster.scheduler_address.startswith("tcp://")
+    assert "without TLS" in caplog.text

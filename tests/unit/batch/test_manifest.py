@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -173,28 +174,30 @@ ENTRY = '[[entry]]\npath = "Run1/images"\n'
     [
         ("title = 'x'\n[[entry]\npath = 'a'\n", "not valid TOML"),
         ("[[entry]]\nbackground = 'bg.pgm'\n", "has no 'path'"),
-        ("[[entry]]\npath = ''\n", "empty 'path'"),
-        (ENTRY + "[entry.parameters]\nthersh = 60\n", "thersh"),
-        (ENTRY + "[entry.parameters]\nthresh = 600\n", "thresh"),
-        (ENTRY + "[entry.parameters]\nminArea = 300\nmaxArea = 200\n", "minArea"),
         ("[parameters]\nmaxTime = -1\n" + ENTRY, "maxTime"),
         ("workflow = 'nope'\n" + ENTRY, "unknown workflow 'nope'"),
         (ENTRY + "backgound = 'bg.pgm'\n", "backgound"),
         ("autolod = true\n" + ENTRY, "autolod"),
+        # the manifest-loader crashes of issue 17
+        ("workflow = 5\n", "workflow at the top level must be text, got 5"),
+        ("workflow = ':'\n", "workflow ':' cannot be loaded"),
+        ("workflow = '..x:f'\n", "workflow '..x:f' cannot be loaded"),
+        ("[workflow]\na = 1\n", "workflow at the top level must be text"),
+        ("entry = 5\n", "entry at the top level must be a list of tables, got 5"),
+        ("entry = ['a']\n", "each \\[\\[entry\\]\\] must be a table"),
+        ("output = 5\n", "output at the top level must be a path"),
+        ("unique_background = 5\n", "unique_background at the top level must be a path"),
+        ("parameters = 5\n", "parameters at the top level must be a table, got 5"),
+        ("autoload = 'yes'\n", "autoload at the top level must be true or false"),
+        ("title = 5\n", "title at the top level must be text"),
+        ("a = " + "[" * 3000 + "]" * 3000 + "\n", "nested too deep"),
     ],
     ids=[
-        "syntax",
-        "no path",
-        "empty path",
-        "unknown name",
-        "out of range",
-        "inconsistent",
-        "table",
-        "workflow",
-        "entry key",
-        "top key",
+        "syntax", "no path", "table", "workflow", "entry key", "top key", "workflow 5",
+        "workflow colon", "workflow relative", "workflow table", "entry 5", "entry text",
+        "output 5", "unique_background 5", "parameters 5", "autoload text", "title 5", "deep",
     ],
-)
+)  # fmt: skip
 def test_malformed_toml_raises_a_parameter_error(project: Path, text: str, match: str) -> None:
     path = project / "stack.toml"
     path.write_text(text)
@@ -206,20 +209,69 @@ def test_malformed_toml_raises_a_parameter_error(project: Path, text: str, match
 @pytest.mark.parametrize(
     ("text", "match"),
     [
+        ("[[entry]]\npath = ''\n", "empty 'path'"),
+        (ENTRY + "[entry.parameters]\nthersh = 60\n", "thersh"),
+        (ENTRY + "[entry.parameters]\nthresh = 600\n", "thresh"),
+        (ENTRY + "[entry.parameters]\nminArea = 300\nmaxArea = 200\n", "minArea"),
+        ("[[entry]]\npath = 5\n", "path of an \\[\\[entry\\]\\] must be a path"),
+        (ENTRY + "background = 5\n", "background of the \\[\\[entry\\]\\] 'Run1/images'"),
+        (ENTRY + "parameters = 5\n", "parameters of the .* must be a table"),
+        (ENTRY + "workflow = 5\n", "workflow of the .* must be text"),
+        (ENTRY + "output = [1]\n", "output of the .* must be a path"),
+        ("[[entry]]\npath = '~nosuchuser/x'\n", "no such user"),
+        ("[[entry]]\npath = '" + "x" * 300 + "'\n", "File name too long"),
+    ],
+    ids=[
+        "empty path", "unknown name", "out of range", "inconsistent", "path 5", "background 5",
+        "parameters 5", "workflow 5", "output list", "no such user", "long name",
+    ],
+)  # fmt: skip
+def test_a_bad_toml_entry_is_that_entrys_error(project: Path, text: str, match: str) -> None:
+    path = project / "stack.toml"
+    path.write_text(text + '[[entry]]\npath = "Run2/images"\n')
+    first, second = load_manifest(path).entries
+    assert first.status is Status.ERROR and re.search(match, first.message), first.message
+    assert second.status is Status.WAITING
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
         ("folder,thresh\nRun1/images,60\n", "'path' column"),
         ("", "'path' column"),
-        ("path,thresh\nRun1/images,60\nRun2/images,sixty\n", "line 3.*sixty"),
-        ("path,thresh\nRun1/images,600\n", "line 2.*thresh"),
         ("path,thersh\nRun1/images,60\n", "thersh"),
-        ("path,cfg\nRun1/images,nothere.toml\n", "nothere.toml"),
     ],
-    ids=["no path column", "empty", "not a number", "out of range", "unknown column", "cfg"],
+    ids=["no path column", "empty", "unknown column"],
 )
 def test_malformed_csv_raises_a_parameter_error(project: Path, text: str, match: str) -> None:
     path = project / "stack.csv"
     path.write_text(text)
     with pytest.raises(ParameterError, match=match):
         load_manifest(path)
+
+
+def test_a_non_utf8_csv_raises_a_parameter_error(project: Path) -> None:
+    path = project / "stack.csv"
+    path.write_bytes(b"path,thresh\n\xff\xfe,60\n")
+    with pytest.raises(ParameterError, match=r"stack\.csv is not UTF-8 text"):
+        load_manifest(path)
+
+
+@pytest.mark.parametrize(
+    ("row", "match"),
+    [
+        ("Run1/images,sixty,", "line 2.*sixty"),
+        ("Run1/images,600,", "line 2.*thresh"),
+        ("Run1/images,,nothere.toml", "line 2.*nothere.toml"),
+    ],
+    ids=["not a number", "out of range", "cfg"],
+)
+def test_a_bad_csv_row_is_that_entrys_error(project: Path, row: str, match: str) -> None:
+    path = project / "stack.csv"
+    path.write_text(f"path,thresh,cfg\n{row}\nRun2/images,60,\n")
+    first, second = load_manifest(path).entries
+    assert first.status is Status.ERROR and re.search(match, first.message), first.message
+    assert second.status is Status.WAITING
 
 
 def test_missing_manifest_raises_a_parameter_error(tmp_path: Path) -> None:

@@ -279,7 +279,7 @@ def test_frame_of_another_size_is_skipped(tmp_path: Path) -> None:
     assert [k for k, _ in movie.iter_frames()] == [0, 1, 3]
     assert movie.skipped[0][0] == 2
     assert f"{W}x{H + 2}" in movie.skipped[0][1] and "frame_000003.pgm" in movie.skipped[0][1]
-    with pytest.raises(InputError, match="differs from the first frame"):
+    with pytest.raises(InputError, match="differs from the movie"):
         movie.read(2)
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import socket
 import sqlite3
 from datetime import datetime
 from pathlib import Path
@@ -88,7 +89,7 @@ def test_failure_leaves_previous_result_untouched_and_no_partial(tmp_path: Path)
 
 
 def test_stale_partial_of_a_dead_process_is_cleaned(tmp_path: Path) -> None:
-    stale = tmp_path / ".Tracking_Result.partial-999999999"
+    stale = tmp_path / f".Tracking_Result.partial-{socket.gethostname()}-999999999"
     stale.mkdir()
     with ResultWriter(tmp_path / "Tracking_Result") as out:
         out.finish(np.zeros((2, 2), np.uint8), Parameters())
