@@ -573,11 +573,9 @@ def batch_run(manifest: Path, **options: Any) -> None:
         with manifest_run_lock(manifest, options["shard"]):
             stack = load_manifest(manifest)
             summary_path = options["summary_path"] or _summary_beside(manifest, options["shard"])
-            _run(stack, **{**options, "summary_path": summary_path})
+            _run(stack, manifest=manifest, **{**options, "summary_path": summary_path})
     except BatchtrackError as error:
         fail(error)
-    options["summary_path"] = options["summary_path"] or _summary_beside(manifest, options["shard"])
-    _run(stack, manifest=manifest, **options)
 
 
 def _report(manifest: Path, quiet: bool) -> None:
