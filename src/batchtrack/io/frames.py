@@ -70,6 +70,13 @@ _GOOD, _BAD, _END = "good", "bad", "end"
 # undecodable frames, whether seeks can be checked.
 _VIDEO_INDEX: dict[tuple[str, int, int], tuple[int, np.ndarray, frozenset[int], bool]] = {}
 _VIDEO_INDEX_SIZE = 16
+# Frame indices read from the container (see _container_index), by file identity; None when
+# the container has none or decoding proved it wrong in this process.
+_PTS_INDEX: dict[tuple[str, int, int], tuple[str, np.ndarray, np.ndarray] | None] = {}
+# Two timestamps (ms) closer than this are the same frame's.
+_SAME_TIME = 1e-6
+# Frames OpenCV's seek starts decoding before the frame asked for (cap_ffmpeg_impl.hpp).
+_OPENCV_SEEK_BACK = 16
 
 
 class FrameSource(ABC):
@@ -347,11 +354,21 @@ class VideoFile(FrameSource):
     count written in the header, which a truncated file gets wrong.
 
     Random access is exact: :meth:`read` and :meth:`iter_frames` return what sequential decoding
-    gives at that index. Frames a little ahead are reached by decoding forward; others by
-    seeking, which is kept only when the frame reached carries the timestamp that sequential
-    decoding recorded for that index; otherwise the video is decoded forward from its start.
-    Until the file has been decoded that far once (e.g. by :attr:`n_frames`), a jump far ahead
-    decodes forward, so ``iter_frames(start=...)`` on a fresh source costs ``start`` decodes.
+    gives at that index. When PyAV is installed, every frame's presentation timestamp and the
+    key frames are first read from the container by demultiplexing it (no decoding: a few ms
+    for thousands of frames; sorted timestamps are the presentation order, B-frames
+    included). Frame ``k`` is then reached by seeking with OpenCV (which decodes forward from
+    the key frame before it) and decoding forward, and the timestamp of *every* frame decoded
+    is checked against the index, as is the end of the stream when it is reached; the count is
+    the container's until then. A frame whose timestamp differs from the index's, an
+    undecodable frame or a stream longer or shorter than the index drops the index, and the
+    source goes on as without PyAV (a mismatch costs time, never a wrong frame).
+
+    Without a container index the frame count is counted by decoding the file once, seeks are
+    kept only when the frame reached carries the timestamp that sequential decoding recorded
+    for that index (otherwise the video is decoded forward from its start), and until the
+    file has been decoded that far once (e.g. by :attr:`n_frames`), a jump far ahead decodes
+    forward, so ``iter_frames(start=...)`` on a fresh source costs ``start`` decodes.
 
     Parameters
     ----------
@@ -375,10 +392,22 @@ class VideoFile(FrameSource):
         self._bad: set[int] = set()  # undecodable frames
         self._n: int | None = None
         self._seek_ok = True  # False once timestamps prove unable to check a seek
-        cached = _VIDEO_INDEX.get(self._identity())
+        # The container's index: timestamps (ms, presentation order) and key-frame positions.
+        self._pts: tuple[np.ndarray, np.ndarray] | None = None
+        self._end_checked = False  # the stream was seen to end right after the index's last
+        identity = self._identity()
+        cached = _VIDEO_INDEX.get(identity)
         if cached is not None:
             self._n, times, bad, self._seek_ok = cached
             self._times, self._bad = times.tolist(), set(bad)
+        else:
+            if identity not in _PTS_INDEX:
+                _PTS_INDEX[identity] = _container_index(self.path)
+                while len(_PTS_INDEX) > _VIDEO_INDEX_SIZE:
+                    del _PTS_INDEX[next(iter(_PTS_INDEX))]
+            found = _PTS_INDEX[identity]
+            if found is not None:
+                self._pts = found[1], found[2]
         k = 0
         while (status := self._grab_to(k)) == _BAD:
             k += 1
@@ -392,7 +421,10 @@ class VideoFile(FrameSource):
 
     @property
     def n_frames(self) -> int:
-        """Number of frames, up to the last decodable one (counted once by decoding the file)."""
+        """Number of frames, up to the last decodable one: the container's index's count (checked
+        when the end is reached), or counted once by decoding the file."""
+        if self._pts is not None:
+            return len(self._pts[0])
         if self._n is None:
             if self._cap is None:
                 self._open()
@@ -408,15 +440,26 @@ class VideoFile(FrameSource):
 
     @property
     def index(self) -> tuple | None:
-        """Frame count and timestamps, once counted: pass it to :func:`open_frames` in another
-        process so that its seeks are verified without decoding the video from the start."""
+        """The container's index, or the frame count and timestamps once counted: pass it to
+        :func:`open_frames` in another process so that its seeks are verified without
+        decoding the video from the start."""
+        if self._pts is not None:
+            return ("pts", *self._pts)
         return _VIDEO_INDEX.get(self._identity()) if self._n is not None else None
 
     @property
     def timestamps(self) -> np.ndarray | None:
         """Presentation time of each frame in seconds, as decoded (counts the frames first)."""
         n = self.n_frames
+        if self._pts is not None:
+            return self._pts[0][:n] / 1000.0
         return np.asarray(self._times[:n], np.float64) / 1000.0
+
+    @property
+    def key_frames(self) -> np.ndarray | None:
+        """Positions of the key frames (presentation order) when the container's index is
+        used, else None: chunks of frames that start at one decode least."""
+        return None if self._pts is None else self._pts[1]
 
     def read(self, k: int) -> np.ndarray:
         """Return frame `k`; see :meth:`FrameSource.read`."""
@@ -473,6 +516,10 @@ class VideoFile(FrameSource):
 
     def _grab_to(self, k: int) -> str:
         """Move to frame `k`: ``_GOOD`` (it is the last grabbed frame), ``_BAD`` or ``_END``."""
+        if self._pts is not None:
+            status = self._grab_indexed(k)
+            if status is not None:
+                return status
         if k in self._bad:
             return _BAD
         if self._n is not None and k >= self._n:
@@ -533,6 +580,90 @@ class VideoFile(FrameSource):
         self._open()
         return False
 
+    def _grab_indexed(self, k: int) -> str | None:
+        """:meth:`_grab_to` with the container's index; None once the index is dropped."""
+        assert self._pts is not None
+        times, keys = self._pts
+        n = len(times)
+        if k >= n:
+            return self._check_end()
+        if self._cap is None:
+            self._open()
+        if k == self._pos - 1:
+            return _GOOD
+        # OpenCV's seek decodes from the key frame before k - 16: worth it when that is ahead.
+        key = max(int(np.searchsorted(keys, k - _OPENCV_SEEK_BACK, "right")) - 1, 0)
+        ahead = int(keys[key]) > self._pos + _MAX_FORWARD_GRABS
+        if (k < self._pos or ahead) and not self._seek_indexed(k):
+            return None
+        while self._pos <= k:
+            if not self._step_indexed():
+                return None
+        return _GOOD
+
+    def _step_indexed(self) -> bool:
+        """Grab the next frame and check its timestamp; False (index dropped) on a mismatch."""
+        assert self._cap is not None and self._pts is not None
+        if not self._cap.grab():
+            self._drop_index(f"frame {self._pos} cannot be grabbed")
+            return False
+        found = self._locate(self._cap.get(cv2.CAP_PROP_POS_MSEC))
+        if found != self._pos:
+            self._drop_index(f"frame {self._pos} decodes with the timestamp of frame {found}")
+            return False
+        self._pos += 1
+        return True
+
+    def _seek_indexed(self, k: int) -> bool:
+        """Seek to a frame at or before `k`, found by its timestamp; False if the index is
+        dropped. Decoding forward from there reaches `k`."""
+        assert self._cap is not None
+        target = k
+        for _ in range(3):
+            self._cap.set(cv2.CAP_PROP_POS_FRAMES, target)
+            grabbed = self._cap.grab()
+            landed = self._locate(self._cap.get(cv2.CAP_PROP_POS_MSEC)) if grabbed else None
+            if landed is None:
+                self._drop_index(f"seeking to frame {target} lands on no frame of the index")
+                return False
+            if landed <= k:
+                self._pos = landed + 1
+                return True
+            target -= 2 * (landed - k) + _OPENCV_SEEK_BACK
+            if target <= 0:
+                break
+        self._open()  # the seeks overshoot: decode forward from the start
+        return True
+
+    def _check_end(self) -> str | None:
+        """``_END`` once the stream is seen to end right after the index's last frame."""
+        assert self._pts is not None
+        if not self._end_checked:
+            last = len(self._pts[0]) - 1
+            if self._pos != last + 1 and self._grab_indexed(last) is None:
+                return None
+            assert self._cap is not None
+            if self._cap.grab():
+                self._drop_index(f"the stream goes on after frame {last}")
+                return None
+            self._end_checked = True
+            self.close()
+        return _END
+
+    def _locate(self, t: float) -> int | None:
+        """Position in the index of the frame with timestamp `t` (ms), or None."""
+        assert self._pts is not None
+        times = self._pts[0]
+        i = int(np.searchsorted(times, t - _SAME_TIME))
+        return i if i < len(times) and abs(times[i] - t) <= _SAME_TIME else None
+
+    def _drop_index(self, why: str) -> None:
+        """Forget the container's index (in this process) and start again without it."""
+        log.info("%s: container index dropped (%s); frames are counted by decoding", self.path, why)
+        self._pts = None
+        _PTS_INDEX[self._identity()] = None
+        self._open()
+
     def _retrieve(self) -> np.ndarray | str:
         assert self._cap is not None
         ok, image = self._cap.retrieve()
@@ -585,8 +716,52 @@ def open_frames(path: str | os.PathLike[str], *, index: tuple | None = None) -> 
             f"{path}: is a single image; pass the folder holding the image sequence ({path.parent})"
         )
     if index is not None:
-        _VIDEO_INDEX[(str(path.resolve()), path.stat().st_size, path.stat().st_mtime_ns)] = index
+        identity = (str(path.resolve()), path.stat().st_size, path.stat().st_mtime_ns)
+        if index[0] == "pts":
+            _PTS_INDEX.setdefault(identity, index)
+        else:
+            _VIDEO_INDEX[identity] = index
     return VideoFile(path)
+
+
+def _container_index(path: Path) -> tuple[str, np.ndarray, np.ndarray] | None:
+    """Every frame's timestamp and the key frames, read from the container without decoding.
+
+    Returns ``("pts", times, keys)``: ``times`` (float64, ms, increasing) is what OpenCV's
+    ``CAP_PROP_POS_MSEC`` reports for each frame in presentation order, ``(pts - start_time)
+    * time_base * 1000`` computed as OpenCV computes it; ``keys`` (int64) the positions of
+    the key frames in that order. None when PyAV is missing, the file does not demultiplex,
+    or a packet has no timestamp or shares one (the index could not tell frames apart).
+    """
+    try:
+        import av
+    except ImportError:
+        return None
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                return None
+            stream = container.streams.video[0]
+            pts, key_pts = [], []
+            for packet in container.demux(stream):
+                if packet.size == 0 or packet.is_discard:
+                    continue
+                if packet.pts is None:
+                    return None
+                pts.append(packet.pts)
+                if packet.is_keyframe:
+                    key_pts.append(packet.pts)
+            start, base = stream.start_time, stream.time_base
+    except (av.FFmpegError, OSError, ValueError):
+        return None
+    if not pts or not key_pts or start is None or base is None:
+        return None
+    order = np.sort(np.asarray(pts, np.int64))
+    if np.any(np.diff(order) <= 0):
+        return None
+    times = (order - start).astype(np.float64) * (base.numerator / base.denominator) * 1000.0
+    keys = np.searchsorted(order, np.sort(np.asarray(key_pts, np.int64))).astype(np.int64)
+    return "pts", times, keys
 
 
 def result_dir_for(path: str | os.PathLike[str]) -> Path:
