@@ -29,12 +29,33 @@ def test_workers_give_the_same_result_as_one_process(tmp_path: Path) -> None:
     assert len(list(tmp_path.glob("movie/Tracking_Result_Archive-*"))) == 1  # first run kept
 
 
-def test_workers_with_output_is_refused(tmp_path: Path) -> None:
-    movie = write_sequence(make_movie(10, 2, shape=(100, 100), seed=1), tmp_path / "movie")
-    result = CliRunner().invoke(
-        main, ["track", str(movie), "--workers", "2", "--output", str(tmp_path / "out")]
-    )
-    assert result.exit_code == 1 and "--output works with one worker" in result.stderr
+def test_workers_write_to_output_too(tmp_path: Path) -> None:
+    movie = write_sequence(make_movie(60, 3, shape=(120, 120), seed=1), tmp_path / "movie")
+    one = CliRunner().invoke(main, ["track", str(movie), *FLAGS, "-q", "--workers", "1"])
+    assert one.exit_code == 0, one.output
+    out = tmp_path / "out"
+    many = CliRunner().invoke(
+        main,
+        ["track", str(movie), *FLAGS, "-q", "--workers", "2", "--chunk-size", "25",
+         "--output", str(out)],
+    )  # fmt: skip
+    assert many.exit_code == 0, many.output
+    expected = (movie / "Tracking_Result" / "tracking.txt").read_text()
+    assert (out / "tracking.txt").read_text() == expected
+    assert (out / "batchtrack.json").is_file()
+
+
+def test_default_workers_one_process_for_a_short_movie(tmp_path: Path) -> None:
+    movie = write_sequence(make_movie(30, 3, shape=(120, 120), seed=3), tmp_path / "movie")
+    result = CliRunner().invoke(main, ["track", str(movie), *FLAGS])
+    assert result.exit_code == 0, result.output
+    assert "1 worker)" in result.output
+
+
+def test_workers_must_be_positive(tmp_path: Path) -> None:
+    movie = write_sequence(make_movie(5, 2, shape=(100, 100), seed=1), tmp_path / "movie")
+    result = CliRunner().invoke(main, ["track", str(movie), "--workers", "0"])
+    assert result.exit_code == 2 and "--workers" in result.output
 
 
 def test_a_tracked_movie_has_its_marker_and_a_batch_skips_it(tmp_path: Path) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -16,6 +18,9 @@ from . import (
     progress_console,
     setup_logging,
 )
+
+if TYPE_CHECKING:
+    from ..movie import Progress
 
 
 @main.command()
@@ -32,10 +37,11 @@ from . import (
 )
 @click.option(
     "--workers",
-    type=int,
-    default=1,
-    show_default=True,
-    help="Split the movie into chunks of frames detected by this many processes.",
+    type=click.IntRange(min=1),
+    metavar="INTEGER",
+    default=None,
+    help="Processes detecting chunks of frames (default: every core for a movie long enough "
+    "to gain from it, one process for a short one; 1: this process only).",
 )
 @click.option(
     "--chunk-size", type=int, default=500, show_default=True, help="Frames per chunk (--workers)."
@@ -48,7 +54,7 @@ def track(
     background: Path | None,
     arenas: str | None,
     output: Path | None,
-    workers: int,
+    workers: int | None,
     chunk_size: int,
     quiet: bool,
     **flags: Any,
@@ -58,53 +64,27 @@ def track(
     Results go to PATH/Tracking_Result (sequence) or Tracking_Result_<name> beside a video;
     an existing result folder is archived, never overwritten.
     """
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-
     from ..batch.options import RunOptions
-    from ..movie import track_movie
 
     setup_logging(quiet)
     try:
         RunOptions(workers=workers, chunk_size=chunk_size)  # the batch's rules: workers >= 1
     except BatchtrackError as error:
         fail(error)
-    if workers > 1:
-        if output is not None:
-            fail(
-                "--output works with one worker; with --workers the result goes to the "
-                "movie's Tracking_Result folder"
-            )
-        _track_in_chunks(path, cfg, background, arenas, workers, chunk_size, quiet, flags)
-        return
     try:
         params = tracking_parameters(flags, cfg=cfg)
-        if quiet:
-            summary, _ = track_movie(
-                path, params, background=background, output=output, arenas=arenas
-            )
-        else:
-            columns = (
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeRemainingColumn(),
-            )
-            with Progress(
-                *columns,
-                transient=True,
-                console=progress_console(),
-                disable=progress_console() is None,
-            ) as bar:
-                task = bar.add_task(f"tracking {path.name}", total=None)
+        if workers is None:
+            workers = _default_workers(path)
+        with _progress_bar(path, quiet) as progress:
+            if workers > 1:
+                from ..batch.chunked import track_chunked
 
-                def progress(done: int, total: int) -> None:
-                    bar.update(task, completed=done, total=total)
+                summary = track_chunked(
+                    path, params, workers=workers, background=background, output=output,
+                    chunk_size=chunk_size, progress=progress, arenas=arenas,
+                )  # fmt: skip
+            else:
+                from ..movie import track_movie
 
                 summary, _ = track_movie(
                     path, params, background=background, output=output, progress=progress,
@@ -118,45 +98,45 @@ def track(
             for line in summary.auto.lines():
                 click.echo(f"  {line}")
         rate = summary.n_frames / summary.seconds if summary.seconds else float("nan")
+        plural = "s" if workers > 1 else ""
         click.echo(
             f"{summary.n_frames} frames, {summary.n_ids} ids, {summary.n_rows} rows in "
-            f"{summary.seconds:.2f} s ({rate:.0f} frames/s) -> {summary.folder}"
+            f"{summary.seconds:.2f} s ({rate:.0f} frames/s, {workers} worker{plural}) "
+            f"-> {summary.folder}"
         )
         if summary.skipped:
             click.echo(f"{len(summary.skipped)} unreadable frames skipped (see the log)")
 
 
-def _track_in_chunks(
-    path: Path,
-    cfg: Path | None,
-    background: Path | None,
-    arenas: str | None,
-    workers: int,
-    chunk_size: int,
-    quiet: bool,
-    flags: dict[str, Any],
-) -> None:
-    """One movie through the batch runner: frame chunks detected in parallel, linked once."""
-    from ..batch.run import run_stack
-    from ..batch.stack import Stack, Status
+def _default_workers(path: Path) -> int:
+    """Every core for a movie long enough to gain from them (see ``auto_workers``)."""
+    from ..batch.chunked import auto_workers
     from ..io.frames import open_frames
 
-    try:
-        params = tracking_parameters(flags, cfg=cfg)
-        with open_frames(path):  # the same errors as one process: missing, not a movie…
-            pass
-        stack = Stack(params)
-        stack.arenas = arenas
-        (entry,) = stack.add([path])
-        if background is not None:
-            stack.override(entry, background=background)
-        summary = run_stack(stack, workers=workers, force=True, chunk_size=chunk_size)
-    except BatchtrackError as error:
-        fail(error)
-    if entry.status is not Status.DONE:
-        fail(entry.message)
-    if not quiet:
-        click.echo(
-            f"{entry.total} frames, {entry.message} in {summary.seconds:.2f} s "
-            f"({summary.frames_per_second:.0f} frames/s, {workers} workers) -> {entry.result_dir}"
-        )
+    with open_frames(path) as source:
+        return auto_workers(source.n_frames)
+
+
+@contextlib.contextmanager
+def _progress_bar(path: Path, quiet: bool) -> Iterator[Progress | None]:
+    """A progress callback drawing a bar on the terminal (None when quiet or not a terminal)."""
+    console = None if quiet else progress_console()
+    if console is None:
+        yield None
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, TimeRemainingColumn(), transient=True, console=console) as bar:
+        task = bar.add_task(f"tracking {path.name}", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield progress

@@ -1,0 +1,180 @@
+"""One movie on every core: chunks of frames detected by worker processes, linked as they come.
+
+:func:`track_chunked` is what ``batchtrack track`` runs. The worker processes start while this
+process opens the movie and gets its background; the chunks' detections are then linked, in
+frame order, by this process as soon as each next chunk is done, and the result rows are
+written as they are linked, so linking and writing overlap detection. The result is the one
+process's byte for byte (linking sees the same detections in the same order).
+
+:func:`auto_workers` says how many workers a movie gains from.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .executors import init_worker
+
+if TYPE_CHECKING:
+    from ..movie import Detections, Progress, TrackSummary
+    from ..params import Parameters
+
+__all__ = ["auto_workers", "chunk_starts", "track_chunked"]
+
+#: A movie gains from one more worker process for every this many frames (a worker's start-up
+#: costs about what detecting this many frames saves).
+FRAMES_PER_WORKER = 400
+#: Chunks per worker for a video (each chunk costs a seek: decoding from a key frame).
+_VIDEO_CHUNKS_PER_WORKER = 4
+#: Frames OpenCV's seek decodes before the frame asked for (see batchtrack.io.frames).
+_SEEK_BACK = 16
+
+
+def auto_workers(n_frames: int, cores: int | None = None) -> int:
+    """Worker processes worth starting for a movie of ``n_frames``: 1 (this process) for a
+    short movie, one more per :data:`FRAMES_PER_WORKER` frames, at most the cores.
+
+    Examples
+    --------
+    >>> auto_workers(200, 2), auto_workers(2000, 2), auto_workers(2000, 8)
+    (1, 2, 5)
+    """
+    cores = cores or os.cpu_count() or 1
+    return max(1, min(cores, n_frames // FRAMES_PER_WORKER))
+
+
+def chunk_starts(n_frames: int, step: int, key_frames: np.ndarray | None = None) -> list[int]:
+    """First frames of the chunks of a movie, about ``step`` apart.
+
+    For a video with known key frames each start moves (by less than half a step) to
+    16 frames past a key frame, where OpenCV's seek lands after decoding the fewest frames.
+
+    Examples
+    --------
+    >>> chunk_starts(1000, 300)
+    [0, 300, 600, 900]
+    >>> chunk_starts(1000, 300, key_frames=np.array([0, 250, 500, 750]))
+    [0, 266, 516, 766]
+    """
+    starts = list(range(0, max(n_frames, 1), max(step, 1)))
+    if key_frames is None or len(key_frames) < 2:
+        return starts
+    landings = np.asarray(key_frames, np.int64) + _SEEK_BACK
+    moved = [0]
+    for start in starts[1:]:
+        best = int(landings[np.argmin(np.abs(landings - start))])
+        if abs(best - start) < step // 2 and moved[-1] < best < n_frames:
+            moved.append(best)
+        elif moved[-1] < start:
+            moved.append(start)
+    return moved
+
+
+def _detect_chunk(
+    path: str, index: tuple | None, background: np.ndarray, params: Parameters, start: int,
+    stop: int | None,
+) -> Detections:  # fmt: skip
+    """Worker side: detect the objects of frames ``start``…``stop`` of one movie."""
+    from ..io.frames import open_frames
+    from ..movie import detect_range
+
+    init_worker()
+    with open_frames(Path(path), index=index) as source:
+        return detect_range(source, background, params, start=start, stop=stop)
+
+
+def _warm_up() -> None:
+    """Worker side: import what detection needs while the coordinator reads the background."""
+    from .. import movie  # noqa: F401
+
+    init_worker()
+
+
+def track_chunked(
+    path: str | Path,
+    params: Parameters,
+    *,
+    workers: int,
+    background: str | Path | None = None,
+    output: str | Path | None = None,
+    chunk_size: int = 500,
+    progress: Progress | None = None,
+) -> TrackSummary:
+    """Track one movie with ``workers`` detection processes; write its result folder.
+
+    Parameters
+    ----------
+    path : path
+        Image-sequence folder or video file.
+    params : Parameters
+        Tracking parameters.
+    workers : int
+        Detection processes (spawned; this process links and writes).
+    background : path, optional
+        Background image to use instead of computing one.
+    output : path, optional
+        Result folder; FastTrack's by default.
+    chunk_size : int
+        At most this many frames per chunk (see :func:`batchtrack.batch.run.chunk_frames`).
+    progress : callable, optional
+        ``progress(frames_done, frames_total)``, called as chunks are linked.
+
+    Returns
+    -------
+    TrackSummary
+    """
+    from ..io.frames import open_frames
+    from ..io.resume import make_marker
+    from ..movie import check_roi, resolve_background, write_result
+    from ..params import parameters_hash
+    from .run import chunk_frames
+
+    started = time.perf_counter()
+    context = multiprocessing.get_context("spawn")
+    with cf.ProcessPoolExecutor(workers, mp_context=context, initializer=init_worker) as pool:
+        warm = [pool.submit(_warm_up) for _ in range(workers)]  # workers start meanwhile
+        with open_frames(path) as source:
+            check_roi(params, source.shape)
+            bg = resolve_background(source, params, background)
+            total, index = source.n_frames, source.index
+            keys = getattr(source, "key_frames", None)
+            folder = output or source.result_dir
+        step = chunk_frames(total, chunk_size)
+        if keys is not None:
+            step = max(step, -(-total // (_VIDEO_CHUNKS_PER_WORKER * workers)))
+        starts = chunk_starts(total, step, keys)
+        stops: list[int | None] = [*starts[1:], None]
+        futures = [
+            pool.submit(_detect_chunk, str(path), index, bg, params, a, b)
+            for a, b in zip(starts, stops)
+        ]
+        del warm
+
+        def in_order() -> Iterator[Detections]:
+            done = 0
+            for future in futures:
+                chunk = future.result()
+                done += len(chunk.frames) + len(chunk.skipped)
+                if progress is not None:
+                    progress(min(done, total), total)
+                yield chunk
+
+        given = None if background is None else Path(background)
+        marker: dict[str, Any] = make_marker(Path(path), parameters_hash(params), given, "track")
+        try:
+            summary, _ = write_result(
+                in_order(), params, bg, folder, marker=marker, started=started, label=str(path)
+            )
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+    return summary
