@@ -14,8 +14,11 @@ from __future__ import annotations
 import concurrent.futures as cf
 import multiprocessing
 import os
+import sys
+import threading
 import time
 from collections.abc import Iterator
+from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -98,6 +101,15 @@ def _warm_up() -> None:
     init_worker()
 
 
+def _context() -> BaseContext:
+    """How worker processes start: forked on Linux while this process runs a single thread
+    (no import to repeat: a worker is ready at once), spawned otherwise (fork copies locks
+    that other threads may hold)."""
+    if sys.platform == "linux" and threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
+
+
 def track_chunked(
     path: str | Path,
     params: Parameters,
@@ -138,9 +150,14 @@ def track_chunked(
     from .run import chunk_frames
 
     started = time.perf_counter()
-    context = multiprocessing.get_context("spawn")
+    context = _context()
+    if context.get_start_method() == "fork":
+        # One OpenCV thread from now on (this process only links and writes), so that no
+        # idle OpenCV pool thread is copied into the workers.
+        init_worker()
     with cf.ProcessPoolExecutor(workers, mp_context=context, initializer=init_worker) as pool:
-        warm = [pool.submit(_warm_up) for _ in range(workers)]  # workers start meanwhile
+        # Workers start (spawned: import) while this process reads the background.
+        warm = [pool.submit(_warm_up) for _ in range(workers)]
         with open_frames(path) as source:
             check_roi(params, source.shape)
             bg = resolve_background(source, params, background)

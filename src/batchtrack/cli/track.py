@@ -119,7 +119,11 @@ def _default_workers(path: Path) -> int:
 
 @contextlib.contextmanager
 def _progress_bar(path: Path, quiet: bool) -> Iterator[Progress | None]:
-    """A progress callback drawing a bar on the terminal (None when quiet or not a terminal)."""
+    """A progress callback drawing a bar on the terminal (None when quiet or not a terminal).
+
+    The bar (and its refresh thread) starts at the first call, so that worker processes
+    forked before it copy no thread.
+    """
     console = None if quiet else progress_console()
     if console is None:
         yield None
@@ -133,10 +137,15 @@ def _progress_bar(path: Path, quiet: bool) -> Iterator[Progress | None]:
     )
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
-    with Progress(*columns, TimeRemainingColumn(), transient=True, console=console) as bar:
-        task = bar.add_task(f"tracking {path.name}", total=None)
+    bar = Progress(*columns, TimeRemainingColumn(), transient=True, console=console)
+    task = bar.add_task(f"tracking {path.name}", total=None)
 
-        def progress(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
+    def progress(done: int, total: int) -> None:
+        if not bar.live.is_started:
+            bar.start()
+        bar.update(task, completed=done, total=total)
 
+    try:
         yield progress
+    finally:
+        bar.stop()
