@@ -28,7 +28,7 @@ from .executors import BACKENDS, LocalPool, jobqueue_cluster, open_executor, wor
 from .options import RunOptions
 from .shards import parse_shard, select_shard
 from .stack import Entry, Stack, Status
-from .tasks import Job, Prepared, analyse_task, detect_task, finish_task, prepare_task
+from .tasks import Job, Prepared, analyse_task, detect_task, finish_task, prepare_or_track_task
 
 if TYPE_CHECKING:
     from ..movie import Detections, TrackSummary
@@ -216,7 +216,9 @@ class _Coordinator:
         self.stack.set_status(entry, Status.QUEUED if self.knows_start else Status.RUNNING)
         self.stack.set_progress(entry, 0, entry.total)
         if get_workflow(entry.workflow).chunked:
-            self._submit(_Task.PREPARE, state, prepare_task, state.job)
+            # A movie that is one chunk is tracked whole by the same task.
+            short = min(_SHORT_MOVIE, self.chunk_size)
+            self._submit(_Task.PREPARE, state, prepare_or_track_task, state.job, short)
         else:
             self._submit(_Task.ANALYSE, state, analyse_task, entry.workflow, state.job)
 
@@ -231,8 +233,14 @@ class _Coordinator:
             return
         self._after[kind](state, result, start)
 
-    def _after_prepare(self, state: _Running, prepared: Prepared, _: int) -> None:
+    def _after_prepare(
+        self, state: _Running, prepared: Prepared | TrackSummary, start: int
+    ) -> None:
         entry = state.entry
+        if not isinstance(prepared, Prepared):  # a short movie, already tracked
+            self.stack.set_progress(entry, prepared.n_frames, prepared.n_frames)
+            self._after_finish(state, prepared, start)
+            return
         if prepared.skip:
             self._end(state, Status.SKIPPED, "finished result with the same inputs found")
             return

@@ -43,7 +43,15 @@ if TYPE_CHECKING:
     from ..arenas import ArenaSet
     from ..movie import AnimalScale, Detections, TrackSummary
 
-__all__ = ["Job", "Prepared", "analyse_task", "detect_task", "finish_task", "prepare_task"]
+__all__ = [
+    "Job",
+    "Prepared",
+    "analyse_task",
+    "detect_task",
+    "finish_task",
+    "prepare_or_track_task",
+    "prepare_task",
+]
 
 
 @dataclass(frozen=True)
@@ -175,6 +183,16 @@ def finish_task(job: Job, prepared: Prepared, chunks: list[Detections]) -> Track
         timestamps=prepared.timestamps,
     )
     return summary
+
+
+def prepare_or_track_task(job: Job, short: int) -> Prepared | TrackSummary:
+    """:func:`prepare_task`; a movie of at most ``short`` frames is then also detected and
+    finished in the same call (one task instead of three: what thousands of short clips
+    spend their time on otherwise)."""
+    prepared = prepare_task(job)
+    if prepared.skip or prepared.n_frames > short:
+        return prepared
+    return finish_task(job, prepared, [detect_task(job, prepared, 0, None)])
 
 
 def _decode(png: bytes) -> np.ndarray:
