@@ -150,13 +150,22 @@ def _moments(sums: np.ndarray) -> tuple[np.ndarray, ...]:
     return m00, cx, cy, sxx - sx * cx, sxy - sx * cy, syy - sy * cy
 
 
-def _raw_sums(x: np.ndarray, y: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """Sums of 1, x, y, x², xy, y² over contiguous groups of pixels, shape (6, N)."""
-    out = np.empty((6, len(starts)))
-    out[0] = np.diff(np.append(starts, len(x)))
-    for row, values in enumerate((x, y, x * x, x * y, y * y), start=1):
-        out[row] = np.add.reduceat(values, starts)
-    return out
+def _third_moment_positive(p: np.ndarray, counts: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """``np.add.reduceat(p**3, starts) > 0``, the same booleans, five times faster.
+
+    ``p**3`` calls ``pow`` per pixel. ``p*p*p`` differs from it by at most 2 ulp per term, so
+    the two sums differ by less than ``bound = 4 (n + 2) eps Σ|p|³`` (n terms, sequential
+    summation); where the fast sum is farther than that from 0 its sign is the exact one's,
+    and the few objects closer to 0 are summed again with ``p**3``.
+    """
+    cube = p * p * p
+    fast = np.add.reduceat(cube, starts)
+    bound = 4.0 * (counts + 2) * np.finfo(np.float64).eps * np.add.reduceat(np.abs(cube), starts)
+    positive = fast > 0
+    for i in np.flatnonzero(~(np.abs(fast) > bound)):
+        # reduceat over the object alone: the very summation the batch call does
+        positive[i] = np.add.reduceat(p[starts[i] : starts[i] + counts[i]] ** 3, [0])[0] > 0
+    return positive
 
 
 def _half_direction(orientation: np.ndarray, body: np.ndarray) -> np.ndarray:
@@ -254,7 +263,10 @@ def _fill_features(out: np.ndarray, contours: list[np.ndarray], areas: np.ndarra
     """Compute every feature column of ``out`` (see :func:`object_features`)."""
     x, y, counts, corners = _pixels(contours)
     starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    body_sums = _raw_sums(x, y, starts)
+    powers = np.column_stack((x, y, x * x, x * y, y * y))
+    body_sums = np.empty((6, len(starts)))
+    body_sums[0] = counts
+    body_sums[1:] = np.add.reduceat(powers, starts, axis=0).T
     m00, cx, cy, mu20, mu11, mu02 = _moments(body_sums)
     theta = _orientation(mu20, mu11, mu02)
 
@@ -262,13 +274,14 @@ def _fill_features(out: np.ndarray, contours: list[np.ndarray], areas: np.ndarra
     cos, sin = np.repeat(np.cos(theta), counts), np.repeat(np.sin(theta), counts)
     p = cos * (x - np.repeat(cx, counts)) - sin * (y - np.repeat(cy, counts))
     p -= np.repeat(np.add.reduceat(p, starts) / m00, counts)
-    head_negative = np.add.reduceat(p**3, starts) > 0
+    head_negative = _third_moment_positive(p, counts, starts)
     theta = np.where(head_negative, (theta - np.pi) % _TWO_PI, theta)
 
     # Head and tail halves, split at the centroid along the major axis.
     in_head = (p < 0) == np.repeat(head_negative, counts)
-    head_sums = _raw_sums(x * in_head, y * in_head, starts)
+    head_sums = np.empty_like(body_sums)
     head_sums[0] = np.add.reduceat(in_head, starts, dtype=np.float64)
+    head_sums[1:] = np.add.reduceat(powers * in_head[:, None], starts, axis=0).T
     halves = []
     for sums in (head_sums, body_sums - head_sums):
         hm00, hx, hy, h20, h11, h02 = _moments(sums)

@@ -146,3 +146,24 @@ def test_features_match_fasttrack_on_zebrafish(zebrafish_dir, zebrafish_params) 
     for name, fraction in zip(FEATURE_COLUMNS, within.mean(axis=0), strict=True):
         assert fraction >= 0.99, f"{name}: only {fraction:.2%} within 1e-3"
     assert within.all(axis=1).mean() >= 0.99
+
+
+def test_third_moment_sign_is_the_one_of_the_sum_of_pow_cubes() -> None:
+    from batchtrack.detect import _third_moment_positive
+
+    rng = np.random.default_rng(0)
+    groups = []
+    for n in rng.integers(1, 300, 400):
+        values = rng.normal(0, rng.uniform(0.1, 30), n)
+        kind = rng.integers(3)
+        if kind == 1:  # symmetric: the sum of cubes is 0 up to rounding
+            values = np.concatenate([values, -values])
+        elif kind == 2:  # centred like a pixel projection, then nearly symmetric
+            values = np.round(values - values.mean(), 1)
+            values -= values.mean()
+        groups.append(values)
+    p = np.concatenate(groups)
+    counts = np.array([len(g) for g in groups])
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    expected = np.add.reduceat(p**3, starts) > 0
+    np.testing.assert_array_equal(_third_moment_positive(p, counts, starts), expected)

@@ -11,7 +11,9 @@ process's byte for byte (linking sees the same detections in the same order).
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures as cf
+import itertools
 import multiprocessing
 import os
 import sys
@@ -37,6 +39,8 @@ __all__ = ["auto_workers", "chunk_starts", "track_chunked"]
 FRAMES_PER_WORKER = 400
 #: Chunks per worker for a video (each chunk costs a seek: decoding from a key frame).
 _VIDEO_CHUNKS_PER_WORKER = 4
+#: Chunks submitted ahead per worker.
+_IN_FLIGHT_PER_WORKER = 3
 #: Frames OpenCV's seek decodes before the frame asked for (see batchtrack.io.frames).
 _SEEK_BACK = 16
 
@@ -169,16 +173,23 @@ def track_chunked(
             step = max(step, -(-total // (_VIDEO_CHUNKS_PER_WORKER * workers)))
         starts = chunk_starts(total, step, keys)
         stops: list[int | None] = [*starts[1:], None]
-        futures = [
-            pool.submit(_detect_chunk, str(path), index, bg, params, a, b)
-            for a, b in zip(starts, stops)
-        ]
+        ranges = iter(zip(starts, stops))
         del warm
+
+        def submit() -> None:
+            for a, b in itertools.islice(ranges, 1):
+                futures.append(pool.submit(_detect_chunk, str(path), index, bg, params, a, b))
+
+        # A few chunks in flight per worker: memory stays bounded however long the movie.
+        futures: collections.deque[cf.Future[Detections]] = collections.deque()
+        for _ in range(_IN_FLIGHT_PER_WORKER * workers):
+            submit()
 
         def in_order() -> Iterator[Detections]:
             done = 0
-            for future in futures:
-                chunk = future.result()
+            while futures:
+                chunk = futures.popleft().result()
+                submit()
                 done += len(chunk.frames) + len(chunk.skipped)
                 if progress is not None:
                     progress(min(done, total), total)

@@ -1,0 +1,70 @@
+"""One movie on several processes (batchtrack.batch.chunked): the one process's result, byte
+for byte, for image sequences and for videos split at their key frames."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from batchtrack.batch.chunked import track_chunked
+from batchtrack.cli.demo import DEMO_PARAMETERS
+from batchtrack.movie import track_movie
+from batchtrack.params import Parameters
+from batchtrack.synth import make_movie, write_sequence, write_video
+
+PARAMS = Parameters(**DEMO_PARAMETERS)
+N = 150
+
+
+def write_h264(movie_frames: list[np.ndarray], path: Path) -> Path:
+    """h264 with B-frames and a key frame every 40 frames (frames grey, stored as colour)."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=25, options={"bf": "3", "g": "40"})
+        stream.height, stream.width = movie_frames[0].shape
+        stream.pix_fmt = "yuv420p"
+        for frame in movie_frames:
+            image = av.VideoFrame.from_ndarray(np.dstack([frame] * 3), format="bgr24")
+            container.mux(stream.encode(image))
+        container.mux(stream.encode())
+    return path
+
+
+@pytest.fixture(scope="module")
+def movies(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("chunked")
+    movie = make_movie(N, 5, shape=(160, 192), seed=11)
+    return {
+        "sequence": write_sequence(movie, folder / "sequence"),
+        "mjpg": write_video(movie, folder / "mjpg.avi"),
+        "mp4v": write_video(movie, folder / "mp4v.mp4", codec="mp4v"),
+        "h264": write_h264(list(movie.frames()), folder / "h264.mp4"),
+    }
+
+
+@pytest.mark.parametrize("kind", ["sequence", "mjpg", "mp4v", "h264"])
+def test_chunked_equals_one_process(kind: str, movies: dict[str, Path], tmp_path: Path) -> None:
+    one, _ = track_movie(movies[kind], PARAMS, output=tmp_path / "one")
+    assert one.n_frames == N and one.n_rows > 0
+    seen: list[tuple[int, int]] = []
+    many = track_chunked(
+        movies[kind], PARAMS, workers=2, output=tmp_path / "many", chunk_size=20,
+        progress=lambda done, total: seen.append((done, total)),
+    )  # fmt: skip
+    assert (many.n_frames, many.n_rows, many.n_ids) == (one.n_frames, one.n_rows, one.n_ids)
+    for name in ("tracking.txt", "background.pgm", "cfg.toml"):
+        assert (tmp_path / "many" / name).read_bytes() == (tmp_path / "one" / name).read_bytes()
+    assert (tmp_path / "many" / "batchtrack.json").is_file()
+    assert seen[-1] == (N, N) and [d for d, _ in seen] == sorted(d for d, _ in seen)
+    assert len(seen) >= 3  # linked chunk after chunk
+
+
+def test_bad_parameters_fail_before_any_result(tmp_path: Path) -> None:
+    movie = write_sequence(make_movie(60, 3, shape=(120, 120), seed=4), tmp_path / "movie")
+    (movie / "background.pgm").unlink()
+    roi = Parameters(**{**DEMO_PARAMETERS, "xBottom": 500, "yBottom": 500})
+    with pytest.raises(Exception, match="ROI"):
+        track_chunked(movie, roi, workers=2, output=tmp_path / "out", chunk_size=20)
+    assert not (tmp_path / "out").exists()
