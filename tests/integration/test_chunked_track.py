@@ -68,3 +68,16 @@ def test_bad_parameters_fail_before_any_result(tmp_path: Path) -> None:
     with pytest.raises(Exception, match="ROI"):
         track_chunked(movie, roi, workers=2, output=tmp_path / "out", chunk_size=20)
     assert not (tmp_path / "out").exists()
+
+
+def test_chunked_with_auto_parameters_and_known_animals(
+    movies: dict[str, Path], tmp_path: Path
+) -> None:
+    from batchtrack.autoparams import AUTO_NAMES
+
+    wanted = Parameters(animals=5).with_updates(dict.fromkeys(AUTO_NAMES, "auto"))
+    one, _ = track_movie(movies["mp4v"], wanted, output=tmp_path / "one")
+    many = track_chunked(movies["mp4v"], wanted, workers=2, output=tmp_path / "many", chunk_size=20)
+    assert many.auto.measurements == one.auto.measurements
+    for name in ("tracking.txt", "cfg.toml"):
+        assert (tmp_path / "many" / name).read_bytes() == (tmp_path / "one" / name).read_bytes()

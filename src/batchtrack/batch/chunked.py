@@ -29,7 +29,7 @@ import numpy as np
 from .executors import init_worker
 
 if TYPE_CHECKING:
-    from ..movie import Detections, Progress, TrackSummary
+    from ..movie import AnimalScale, Detections, Progress, TrackSummary
     from ..params import Parameters
 
 __all__ = ["auto_workers", "chunk_starts", "track_chunked"]
@@ -86,8 +86,8 @@ def chunk_starts(n_frames: int, step: int, key_frames: np.ndarray | None = None)
 
 
 def _detect_chunk(
-    path: str, index: tuple | None, background: np.ndarray, params: Parameters, start: int,
-    stop: int | None,
+    path: str, index: tuple | None, background: np.ndarray, params: Parameters,
+    scale: AnimalScale | None, start: int, stop: int | None,
 ) -> Detections:  # fmt: skip
     """Worker side: detect the objects of frames ``start``…``stop`` of one movie."""
     from ..io.frames import open_frames
@@ -95,7 +95,7 @@ def _detect_chunk(
 
     init_worker()
     with open_frames(Path(path), index=index) as source:
-        return detect_range(source, background, params, start=start, stop=stop)
+        return detect_range(source, background, params, start=start, stop=stop, scale=scale)
 
 
 def _warm_up() -> None:
@@ -131,7 +131,7 @@ def track_chunked(
     path : path
         Image-sequence folder or video file.
     params : Parameters
-        Tracking parameters.
+        Tracking parameters (``"auto"`` values are measured from the movie first).
     workers : int
         Detection processes (spawned; this process links and writes).
     background : path, optional
@@ -149,7 +149,7 @@ def track_chunked(
     """
     from ..io.frames import open_frames
     from ..io.resume import make_marker
-    from ..movie import check_roi, resolve_background, write_result
+    from ..movie import measure_animals, resolve_parameters, write_result
     from ..params import parameters_hash
     from .run import chunk_frames
 
@@ -162,9 +162,10 @@ def track_chunked(
     with cf.ProcessPoolExecutor(workers, mp_context=context, initializer=init_worker) as pool:
         # Workers start (spawned: import) while this process reads the background.
         warm = [pool.submit(_warm_up) for _ in range(workers)]
+        wanted = params
         with open_frames(path) as source:
-            check_roi(params, source.shape)
-            bg = resolve_background(source, params, background)
+            params, bg, measured = resolve_parameters(source, wanted, background)
+            scale = measure_animals(source, bg, params) if params.animals else None
             total, index = source.n_frames, source.index
             keys = getattr(source, "key_frames", None)
             folder = output or source.result_dir
@@ -178,7 +179,9 @@ def track_chunked(
 
         def submit() -> None:
             for a, b in itertools.islice(ranges, 1):
-                futures.append(pool.submit(_detect_chunk, str(path), index, bg, params, a, b))
+                futures.append(
+                    pool.submit(_detect_chunk, str(path), index, bg, params, scale, a, b)
+                )
 
         # A few chunks in flight per worker: memory stays bounded however long the movie.
         futures: collections.deque[cf.Future[Detections]] = collections.deque()
@@ -196,11 +199,13 @@ def track_chunked(
                 yield chunk
 
         given = None if background is None else Path(background)
-        marker: dict[str, Any] = make_marker(Path(path), parameters_hash(params), given, "track")
+        # The parameters as given ("auto" included), as track_movie and the batch hash them.
+        marker: dict[str, Any] = make_marker(Path(path), parameters_hash(wanted), given, "track")
         try:
             summary, _ = write_result(
-                in_order(), params, bg, folder, marker=marker, started=started, label=str(path)
-            )
+                in_order(), params, bg, folder, marker=marker, started=started, label=str(path),
+                auto=measured,
+            )  # fmt: skip
         except BaseException:
             for future in futures:
                 future.cancel()
