@@ -81,3 +81,15 @@ def test_chunked_with_auto_parameters_and_known_animals(
     assert many.auto.measurements == one.auto.measurements
     for name in ("tracking.txt", "cfg.toml"):
         assert (tmp_path / "many" / name).read_bytes() == (tmp_path / "one" / name).read_bytes()
+
+
+def test_chunked_with_arenas(movies: dict[str, Path], tmp_path: Path) -> None:
+    track_movie(movies["sequence"], PARAMS, output=tmp_path / "one", arenas="grid:1x2")
+    track_chunked(
+        movies["sequence"], PARAMS, workers=2, output=tmp_path / "many", chunk_size=20,
+        arenas="grid:1x2",
+    )  # fmt: skip
+    texts = sorted(p.relative_to(tmp_path / "one") for p in (tmp_path / "one").rglob("*.txt"))
+    assert len(texts) >= 3  # the whole movie's and each arena's tracking.txt
+    for name in [*texts, Path("arenas.csv")]:
+        assert (tmp_path / "many" / name).read_bytes() == (tmp_path / "one" / name).read_bytes()

@@ -29,6 +29,7 @@ import numpy as np
 from .executors import init_worker
 
 if TYPE_CHECKING:
+    from ..detect import Region
     from ..movie import AnimalScale, Detections, Progress, TrackSummary
     from ..params import Parameters
 
@@ -87,7 +88,7 @@ def chunk_starts(n_frames: int, step: int, key_frames: np.ndarray | None = None)
 
 def _detect_chunk(
     path: str, index: tuple | None, background: np.ndarray, params: Parameters,
-    scale: AnimalScale | None, start: int, stop: int | None,
+    scale: AnimalScale | None, regions: list[Region] | None, start: int, stop: int | None,
 ) -> Detections:  # fmt: skip
     """Worker side: detect the objects of frames ``start``…``stop`` of one movie."""
     from ..io.frames import open_frames
@@ -95,7 +96,9 @@ def _detect_chunk(
 
     init_worker()
     with open_frames(Path(path), index=index) as source:
-        return detect_range(source, background, params, start=start, stop=stop, scale=scale)
+        return detect_range(
+            source, background, params, start=start, stop=stop, scale=scale, regions=regions
+        )
 
 
 def _warm_up() -> None:
@@ -123,6 +126,7 @@ def track_chunked(
     output: str | Path | None = None,
     chunk_size: int = 500,
     progress: Progress | None = None,
+    arenas: str | Path | None = None,
 ) -> TrackSummary:
     """Track one movie with ``workers`` detection processes; write its result folder.
 
@@ -142,6 +146,8 @@ def track_chunked(
         At most this many frames per chunk (see :func:`batchtrack.batch.run.chunk_frames`).
     progress : callable, optional
         ``progress(frames_done, frames_total)``, called as chunks are linked.
+    arenas : str or Path, optional
+        Track each arena on its own (see :func:`batchtrack.movie.track_movie`).
 
     Returns
     -------
@@ -149,7 +155,13 @@ def track_chunked(
     """
     from ..io.frames import open_frames
     from ..io.resume import make_marker
-    from ..movie import measure_animals, resolve_parameters, write_result
+    from ..movie import (
+        arena_detection_regions,
+        measure_animals,
+        resolve_arenas,
+        resolve_parameters,
+        write_result,
+    )
     from ..params import parameters_hash
     from .run import chunk_frames
 
@@ -167,6 +179,8 @@ def track_chunked(
             params, bg, measured = resolve_parameters(source, wanted, background)
             scale = measure_animals(source, bg, params) if params.animals else None
             total, index = source.n_frames, source.index
+            arena_set = None if arenas is None else resolve_arenas(str(arenas), source.shape, bg)
+            regions = None if arena_set is None else arena_detection_regions(arena_set, params)
             keys = getattr(source, "key_frames", None)
             folder = output or source.result_dir
         step = chunk_frames(total, chunk_size)
@@ -180,7 +194,9 @@ def track_chunked(
         def submit() -> None:
             for a, b in itertools.islice(ranges, 1):
                 futures.append(
-                    pool.submit(_detect_chunk, str(path), index, bg, params, scale, a, b)
+                    pool.submit(
+                        _detect_chunk, str(path), index, bg, params, scale, regions, a, b
+                    )
                 )
 
         # A few chunks in flight per worker: memory stays bounded however long the movie.
@@ -204,7 +220,7 @@ def track_chunked(
         try:
             summary, _ = write_result(
                 in_order(), params, bg, folder, marker=marker, started=started, label=str(path),
-                auto=measured,
+                auto=measured, arena_set=arena_set,
             )  # fmt: skip
         except BaseException:
             for future in futures:
