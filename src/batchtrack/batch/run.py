@@ -330,7 +330,12 @@ class _Coordinator:
         cf.wait(started)
         for future in started:
             kind, state, _ = self.futures[future]
-            if kind in (_Task.FINISH, _Task.ANALYSE) and state.entry.id in self.running:
+            published = kind in (_Task.FINISH, _Task.ANALYSE) or (
+                kind is _Task.PREPARE  # a short movie's task tracks it whole
+                and future.exception() is None
+                and not isinstance(future.result(), Prepared)
+            )
+            if published and state.entry.id in self.running:
                 self._handle(future)
         self.futures.clear()
         for state in list(self.running.values()):
