@@ -234,12 +234,13 @@ class _Coordinator:
         self._after[kind](state, result, start)
 
     def _after_prepare(
-        self, state: _Running, prepared: Prepared | TrackSummary, start: int
+        self, state: _Running, prepared: Prepared | tuple[Prepared, TrackSummary], start: int
     ) -> None:
         entry = state.entry
-        if not isinstance(prepared, Prepared):  # a short movie, already tracked
-            self.stack.set_progress(entry, prepared.n_frames, prepared.n_frames)
-            self._after_finish(state, prepared, start)
+        if isinstance(prepared, tuple):  # a short movie, already tracked
+            state.prepared, summary = prepared
+            self.stack.set_progress(entry, summary.n_frames, summary.n_frames)
+            self._after_finish(state, summary, start)
             return
         if prepared.skip:
             self._end(state, Status.SKIPPED, "finished result with the same inputs found")

@@ -185,14 +185,14 @@ def finish_task(job: Job, prepared: Prepared, chunks: list[Detections]) -> Track
     return summary
 
 
-def prepare_or_track_task(job: Job, short: int) -> Prepared | TrackSummary:
+def prepare_or_track_task(job: Job, short: int) -> Prepared | tuple[Prepared, TrackSummary]:
     """:func:`prepare_task`; a movie of at most ``short`` frames is then also detected and
     finished in the same call (one task instead of three: what thousands of short clips
-    spend their time on otherwise)."""
+    spend their time on otherwise), and the summary comes with what was prepared."""
     prepared = prepare_task(job)
     if prepared.skip or prepared.n_frames > short:
         return prepared
-    return finish_task(job, prepared, [detect_task(job, prepared, 0, None)])
+    return prepared, finish_task(job, prepared, [detect_task(job, prepared, 0, None)])
 
 
 def _decode(png: bytes) -> np.ndarray:
