@@ -234,11 +234,17 @@ class _Coordinator:
         self._after[kind](state, result, start)
 
     def _after_prepare(
-        self, state: _Running, prepared: Prepared | tuple[Prepared, TrackSummary], start: int
+        self,
+        state: _Running,
+        prepared: Prepared | tuple[Prepared, TrackSummary, float],
+        start: int,
     ) -> None:
         entry = state.entry
         if isinstance(prepared, tuple):  # a short movie, already tracked
-            state.prepared, summary = prepared
+            state.prepared, summary, seconds = prepared
+            # its one task may have ended before the coordinator saw it start
+            began = time.monotonic() - seconds
+            entry.started = began if entry.started is None else min(entry.started, began)
             self.stack.set_progress(entry, summary.n_frames, summary.n_frames)
             self._after_finish(state, summary, start)
             return

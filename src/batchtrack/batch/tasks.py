@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import sqlite3
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -185,14 +186,19 @@ def finish_task(job: Job, prepared: Prepared, chunks: list[Detections]) -> Track
     return summary
 
 
-def prepare_or_track_task(job: Job, short: int) -> Prepared | tuple[Prepared, TrackSummary]:
+def prepare_or_track_task(
+    job: Job, short: int
+) -> Prepared | tuple[Prepared, TrackSummary, float]:
     """:func:`prepare_task`; a movie of at most ``short`` frames is then also detected and
     finished in the same call (one task instead of three: what thousands of short clips
-    spend their time on otherwise), and the summary comes with what was prepared."""
+    spend their time on otherwise), and the summary comes with what was prepared and the
+    task's duration (s)."""
+    started = time.perf_counter()
     prepared = prepare_task(job)
     if prepared.skip or prepared.n_frames > short:
         return prepared
-    return prepared, finish_task(job, prepared, [detect_task(job, prepared, 0, None)])
+    summary = finish_task(job, prepared, [detect_task(job, prepared, 0, None)])
+    return prepared, summary, time.perf_counter() - started
 
 
 def _decode(png: bytes) -> np.ndarray:
