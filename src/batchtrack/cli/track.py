@@ -37,8 +37,7 @@ if TYPE_CHECKING:
 )
 @click.option(
     "--workers",
-    type=click.IntRange(min=1),
-    metavar="INTEGER",
+    type=int,
     default=None,
     help="Processes detecting chunks of frames (default: every core for a movie long enough "
     "to gain from it, one process for a short one; 1: this process only).",

@@ -771,7 +771,11 @@ def result_dir_for(path: str | os.PathLike[str]) -> Path:
     video ``D/name.ext``.
     """
     path = Path(path)
-    if path.is_dir() or not path.suffix:
+    try:
+        folder = path.is_dir()
+    except OSError:  # a name the system cannot even look up (too long…): not a folder
+        folder = False
+    if folder or not path.suffix:
         return path / "Tracking_Result"
     return path.parent / f"Tracking_Result_{path.stem}"
 
