@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -396,7 +397,9 @@ def test_time_and_result_columns_after_a_run(qtbot, panel, experiment):
     (entry,) = panel.entries()
     assert entry.seconds > 0
     assert texts(panel, TIME)[0].endswith(" s")
-    assert texts(panel, RESULT) == [f"{entry.n_ids} ids"] and entry.n_ids == 3
+    verdict = json.loads((entry.result_dir / "quality.json").read_text())["verdict"]
+    assert texts(panel, RESULT) == [f"{entry.n_ids} ids · {verdict}"] and entry.n_ids == 3
+    assert f"quality: {verdict}" in panel.table.item(0, RESULT).toolTip()
 
 
 def test_redo_finished_tracks_again_and_archives(qtbot, panel, experiment):

@@ -40,6 +40,7 @@ from ..batch.manifest import load_manifest, save_manifest
 from ..batch.run import RunOptions, RunSummary
 from ..batch.stack import Entry, Stack, Status
 from ..errors import BatchtrackError
+from ..io.tables import read_quality
 from ..params import Parameters
 from ..plots import plot_trajectories
 from .dialogs import CFG_FILTER, IMAGE_FILTER, STACK_FILTER, Dialogs, TrajectoryDialog
@@ -700,10 +701,23 @@ class BatchPanel(QWidget):
             tip += "\nDouble-click to see the trajectories; Review… to replay and correct it"
         item.setToolTip(tip)
         self._show_time(entry)
-        result = cast(QTableWidgetItem, self.table.item(row, RESULT))
+        self._show_result(entry, state)
+
+    def _show_result(self, entry: Entry, state: EntryState) -> None:
+        """A finished entry's ids and quality verdict (``quality.json``, if it has one)."""
+        result = cast(QTableWidgetItem, self.table.item(self._rows[entry.id], RESULT))
         finished = state.status in (Status.DONE, Status.SKIPPED)
-        result.setText(f"{entry.n_ids} ids" if finished and entry.n_ids is not None else "")
-        result.setToolTip(state.message if finished else "")
+        quality = read_quality(entry.result_dir) if finished else None
+        parts = [f"{entry.n_ids} ids"] if finished and entry.n_ids is not None else []
+        verdict = quality.get("verdict") if quality else None
+        if verdict:
+            parts.append(str(verdict))
+        result.setText(" · ".join(parts))
+        reasons = "; ".join(quality.get("reasons", [])) if quality else ""
+        tip = state.message if finished else ""
+        result.setToolTip(tip + (f"\nquality: {verdict}" + (f" ({reasons})" if reasons else "")
+                                 if verdict else ""))  # fmt: skip
+        result.setForeground(QColor("#a15c00" if verdict == "check" else "#000000"))
 
     def _show_time(self, entry: Entry) -> None:
         """Elapsed wall time: live while the entry runs, its run's time once it ended."""
