@@ -348,21 +348,36 @@ def segment(
     areas : ndarray, shape (N,)
         Their contour areas.
     """
-    binary = binary_image(frame, background, params)
-    if any((params.xTop, params.yTop, params.xBottom, params.yBottom)):
-        binary = binary[params.yTop : params.yBottom, params.xTop : params.xBottom]
+    binary = roi_binary(frame, background, params)
     low, high = area_bounds or (params.minArea, params.maxArea)
     if regions is None:
         return find_objects(binary, min_area=low, max_area=high)
     contours: list[np.ndarray] = []
     areas = []
     for region in regions:
-        inside = binary[region.y0 : region.y1, region.x0 : region.x1] & region.mask
-        found, found_areas = find_objects(inside, min_area=low, max_area=high)
-        shift = np.array([region.x0, region.y0], np.int32)
-        contours.extend(contour + shift for contour in found)
+        found, found_areas = find_in_region(binary, region, min_area=low, max_area=high)
+        contours.extend(found)
         areas.append(found_areas)
     return contours, np.concatenate(areas) if areas else np.empty(0)
+
+
+def roi_binary(frame: np.ndarray, background: np.ndarray, params: Parameters) -> np.ndarray:
+    """The binary image (:func:`binary_image`) cropped to the region of interest."""
+    binary = binary_image(frame, background, params)
+    if any((params.xTop, params.yTop, params.xBottom, params.yBottom)):
+        binary = binary[params.yTop : params.yBottom, params.xTop : params.xBottom]
+    return binary
+
+
+def find_in_region(
+    binary: np.ndarray, region: Region, *, min_area: float, max_area: float
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """:func:`find_objects` inside one region of a (ROI) binary image; contours in ROI
+    coordinates."""
+    inside = binary[region.y0 : region.y1, region.x0 : region.x1] & region.mask
+    found, areas = find_objects(inside, min_area=min_area, max_area=max_area)
+    shift = np.array([region.x0, region.y0], np.int32)
+    return [contour + shift for contour in found], areas
 
 
 class Region(NamedTuple):

@@ -31,7 +31,7 @@ from .background import (
     sample_indices,
 )
 from .calibration import Calibration
-from .detect import Region, object_features, roi_offset, segment
+from .detect import Region, find_in_region, object_features, roi_binary, roi_offset, segment
 from .errors import InputError, ParameterError
 from .io.arenas import read_arena_file, write_arenas_csv
 from .io.frames import FrameSource, open_frames
@@ -289,9 +289,12 @@ def _segment_animals(
         )
     found: list[np.ndarray] = []
     found_areas, found_pieces = [], []
+    binary = roi_binary(frame, background, params)  # once for every arena
     for region in regions:
-        bounds = (params.minArea * _FRAGMENT_OF_MIN_AREA, params.maxArea * max(region.animals, 1))
-        contours, areas = segment(frame, background, params, area_bounds=bounds, regions=[region])
+        high = params.maxArea * max(region.animals, 1)
+        contours, areas = find_in_region(
+            binary, region, min_area=params.minArea * _FRAGMENT_OF_MIN_AREA, max_area=high
+        )
         kept, kept_areas, pieces = split_objects(
             contours, areas, typical=typical, expected=region.animals, min_area=params.minArea
         )
