@@ -216,6 +216,7 @@ def test_a_signalled_batch_stops_its_workers_writes_its_summary_and_resumes(
     finally:
         if run.poll() is None:
             os.killpg(run.pid, signal.SIGKILL)
+            run.communicate()
     assert run.returncode == 128 + sig, err
     assert "Traceback" not in err
     assert f"interrupted by {sig.name}" in err and "run the same command again" in err

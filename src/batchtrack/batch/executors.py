@@ -193,6 +193,7 @@ class LocalPool(cf.Executor):
         self._generation = 0
         self._start_failures = 0  # pools in a row whose workers died before any task
         self._shutdown = False
+        self._terminated = False  # terminate() was called: nothing is resubmitted
         # Every worker is started from this one thread, which lives as long as the pool: a
         # worker's parent-death signal fires when the thread that started it ends.
         self._thread = threading.Thread(target=self._submitter, name="batchtrack-pool")
@@ -220,6 +221,10 @@ class LocalPool(cf.Executor):
         while (future := self._requests.get()) is not None:
             if future.cancelled():
                 continue
+            if self._terminated:  # no new pool for what was still queued
+                if future.set_running_or_notify_cancel():
+                    future.set_exception(WorkerDied("worker process died: pool shut down"))
+                continue
             with self._lock:
                 if self._pool is None or getattr(self._pool, "_broken", False):
                     if self._pool is not None:
@@ -242,6 +247,10 @@ class LocalPool(cf.Executor):
         with self._lock:
             last = self._pool
         if last is not None:
+            if self._terminated:  # a pool started while terminate() killed the previous one
+                for process in list((getattr(last, "_processes", None) or {}).values()):
+                    with contextlib.suppress(OSError, AttributeError):
+                        process.kill()
             last.shutdown(wait=True)
 
     def _done(
@@ -255,7 +264,7 @@ class LocalPool(cf.Executor):
             cause = self._causes(pool, generation).get(future.call)
             if cause is None and self._start_failures >= _MAX_START_FAILURES:
                 cause = _STARTING  # the workers die as they start: resubmitting cannot help
-            if cause is None and not self._shutdown:
+            if cause is None and not (self._shutdown or self._terminated):
                 self._requests.put(future)  # lost with the pool, not the culprit: run again
                 return
             if cause == _STARTING:
@@ -297,7 +306,8 @@ class LocalPool(cf.Executor):
                 with contextlib.suppress(OSError, ValueError):
                     call = int(Path(self._status, str(pid)).read_text())
                     causes[call] = cause
-                    log.error("worker process %d died: %s", pid, cause)
+                    if not self._terminated:  # not killed by terminate()
+                        log.error("worker process %d died: %s", pid, cause)
             # The broken pool stops its other workers with SIGTERM, which they ignore: kill them
             # (their tasks are resubmitted to the new pool).
             for process in survivors:
@@ -310,6 +320,9 @@ class LocalPool(cf.Executor):
 
     def terminate(self) -> None:
         """Kill every worker now (the tasks in flight are lost) and shut the pool down."""
+        # First: a task whose worker is killed a moment after the pool saw itself broken must
+        # fail, not be resubmitted to a new pool (which the shutdown would then wait for)
+        self._terminated = True
         with self._lock:
             pool = self._pool
         if pool is not None:
