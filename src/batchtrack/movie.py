@@ -67,12 +67,14 @@ if TYPE_CHECKING:
 __all__ = [
     "AnimalScale",
     "Detections",
+    "ResultSink",
     "TrackSummary",
     "arena_detection_regions",
     "check_roi",
     "compute_background",
     "detect_range",
     "link_detections",
+    "linked_blocks",
     "measure_animals",
     "resolve_arenas",
     "resolve_background",
@@ -670,80 +672,188 @@ def write_result(
     require_measured(params, params.auto)
     auto = auto or AutoReport()
     started = time.perf_counter() if started is None else started
-    blocks, n_ids, n_frames, skipped = [], 0, 0, []
-    frames: list[np.ndarray] = []  # frames read (for the known-animals warning)
-
-    def record(chunks: Iterable[Detections]) -> Iterator[Detections]:
-        nonlocal n_frames
-        for chunk in chunks:
-            n_frames += len(chunk.frames)
-            frames.append(chunk.frames)
-            skipped.extend(chunk.skipped)
-            for k, reason in chunk.skipped:
-                writer.log(f"frame {k} skipped: {reason}")
-            yield chunk
-
-    canvas = TrajectoryCanvas(background, max_jump=params.maxDist)
     calibration = Calibration.from_params(params, timestamps)
     with ResultWriter(folder, calibration=calibration, speeds=SpeedStream()) as writer:
+        sink = ResultSink(writer, params, background, calibration, label or str(folder), arena_set)
         for line in auto.lines():
             writer.log(f"measured {line}")
-        blocks_out: Iterator[tuple[np.ndarray, np.ndarray | None]]
-        arena_result = None
+        scratch = writer.partial
+        for rows, interpolated in linked_blocks(
+            sink.record(chunks), params, scratch, arena_set, sink.arena_result
+        ):
+            sink.add(rows, interpolated, collect=collect)
+        published = sink.finish(marker=marker)
+    summary = TrackSummary(
+        published, sink.n_frames, writer.n_rows, sink.n_ids, sink.skipped,
+        time.perf_counter() - started, params, auto,
+    )  # fmt: skip
+    return summary, tracking_table(sink.blocks) if collect else None
+
+
+def linked_blocks(
+    chunks: Iterable[Detections],
+    params: Parameters,
+    scratch: Path,
+    arena_set: ArenaSet | None = None,
+    arena_result: ArenaResult | None = None,
+) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+    """Detections → result rows: linked, stitched when the number of animals is known, each
+    arena on its own when there are arenas.
+
+    Parameters
+    ----------
+    chunks : iterable of Detections
+        Consecutive frame ranges, in order (consumed lazily).
+    params : Parameters
+        Tracking parameters.
+    scratch : Path
+        A folder for the rows spilled while stitching (files removed at the end).
+    arena_set, arena_result : optional
+        The arenas, and where the ids of each arena are recorded.
+
+    Yields
+    ------
+    rows : ndarray, shape (K, 23)
+        Ordered by frame, then id.
+    interpolated : ndarray of bool, shape (K,), or None
+        Rows filled over a gap (``animals > 0``).
+    """
+    if arena_set is not None:
+        assert arena_result is not None
+        yield from arena_rows(
+            chunks, params, arena_set, scratch / ".arena-rows.tmp", arena_result,
+            link=link_detections, stitch=stitched,
+        )  # fmt: skip
+    elif params.animals:
+        yield from stitched(link_detections(chunks, params), params, scratch / ".linked-rows.tmp")
+    else:
+        yield from ((rows, None) for rows in link_detections(chunks, params))
+
+
+class ResultSink:
+    """The files of one result folder, fed with result rows in frame order.
+
+    :meth:`record` passes the detections through on their way to the linker (counting the
+    frames read, logging the skipped ones); :meth:`add` writes rows (FastTrack's files, the
+    analysis tables, the trajectories picture, the per-arena files); :meth:`finish` writes the
+    rest and publishes the folder.
+
+    Parameters
+    ----------
+    writer : ResultWriter
+        The open result folder.
+    params : Parameters
+        Tracking parameters.
+    background : ndarray of uint8
+        The background (saved, and under the trajectories).
+    calibration : Calibration
+        Units and clock of the analysis files.
+    label : str
+        The movie, for messages.
+    arena_set : ArenaSet, optional
+        The movie's arenas.
+    """
+
+    def __init__(
+        self,
+        writer: ResultWriter,
+        params: Parameters,
+        background: np.ndarray,
+        calibration: Calibration,
+        label: str,
+        arena_set: ArenaSet | None = None,
+    ) -> None:
+        self.writer, self.params, self.background = writer, params, background
+        self.calibration = calibration
+        self.label, self.arena_set = label, arena_set
+        self.n_ids = self.n_frames = 0
+        self.skipped: list[tuple[int, str]] = []
+        self.frames: list[np.ndarray] = []  # frames read (for the known-animals warning)
+        self.blocks: list[np.ndarray] = []
+        self.per_frame = np.zeros(0, np.int64)
+        self.canvas = TrajectoryCanvas(background, max_jump=params.maxDist)
+        self.arena_result = None
         if arena_set is not None:
-            arena_result = ArenaResult(arena_set.animals(params.animals))
-            blocks_out = arena_rows(
-                record(chunks), params, arena_set, writer.partial / ".arena-rows.tmp",
-                arena_result, link=link_detections, stitch=stitched,
-            )  # fmt: skip
-            arena_texts = ArenaTexts(writer.partial / "arenas", arena_set.count)
-        elif params.animals:
-            linked = link_detections(record(chunks), params)
-            blocks_out = stitched(linked, params, writer.partial / ".linked-rows.tmp")
-        else:
-            blocks_out = ((rows, None) for rows in link_detections(record(chunks), params))
-        per_frame = np.zeros(0, np.int64)
-        for rows, interpolated in blocks_out:
-            writer.write_rows(rows, interpolated=interpolated)
-            if arena_result is not None:
-                arena_texts.add(rows, arena_result)
-            canvas.add(rows[:, X_BODY], rows[:, Y_BODY], rows[:, ID])
-            if len(rows):
-                n_ids = max(n_ids, int(rows[:, ID].max()) + 1)
-            if collect:
-                blocks.append(rows)
-            if params.animals and len(rows):
-                per_frame = _count_per_frame(per_frame, rows)
+            self.arena_result = ArenaResult(arena_set.animals(params.animals))
+            self.arena_texts = ArenaTexts(writer.partial / "arenas", arena_set.count)
+
+    def record(self, chunks: Iterable[Detections]) -> Iterator[Detections]:
+        """The chunks, unchanged, noted on their way (frames read, frames skipped)."""
+        for chunk in chunks:
+            self.note(chunk.frames, chunk.skipped)
+            yield chunk
+
+    def note(self, frames: np.ndarray, skipped: list[tuple[int, str]]) -> None:
+        """Note frames read and frames skipped (logged in the result's ``log``)."""
+        self.n_frames += len(frames)
+        self.frames.append(frames)
+        self.skipped.extend(skipped)
+        for k, reason in skipped:
+            self.writer.log(f"frame {k} skipped: {reason}")
+
+    def add(
+        self, rows: np.ndarray, interpolated: np.ndarray | None, collect: bool = False
+    ) -> None:
+        """Write result rows (ordered by frame, then id; after those already added)."""
+        self.writer.write_rows(rows, interpolated=interpolated)
+        if self.arena_result is not None:
+            self.arena_texts.add(rows, self.arena_result)
+        self.canvas.add(rows[:, X_BODY], rows[:, Y_BODY], rows[:, ID])
+        if len(rows):
+            self.n_ids = max(self.n_ids, int(rows[:, ID].max()) + 1)
+        if collect:
+            self.blocks.append(rows)
+        if self.params.animals and len(rows):
+            self.per_frame = _count_per_frame(self.per_frame, rows)
+
+    def finish(
+        self, *, marker: dict | None = None, before_publish: Callable[[], dict] | None = None
+    ) -> Path:
+        """Write the pictures, the per-arena and the analysis files; publish the folder.
+
+        Parameters
+        ----------
+        marker : dict, optional
+            Resume marker (``batchtrack.json``).
+        before_publish : callable, optional
+            Called once the folder's files are complete, before it is published; what it
+            returns is added to the marker's outputs (:func:`batchtrack.io.resume.record_outputs`).
+
+        Returns
+        -------
+        Path
+            The published folder.
+        """
+        writer, params, label = self.writer, self.params, self.label
         if params.animals:
-            _warn_missing_animals(per_frame, frames, params.animals, writer, label or str(folder))
+            _warn_missing_animals(self.per_frame, self.frames, params.animals, writer, label)
         if writer.n_rows == 0:
             message = (
                 "no object detected in any frame; check thresh, lightBack and "
                 "minArea/maxArea (try the preview)"
             )
-            log.warning("%s: %s", label or folder, message)
+            log.warning("%s: %s", label, message)
             writer.log(message)
-        picture = canvas.finish()
-        if arena_set is not None and arena_result is not None:
-            arena_texts.close()
-            picture = outline_arenas(picture, arena_set.labels)
-            writer.write_image("arenas.png", draw_arenas(background, arena_set.labels))
+        picture = self.canvas.finish()
+        if self.arena_set is not None and self.arena_result is not None:
+            self.arena_texts.close()
+            picture = outline_arenas(picture, self.arena_set.labels)
+            writer.write_image("arenas.png", draw_arenas(self.background, self.arena_set.labels))
             write_arenas_csv(
                 writer.partial / "arenas.csv",
-                arena_set.rows(arena_result.ids, arena_result.animals),
+                self.arena_set.rows(self.arena_result.ids, self.arena_result.animals),
             )
         writer.write_image("trajectories.png", picture)
         writer.close_tables()
         write_analysis_files(
-            writer.partial, params, calibration, n_frames=n_frames + len(skipped),
-            skipped=[k for k, _ in skipped], note=writer.log,
+            writer.partial, params, self.calibration,
+            n_frames=self.n_frames + len(self.skipped),
+            skipped=[k for k, _ in self.skipped], note=writer.log,
         )  # fmt: skip
-        published = writer.finish(background, params, marker=marker)
-    summary = TrackSummary(
-        published, n_frames, writer.n_rows, n_ids, skipped, time.perf_counter() - started,
-        params, auto,
-    )  # fmt: skip
-    return summary, tracking_table(blocks) if collect else None
+        if before_publish is not None:
+            extra = before_publish()
+            marker = {**(marker or {}), "outputs": extra}
+        return writer.finish(self.background, params, marker=marker)
 
 
 def stitched(

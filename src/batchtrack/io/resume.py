@@ -189,8 +189,9 @@ def edits_hash(folder: Path) -> str | None:
 def record_outputs(
     marker: dict[str, Any], folder: Path, names: Iterable[str]
 ) -> dict[str, Any]:
-    """``marker`` with the size and content hash of each output file ``folder / name``."""
-    outputs = {}
+    """``marker`` with the size and content hash of each output file ``folder / name`` (added
+    to those the marker's ``outputs`` already lists, e.g. a file beside the folder)."""
+    outputs = dict(marker.get("outputs") or {})  # outputs outside the folder, already recorded
     for name in sorted(names):
         if not (folder / name).is_file():
             continue  # a folder of results: not checked
