@@ -752,6 +752,9 @@ class ResultSink:
         The movie, for messages.
     arena_set : ArenaSet, optional
         The movie's arenas.
+    arena_result : ArenaResult, optional
+        Where the linking records each arena's ids (shared by the files of a recording); a
+        new one by default.
     """
 
     def __init__(
@@ -762,6 +765,8 @@ class ResultSink:
         calibration: Calibration,
         label: str,
         arena_set: ArenaSet | None = None,
+        *,
+        arena_result: ArenaResult | None = None,
     ) -> None:
         self.writer, self.params, self.background = writer, params, background
         self.calibration = calibration
@@ -772,9 +777,10 @@ class ResultSink:
         self.blocks: list[np.ndarray] = []
         self.per_frame = np.zeros(0, np.int64)
         self.canvas = TrajectoryCanvas(background, max_jump=params.maxDist)
-        self.arena_result = None
+        self.arena_result = arena_result
         if arena_set is not None:
-            self.arena_result = ArenaResult(arena_set.animals(params.animals))
+            if self.arena_result is None:
+                self.arena_result = ArenaResult(arena_set.animals(params.animals))
             self.arena_texts = ArenaTexts(writer.partial / "arenas", arena_set.count)
 
     def record(self, chunks: Iterable[Detections]) -> Iterator[Detections]:
