@@ -511,14 +511,19 @@ def batch_list(manifest: Path) -> None:
         f"parameter table: {table_params}",
         title_justify="left",
     )
-    for column in ("#", "path", "background", "parameters", "result"):
+    recordings = any(entry.recording for entry in stack)
+    columns = ("#", "path", *(["recording"] if recordings else []), "background", "parameters")
+    for column in (*columns, "result"):
         table.add_column(column, overflow="fold")
     for i, entry in enumerate(stack, start=1):
         text = _differences(entry.params, stack.params) or "table"
         result = "exists" if entry.result_dir.exists() else ""
         if str(entry.status) == "Error":
             result = f"error: {entry.message}"
-        table.add_row(str(i), str(entry.path), str(entry.background or "computed"), text, result)
+        recording = [entry.recording or ""] if recordings else []
+        table.add_row(
+            str(i), str(entry.path), *recording, str(entry.background or "computed"), text, result
+        )
     Console().print(table)
 
 
