@@ -136,7 +136,10 @@ def write_recording(
     def open_file(j: int) -> ResultSink:
         file = files[j]
         calibration = Calibration.from_params(params, file.timestamps)
-        writer = ResultWriter(file.output, calibration=calibration, speeds=SpeedStream())
+        writer = ResultWriter(
+            file.output, calibration=calibration, speeds=SpeedStream(),
+            arenas=arena_set is not None,
+        )  # fmt: skip
         opened = ResultSink(
             writer, params, background, calibration, file.label or str(file.output),
             arena_set, arena_result=shared,
