@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from .arenas import ArenaSet, arena_of
-from .detect import Region
+from .detect import Region, Regions
 from .io.results import TrackingText
 from .params import Parameters
 from .schema import ID, IMAGE_NUMBER, TRACKING_COLUMNS, X_BODY, Y_BODY
@@ -43,7 +43,8 @@ def arena_regions(
     shape: tuple[int, int] | None = None,
     animals: Sequence[int] | None = None,
 ) -> list[Region]:
-    """Each arena as a detection :class:`~batchtrack.detect.Region`, in arena order.
+    """Each arena as a detection :class:`~batchtrack.detect.Region`, in arena order (a
+    :class:`~batchtrack.detect.Regions`: arenas that touch nowhere are searched at once).
 
     Parameters
     ----------
@@ -63,7 +64,7 @@ def arena_regions(
     x_off, y_off = offset
     height, width = shape if shape is not None else labels.shape
     view = labels[y_off : y_off + height, x_off : x_off + width]
-    regions = []
+    regions, label_of = [], []
     for k in range(1, int(labels.max()) + 1):
         ys, xs = np.nonzero(view == k)
         if len(xs) == 0:
@@ -72,7 +73,8 @@ def arena_regions(
         mask = np.where(view[y0:y1, x0:x1] == k, 255, 0).astype(np.uint8)
         count = 0 if animals is None else int(animals[k - 1])
         regions.append(Region(x0, y0, x1, y1, mask, count))
-    return regions
+        label_of.append(k)
+    return Regions(regions, np.ascontiguousarray(view), label_of)
 
 
 def _subset(chunk: Any, keep: np.ndarray) -> Any:

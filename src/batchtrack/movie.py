@@ -31,7 +31,7 @@ from .background import (
     sample_indices,
 )
 from .calibration import Calibration
-from .detect import Region, find_in_region, object_features, roi_binary, roi_offset, segment
+from .detect import Region, find_in_regions, object_features, roi_binary, roi_offset, segment
 from .errors import InputError, ParameterError
 from .io.arenas import read_arena_file, write_arenas_csv
 from .io.frames import FrameSource, open_frames
@@ -295,11 +295,10 @@ def _segment_animals(
     found: list[np.ndarray] = []
     found_areas, found_pieces = [], []
     binary = roi_binary(frame, background, params)  # once for every arena
-    for region in regions:
-        high = params.maxArea * max(region.animals, 1)
-        contours, areas = find_in_region(
-            binary, region, min_area=params.minArea * _FRAGMENT_OF_MIN_AREA, max_area=high
-        )
+    highs = [params.maxArea * max(region.animals, 1) for region in regions]
+    low = params.minArea * _FRAGMENT_OF_MIN_AREA
+    each = find_in_regions(binary, regions, min_area=low, max_areas=highs)
+    for region, (contours, areas) in zip(regions, each, strict=True):
         kept, kept_areas, pieces = split_objects(
             contours, areas, typical=typical, expected=region.animals, min_area=params.minArea
         )
