@@ -308,13 +308,15 @@ class ArenaTexts:
             TrackingText(folder / f"arena_{k + 1}" / "tracking.txt") for k in range(count)
         ]
 
-    def add(self, rows: np.ndarray, result: ArenaResult) -> None:
-        """Route rows (movie ids) to their arenas' files."""
-        arena = np.searchsorted(np.asarray(result.offsets), rows[:, ID], side="right") - 1
+    def add(self, rows: np.ndarray, result: ArenaResult, prefixes: list[str] | None = None) -> None:
+        """Route rows (movie ids) to their arenas' files (``prefixes``: the rows' lines
+        without the id, already formatted for the movie's ``tracking.txt``)."""
+        arena = result.arena_of(rows[:, ID]) - 1
         for k, text in enumerate(self.files):
-            mine = rows[arena == k].copy()
+            keep = np.flatnonzero(arena == k)
+            mine = rows[keep].copy()
             mine[:, ID] -= result.offsets[k]
-            text.write(mine)
+            text.write(mine, None if prefixes is None else [prefixes[i] for i in keep])
 
     def close(self) -> None:
         for text in self.files:

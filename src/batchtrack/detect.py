@@ -339,9 +339,10 @@ def segment(
     area_bounds : (float, float), optional
         Exclusive area bounds to use instead of ``minArea`` and ``maxArea``.
     regions : sequence of Region, optional
-        Find objects inside each region only (arenas), region after region: an object
-        never spans two regions, and one touching a region's edge keeps all its pixels
-        inside it, as if the region were the whole frame.
+        Find objects inside each region only (arenas): an object never spans two regions,
+        and one touching a region's edge keeps all its pixels inside it, as if the region
+        were the whole frame. Objects come region after region, or, for regions that touch
+        nowhere (:class:`Regions`), in one search's order (the same order within a region).
 
     Returns
     -------
@@ -354,6 +355,8 @@ def segment(
     low, high = area_bounds or (params.minArea, params.maxArea)
     if regions is None:
         return find_objects(binary, min_area=low, max_area=high)
+    if isinstance(regions, Regions) and regions.labels is not None:  # one search for all
+        return find_objects(binary & regions.union, min_area=low, max_area=high)
     contours: list[np.ndarray] = []
     areas = []
     highs = [high] * len(regions)
@@ -404,14 +407,17 @@ def find_in_regions(
     found, areas = find_objects(
         binary & regions.union, min_area=min_area, max_area=max(max_areas, default=0.0)
     )
-    out: list[tuple[list[np.ndarray], np.ndarray]] = [([], np.empty(0)) for _ in regions]
     if not found:
-        return out
+        return [([], np.empty(0)) for _ in regions]
     firsts = np.array([contour[0, 0] for contour in found])
     which = regions.index_of[regions.labels[firsts[:, 1], firsts[:, 0]]]
+    order = np.argsort(which, kind="stable")
+    bounds = np.searchsorted(which[order], np.arange(len(regions) + 1))
+    out = []
     for k, high in enumerate(max_areas):
-        mine = np.flatnonzero((which == k) & (areas < high))
-        out[k] = ([found[i] for i in mine], areas[mine])
+        mine = order[bounds[k] : bounds[k + 1]]
+        mine = mine[areas[mine] < high]
+        out.append(([found[i] for i in mine], areas[mine]))
     return out
 
 

@@ -35,7 +35,7 @@ from .detect import Region, find_in_regions, object_features, roi_binary, roi_of
 from .errors import InputError, ParameterError
 from .io.arenas import read_arena_file, write_arenas_csv
 from .io.frames import FrameSource, open_frames
-from .io.results import ResultWriter
+from .io.results import ResultWriter, format_prefixes
 from .io.resume import make_marker
 from .link import Linker, LinkWeights
 from .motion import ConstantVelocity
@@ -812,12 +812,13 @@ class ResultSink:
         self, rows: np.ndarray, interpolated: np.ndarray | None, collect: bool = False
     ) -> None:
         """Write result rows (ordered by frame, then id; after those already added)."""
-        arena = None
+        arena = prefixes = None
         if self.arena_result is not None:
             arena = self.arena_result.arena_of(rows[:, ID])
-        self.writer.write_rows(rows, interpolated=interpolated, arena=arena)
+            prefixes = format_prefixes(rows)  # once for the movie's file and the arenas'
+        self.writer.write_rows(rows, interpolated=interpolated, arena=arena, prefixes=prefixes)
         if self.arena_result is not None:
-            self.arena_texts.add(rows, self.arena_result)
+            self.arena_texts.add(rows, self.arena_result, prefixes)
         self.canvas.add(rows[:, X_BODY], rows[:, Y_BODY], rows[:, ID])
         if len(rows):
             self.n_ids = max(self.n_ids, int(rows[:, ID].max()) + 1)

@@ -215,3 +215,38 @@ def test_arenas_through_the_cli_and_the_batch_give_the_same_result(
     assert [e.status for e in reloaded] == [Status.SKIPPED] and again.counts["Skipped"] == 1
     bad = CliRunner().invoke(main, ["track", str(movie), "--arenas", "grid:0x2", "-q"])
     assert bad.exit_code == 1 and "grid:ROWSxCOLS with whole numbers" in bad.stderr
+
+
+@pytest.mark.parametrize("animals", [0, 12])
+def test_one_search_for_separate_wells_gives_each_arena_the_same_objects(tmp_path, animals):
+    from batchtrack.arenas import arena_of
+    from batchtrack.io.frames import open_frames
+    from batchtrack.movie import (
+        arena_detection_regions,
+        detect_range,
+        measure_animals,
+        resolve_arenas,
+    )
+    from batchtrack.schema import X_BODY, Y_BODY
+
+    folder, params, background_file = _plate(tmp_path)
+    params = params.with_updates({"animals": animals})
+    background = cv2.imread(str(background_file), cv2.IMREAD_GRAYSCALE)
+    with open_frames(folder) as source:
+        arena_set = resolve_arenas("auto", source.shape, background)
+        regions = arena_detection_regions(arena_set, params)
+        assert regions.labels is not None  # wells apart: one search
+        scale = measure_animals(source, background, params) if animals else None
+        at_once = detect_range(source, background, params, regions=regions, scale=scale)
+        alone = detect_range(source, background, params, regions=list(regions), scale=scale)
+    np.testing.assert_array_equal(at_once.counts, alone.counts)
+    arena = [arena_of(arena_set.labels, f.features[:, X_BODY], f.features[:, Y_BODY])
+             for f in (at_once, alone)]  # fmt: skip
+    frame_of = np.repeat(np.arange(len(at_once.counts)), at_once.counts)
+    assert len(frame_of) >= 12 * 40
+    for k in range(1, 13):
+        a, b = arena[0] == k, arena[1] == k
+        np.testing.assert_array_equal(frame_of[a], frame_of[b])
+        np.testing.assert_array_equal(at_once.features[a], alone.features[b])
+        if animals:
+            np.testing.assert_array_equal(at_once.pieces[a], alone.pieces[b])

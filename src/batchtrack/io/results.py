@@ -32,11 +32,34 @@ if TYPE_CHECKING:
     from ..params import Parameters
     from .tables import RowStream, TrackTableWriter
 
-__all__ = ["ResultWriter", "TrackingText", "disk_full_message", "is_disk_full", "read_tracking"]
+__all__ = [
+    "ResultWriter",
+    "TrackingText",
+    "disk_full_message",
+    "format_prefixes",
+    "is_disk_full",
+    "read_tracking",
+]
 
 log = logging.getLogger(__name__)
 
 _FORMAT = "\t".join(["%g"] * N_FEATURES + ["%d", "%d"])
+#: Every column but the id: a row's line is its prefix, a tab and its id.
+_PREFIX = "\t".join(["%g"] * N_FEATURES + ["%d"])
+
+
+def format_prefixes(rows: np.ndarray) -> list[str]:
+    """Each row of ``tracking.txt`` without its id, as ``np.savetxt`` writes it (``%g``).
+
+    Formatted once, the prefixes serve every file that writes the same rows with other ids
+    (the movie's, and each arena's own).
+
+    Examples
+    --------
+    >>> format_prefixes(np.arange(23.0).reshape(1, 23))[0].split("\t")[-2:]
+    ['20', '21']
+    """
+    return [_PREFIX % tuple(row) for row in rows[:, : N_FEATURES + 1].tolist()]
 
 
 class TrackingText:
@@ -57,10 +80,15 @@ class TrackingText:
         self._file = open(self.path, "w", encoding="ascii")
         self._file.write("\t".join(TRACKING_COLUMNS) + "\n")
 
-    def write(self, rows: np.ndarray) -> None:
-        """Append rows, shape (k, 23)."""
-        if len(rows):
-            np.savetxt(self._file, rows, fmt=_FORMAT)
+    def write(self, rows: np.ndarray, prefixes: list[str] | None = None) -> None:
+        """Append rows, shape (k, 23); ``prefixes`` are their lines without the id, if
+        already formatted (:func:`format_prefixes`)."""
+        if len(rows) == 0:
+            return
+        if prefixes is None:
+            prefixes = format_prefixes(rows)
+        ids = rows[:, N_FEATURES + 1].astype(np.int64).tolist()
+        self._file.write("".join(f"{p}\t{i}\n" for p, i in zip(prefixes, ids, strict=True)))
 
     def close(self) -> None:
         """Close the file."""
@@ -152,9 +180,11 @@ class ResultWriter:
         *,
         interpolated: np.ndarray | None = None,
         arena: np.ndarray | None = None,
+        prefixes: list[str] | None = None,
     ) -> None:
         """Append rows, shape (k, 23), columns as :data:`batchtrack.schema.TRACKING_COLUMNS`,
-        in frame order.
+        in frame order (``prefixes``: their ``tracking.txt`` lines without the id, if
+        already formatted by :func:`format_prefixes`).
 
         ``interpolated`` (bool, shape (k,)) flags rows that were filled in rather than
         detected; it goes to ``tracking.parquet``'s ``interpolated`` column (False if None);
@@ -165,7 +195,10 @@ class ResultWriter:
             return
         if self._tables is not None:
             self._tables.write(rows, interpolated, arena)
-        np.savetxt(self._text, rows, fmt=_FORMAT)
+        if prefixes is None:
+            prefixes = format_prefixes(rows)
+        ids = rows[:, N_FEATURES + 1].astype(np.int64).tolist()
+        self._text.write("".join(f"{p}\t{i}\n" for p, i in zip(prefixes, ids, strict=True)))
         features = rows[:, :N_FEATURES].tolist()
         ints = rows[:, N_FEATURES:].astype(np.int64).tolist()
         self._db.executemany(self._insert, (f + i for f, i in zip(features, ints, strict=True)))
