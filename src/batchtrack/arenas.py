@@ -30,6 +30,7 @@ __all__ = [
     "ArenaSet",
     "arena_from_mapping",
     "arena_of",
+    "arena_to_mapping",
     "check_labels",
     "draw_arenas",
     "find_wells",
@@ -442,6 +443,35 @@ def arena_from_mapping(item: Any, k: int, source: str) -> Arena:
         raise ParameterError(f"{where}: missing {error.args[0]!r}") from None
     except (TypeError, ValueError) as error:
         raise ParameterError(f"{where}: {error}") from None
+
+
+def arena_to_mapping(arena: Arena) -> dict[str, Any]:
+    """The TOML-like table of ``arena``: what :func:`arena_from_mapping` reads back.
+
+    ``animals`` and ``name`` are written only when set.
+
+    Examples
+    --------
+    >>> arena_to_mapping(Arena("rectangle", ((10, 20), (40, 30))))
+    {'shape': 'rectangle', 'corner': [10.0, 20.0], 'size': [30.0, 10.0]}
+    >>> arena = Arena("circle", ((5, 5),), radius=3, animals=2)
+    >>> arena_from_mapping(arena_to_mapping(arena), 1, "x") == arena
+    True
+    """
+    item: dict[str, Any] = {"shape": arena.kind}
+    if arena.kind == "circle":
+        (x, y), = arena.points
+        item.update(centre=[float(x), float(y)], radius=float(arena.radius))
+    elif arena.kind == "rectangle":
+        (x0, y0), (x1, y1) = arena.points
+        item.update(corner=[float(x0), float(y0)], size=[float(x1 - x0), float(y1 - y0)])
+    else:
+        item["points"] = [[float(x), float(y)] for x, y in arena.points]
+    if arena.animals:
+        item["animals"] = int(arena.animals)
+    if arena.name:
+        item["name"] = arena.name
+    return item
 
 
 def _pair(value: Any) -> tuple[float, float]:
