@@ -36,6 +36,7 @@ __all__ = [
     "find_wells",
     "grid_arenas",
     "is_file_spec",
+    "label_polygons",
     "make_arena_set",
     "outline_arenas",
     "parse_grid",
@@ -199,6 +200,42 @@ def check_labels(labels: np.ndarray, shape: tuple[int, int], *, source: str = ""
     lookup = np.zeros(int(values.max()) + 1, np.int32)
     lookup[values.astype(np.int64)] = np.arange(1, values.size + 1, dtype=np.int32)
     return lookup[labels.astype(np.int64)]
+
+
+def label_polygons(labels: np.ndarray) -> list[Arena]:
+    """The arenas of a label image as polygons (each arena's outer boundary), in order.
+
+    The vertices are boundary pixels (OpenCV's simple chain), so that :func:`rasterize`
+    gives back the label image, up to the odd pixel of a concave outline; an arena in
+    several pieces keeps its largest.
+
+    Parameters
+    ----------
+    labels : ndarray of int, shape (H, W)
+        0 outside, 1…N for the arenas (see :func:`check_labels`).
+
+    Examples
+    --------
+    >>> labels = np.zeros((6, 8), np.int32)
+    >>> labels[1:4, 2:7] = 1
+    >>> (arena,) = label_polygons(labels)
+    >>> arena.points
+    ((2.0, 1.0), (2.0, 3.0), (6.0, 3.0), (6.0, 1.0))
+    >>> bool((rasterize([arena], labels.shape) == labels).all())
+    True
+    """
+    found = []
+    for k in range(1, int(labels.max(initial=0)) + 1):
+        mask = (labels == k).astype(np.uint8)
+        contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        if not contours:
+            continue
+        points = max(contours, key=cv2.contourArea).reshape(-1, 2)
+        if len(points) < 3:  # a line of pixels: its box instead
+            x, y, w, h = cv2.boundingRect(points)
+            points = np.array([[x, y], [x + w - 1, y], [x + w - 1, y + h - 1], [x, y + h - 1]])
+        found.append(Arena("polygon", tuple((float(x), float(y)) for x, y in points.tolist())))
+    return found
 
 
 def parse_grid(text: str) -> tuple[int, int]:
