@@ -24,7 +24,14 @@ import cv2
 import numpy as np
 from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QKeyEvent, QMouseEvent, QPainterPath, QPen, QPolygonF
-from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QGraphicsRectItem, QGraphicsView
+from PySide6.QtWidgets import (
+    QGraphicsItem,
+    QGraphicsPathItem,
+    QGraphicsRectItem,
+    QGraphicsView,
+    QStyle,
+    QStyleOptionGraphicsItem,
+)
 
 from ..arenas import Arena
 from .image_view import ImageView
@@ -228,6 +235,11 @@ class ArenaItem(QGraphicsPathItem):
         self.setBrush(QBrush(QColor(255, 160, 0, 45)) if selected else QBrush())
         for handle in self.handles:
             handle.setVisible(selected)
+
+    def paint(self, painter: Any, option: QStyleOptionGraphicsItem, widget: Any = None) -> None:
+        plain = QStyleOptionGraphicsItem(option)  # selection shown by the colours and handles,
+        plain.state &= ~QStyle.StateFlag.State_Selected  # not Qt's dashed box
+        super().paint(painter, plain, widget)
 
     def itemChange(self, change: QGraphicsItem.GraphicsItemChange, value: Any) -> Any:
         if change == QGraphicsItem.GraphicsItemChange.ItemPositionChange:
