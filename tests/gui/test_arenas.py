@@ -236,6 +236,13 @@ def test_the_arenas_go_to_the_batch_with_the_parameters(qtbot, dialogs, tanks, t
     panel.send_button.click()
     assert window.batch.stack.arenas is None
     assert "no arenas" in window.batch.arenas_label.text()
+    assert not window.batch.clear_arenas_button.isEnabled()
+
+    dialogs.answers = [tmp_path / "moved.toml"]  # the batch panel's own Arenas… button
+    window.batch.arenas_button.click()
+    assert window.batch.stack.arenas == str(tmp_path / "moved.toml")
+    window.batch.clear_arenas_button.click()
+    assert window.batch.stack.arenas is None
     window.interactive.shutdown()
 
 

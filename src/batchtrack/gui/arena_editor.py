@@ -219,13 +219,8 @@ class ArenaItem(QGraphicsPathItem):
             self.points[index] = (x, y)
         self._redraw()
 
-    def move_handle(self, index: int, x: float, y: float) -> None:
-        """Drag handle ``index`` to arena coordinates ``(x, y)`` (what a mouse drag does)."""
-        shift = _offset(self.kind)
-        self.handles[index].setPos(QPointF(x + shift - self.pos().x(), y + shift - self.pos().y()))
-        self.finished_edit()
-
     def finished_edit(self) -> None:
+        """A move or a reshape ended: tell the editor."""
         if self.editor is not None:
             self.editor.item_edited(self)
 
@@ -298,6 +293,7 @@ class ArenaEditor(QObject):
         return [item.arena() for item in self._items]
 
     def items(self) -> list[ArenaItem]:
+        """The arenas' graphics items, in order."""
         return list(self._items)
 
     def set_arenas(self, arenas: Sequence[Arena], *, spec: str | None = None) -> None:
@@ -355,10 +351,6 @@ class ArenaEditor(QObject):
         """An arena was moved or reshaped by hand."""
         self.spec = None
         self.changed.emit()
-
-    def set_visible(self, on: bool) -> None:
-        for item in self._items:
-            item.setVisible(on)
 
     # -- drawing tools -----------------------------------------------------------------------
     def set_tool(self, tool: str | None) -> None:
