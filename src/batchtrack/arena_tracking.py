@@ -113,6 +113,18 @@ class ArenaResult:
         self.ids: list[list[int]] = [[] for _ in animals]
         self.offsets: list[int] = [0] * len(animals)
 
+    def arena_of(self, ids: np.ndarray) -> np.ndarray:
+        """The arena (1, 2…) of each identity (movie numbering), once the rows are linked.
+
+        Examples
+        --------
+        >>> result = ArenaResult([2, 0, 1])
+        >>> result.offsets = [0, 2, 2]  # arena 2 has no id
+        >>> result.arena_of(np.array([0, 1, 2])).tolist()
+        [1, 1, 3]
+        """
+        return np.searchsorted(np.asarray(self.offsets), np.asarray(ids), side="right")
+
 
 def arena_rows(
     chunks: Iterable[Any],

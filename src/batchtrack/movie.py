@@ -673,7 +673,9 @@ def write_result(
     auto = auto or AutoReport()
     started = time.perf_counter() if started is None else started
     calibration = Calibration.from_params(params, timestamps)
-    with ResultWriter(folder, calibration=calibration, speeds=SpeedStream()) as writer:
+    with ResultWriter(
+        folder, calibration=calibration, speeds=SpeedStream(), arenas=arena_set is not None
+    ) as writer:
         sink = ResultSink(writer, params, background, calibration, label or str(folder), arena_set)
         for line in auto.lines():
             writer.log(f"measured {line}")
@@ -752,6 +754,9 @@ class ResultSink:
         The movie, for messages.
     arena_set : ArenaSet, optional
         The movie's arenas.
+    arena_result : ArenaResult, optional
+        Where the linking records each arena's ids (shared by the files of a recording); a
+        new one by default.
     """
 
     def __init__(
@@ -762,6 +767,8 @@ class ResultSink:
         calibration: Calibration,
         label: str,
         arena_set: ArenaSet | None = None,
+        *,
+        arena_result: ArenaResult | None = None,
     ) -> None:
         self.writer, self.params, self.background = writer, params, background
         self.calibration = calibration
@@ -772,9 +779,10 @@ class ResultSink:
         self.blocks: list[np.ndarray] = []
         self.per_frame = np.zeros(0, np.int64)
         self.canvas = TrajectoryCanvas(background, max_jump=params.maxDist)
-        self.arena_result = None
+        self.arena_result = arena_result
         if arena_set is not None:
-            self.arena_result = ArenaResult(arena_set.animals(params.animals))
+            if self.arena_result is None:
+                self.arena_result = ArenaResult(arena_set.animals(params.animals))
             self.arena_texts = ArenaTexts(writer.partial / "arenas", arena_set.count)
 
     def record(self, chunks: Iterable[Detections]) -> Iterator[Detections]:
@@ -795,7 +803,10 @@ class ResultSink:
         self, rows: np.ndarray, interpolated: np.ndarray | None, collect: bool = False
     ) -> None:
         """Write result rows (ordered by frame, then id; after those already added)."""
-        self.writer.write_rows(rows, interpolated=interpolated)
+        arena = None
+        if self.arena_result is not None:
+            arena = self.arena_result.arena_of(rows[:, ID])
+        self.writer.write_rows(rows, interpolated=interpolated, arena=arena)
         if self.arena_result is not None:
             self.arena_texts.add(rows, self.arena_result)
         self.canvas.add(rows[:, X_BODY], rows[:, Y_BODY], rows[:, ID])
@@ -850,6 +861,7 @@ class ResultSink:
             writer.partial, params, self.calibration,
             n_frames=self.n_frames + len(self.skipped),
             skipped=[k for k, _ in self.skipped], note=writer.log,
+            arena_animals=None if self.arena_result is None else self.arena_result.animals,
         )  # fmt: skip
         if before_publish is not None:
             extra = before_publish()
