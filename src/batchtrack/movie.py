@@ -109,6 +109,8 @@ class Detections:
         Unreadable frames and why.
     pieces : ndarray of bool, shape (sum(counts),), optional
         Objects that are pieces of a blob split into several animals (``animals > 0``).
+    groups : ndarray of int, shape (sum(counts),), optional
+        The arena of each object: objects are only linked within their arena.
     """
 
     frames: np.ndarray
@@ -116,6 +118,7 @@ class Detections:
     features: np.ndarray
     skipped: list[tuple[int, str]] = field(default_factory=list)
     pieces: np.ndarray | None = None
+    groups: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -367,7 +370,7 @@ def link_detections(chunks: Iterable[Detections], params: Parameters) -> Iterato
     if not params.animals:
         linker = Linker(weights)
         for chunk in chunks:
-            yield _link_chunk(linker, chunk.frames, chunk.counts, chunk.features)
+            yield _link_chunk(linker, chunk.frames, chunk.counts, chunk.features, chunk.groups)
         return
     # Pieces of split blobs are not linked: who is who inside a blob is not known, so an
     # animal's tracklet pauses where it touches another, and stitching joins it across.
@@ -377,7 +380,8 @@ def link_detections(chunks: Iterable[Detections], params: Parameters) -> Iterato
         pieces = chunk.pieces if chunk.pieces is not None else np.zeros(len(features), bool)
         frame_of = np.repeat(np.arange(len(counts)), counts)
         whole = np.bincount(frame_of[~pieces], minlength=len(counts))
-        rows = _link_chunk(linker, chunk.frames, whole, features[~pieces])
+        groups = None if chunk.groups is None else chunk.groups[~pieces]
+        rows = _link_chunk(linker, chunk.frames, whole, features[~pieces], groups)
         if pieces.any():  # pieces go along with id -1
             extra = np.empty((int(pieces.sum()), len(TRACKING_COLUMNS)))
             extra[:, :N_FEATURES] = features[pieces]
@@ -389,14 +393,20 @@ def link_detections(chunks: Iterable[Detections], params: Parameters) -> Iterato
 
 
 def _link_chunk(
-    linker: Linker, frames: np.ndarray, counts: np.ndarray, features: np.ndarray
+    linker: Linker,
+    frames: np.ndarray,
+    counts: np.ndarray,
+    features: np.ndarray,
+    groups: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Rows of one chunk's objects (``counts`` per frame), linked frame after frame."""
+    """Rows of one chunk's objects (``counts`` per frame), linked frame after frame (each
+    object within its group, when given)."""
     rows = np.empty((len(features), len(TRACKING_COLUMNS)))
     offset = 0
     for k, count in zip(frames.tolist(), counts.tolist(), strict=True):
         found = features[offset : offset + count]
-        order, ids = linker.step(found)
+        group = None if groups is None else groups[offset : offset + count]
+        order, ids = linker.step(found, group)
         block = rows[offset : offset + count]
         block[:, :N_FEATURES] = found[order]
         block[:, IMAGE_NUMBER] = k
