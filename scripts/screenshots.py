@@ -1,7 +1,8 @@
 """Screenshots of the batchtrack window for the documentation, on generated movies.
 
 Runs the real window (a generated batch mid-run and after the run, the interactive panel
-with its overlays, a trajectory picture) and writes PNGs to ``docs/screenshots/``::
+with its overlays, arenas over a movie of six tanks and their review, a trajectory picture)
+and writes PNGs to ``docs/screenshots/``::
 
     xvfb-run -s "-screen 0 1600x1000x24" python scripts/screenshots.py
     # or, without Xvfb:
@@ -95,6 +96,67 @@ def interactive_shots(app, window, movie: Path, out: Path) -> None:
     panel.trails_check.setChecked(True)
 
 
+def make_tanks(folder: Path, *, frames: int) -> Path:
+    """An image sequence of six tanks (2 × 3, dark walls between them), 1 to 3 fish each."""
+    import cv2
+
+    from batchtrack.synth import make_movie
+
+    fish = (1, 2, 3, 2, 1, 3)
+    tanks = [make_movie(frames, n, shape=(180, 220), seed=40 + k, length=(22, 30))
+             for k, n in enumerate(fish)]  # fmt: skip
+    streams = [tank.frames() for tank in tanks]
+    wall = 24
+    folder.mkdir(parents=True)
+    for t in range(frames):
+        frame = np.full((2 * 180 + 3 * wall, 3 * 220 + 4 * wall), 35, np.uint8)
+        for k, stream in enumerate(streams):
+            row, col = divmod(k, 3)
+            y, x = wall + row * (180 + wall), wall + col * (220 + wall)
+            frame[y : y + 180, x : x + 220] = next(stream)
+        cv2.imwrite(str(folder / f"frame_{t:06d}.pgm"), frame)
+    return folder
+
+
+def arena_shots(app, window, movie: Path, out: Path) -> None:
+    """The interactive panel with the tanks found (Auto) and one drawn by hand, and the
+    review window of the result tracked in them."""
+    from batchtrack.arenas import Arena
+    from batchtrack.gui.review import ReviewWindow
+    from batchtrack.movie import track_movie
+    from batchtrack.params import Parameters
+
+    panel = window.interactive
+    window.tabs.setCurrentWidget(panel)
+    panel.set_params(Parameters(**PARAMS))
+    panel.open_movie(movie)
+    wait_until(app, lambda: panel.layers is not None and panel.is_idle())
+    panel.set_frame(40)
+    panel.find_wells()
+    wait_until(app, lambda: len(panel.arenas.items()) == 6 and panel.is_idle())
+    found = panel.arenas.arenas()
+    x0, y0, x1, y1 = found[4].bounds()  # the middle bottom tank: a polygon drawn instead
+    cx = (x0 + x1) / 2
+    polygon = Arena("polygon", ((x0, y0), (x1, y0), (x1, y1), (cx, y1 - 30), (x0, y1)))
+    panel.arenas.set_arenas([*found[:4], polygon, found[5]])
+    panel.arenas.select(4)
+    wait_until(app, lambda: panel.layers.arenas is not None and panel.is_idle())
+    app.processEvents()
+    save(window, out / "interactive-arenas.png")
+    panel.arenas.clear()
+    wait_until(app, panel.is_idle)
+
+    summary, _ = track_movie(movie, Parameters(**PARAMS), arenas="auto")
+    review = ReviewWindow(summary.folder)
+    review.resize(1400, 860)
+    review.show()
+    review.set_frame(40)
+    wait_until(app, review.isVisible)
+    app.processEvents()
+    save(review, out / "review-arenas.png")
+    review.close()
+
+
 def batch_shots(app, window, folders: list[Path], out: Path) -> None:
     from batchtrack.params import Parameters
 
@@ -144,6 +206,10 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
     parser.add_argument("--movies", type=int, default=12)
     parser.add_argument("--frames", type=int, default=300)
+    parser.add_argument(
+        "--only", action="append", choices=("interactive", "arenas", "batch"),
+        help="take these shots only (repeatable; default: all)",
+    )  # fmt: skip
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("batchtrack").setLevel(logging.ERROR)
@@ -163,9 +229,15 @@ def main() -> int:
         window = MainWindow()
         window.resize(1400, 860)
         window.show()
+        only = set(args.only or ("interactive", "arenas", "batch"))
         try:
-            interactive_shots(app, window, folders[0] / "images", args.out)
-            batch_shots(app, window, folders, args.out)
+            if "interactive" in only:
+                interactive_shots(app, window, folders[0] / "images", args.out)
+            if "arenas" in only:
+                tanks = make_tanks(Path(tmp) / "tanks" / "images", frames=80)
+                arena_shots(app, window, tanks, args.out)
+            if "batch" in only:
+                batch_shots(app, window, folders, args.out)
         finally:
             window.close()
     return 0

@@ -30,11 +30,13 @@ __all__ = [
     "ArenaSet",
     "arena_from_mapping",
     "arena_of",
+    "arena_to_mapping",
     "check_labels",
     "draw_arenas",
     "find_wells",
     "grid_arenas",
     "is_file_spec",
+    "label_polygons",
     "make_arena_set",
     "outline_arenas",
     "parse_grid",
@@ -198,6 +200,42 @@ def check_labels(labels: np.ndarray, shape: tuple[int, int], *, source: str = ""
     lookup = np.zeros(int(values.max()) + 1, np.int32)
     lookup[values.astype(np.int64)] = np.arange(1, values.size + 1, dtype=np.int32)
     return lookup[labels.astype(np.int64)]
+
+
+def label_polygons(labels: np.ndarray) -> list[Arena]:
+    """The arenas of a label image as polygons (each arena's outer boundary), in order.
+
+    The vertices are boundary pixels (OpenCV's simple chain), so that :func:`rasterize`
+    gives back the label image, up to the odd pixel of a concave outline; an arena in
+    several pieces keeps its largest.
+
+    Parameters
+    ----------
+    labels : ndarray of int, shape (H, W)
+        0 outside, 1…N for the arenas (see :func:`check_labels`).
+
+    Examples
+    --------
+    >>> labels = np.zeros((6, 8), np.int32)
+    >>> labels[1:4, 2:7] = 1
+    >>> (arena,) = label_polygons(labels)
+    >>> arena.points
+    ((2.0, 1.0), (2.0, 3.0), (6.0, 3.0), (6.0, 1.0))
+    >>> bool((rasterize([arena], labels.shape) == labels).all())
+    True
+    """
+    found = []
+    for k in range(1, int(labels.max(initial=0)) + 1):
+        mask = (labels == k).astype(np.uint8)
+        contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        if not contours:
+            continue
+        points = max(contours, key=cv2.contourArea).reshape(-1, 2)
+        if len(points) < 3:  # a line of pixels: its box instead
+            x, y, w, h = cv2.boundingRect(points)
+            points = np.array([[x, y], [x + w - 1, y], [x + w - 1, y + h - 1], [x, y + h - 1]])
+        found.append(Arena("polygon", tuple((float(x), float(y)) for x, y in points.tolist())))
+    return found
 
 
 def parse_grid(text: str) -> tuple[int, int]:
@@ -442,6 +480,35 @@ def arena_from_mapping(item: Any, k: int, source: str) -> Arena:
         raise ParameterError(f"{where}: missing {error.args[0]!r}") from None
     except (TypeError, ValueError) as error:
         raise ParameterError(f"{where}: {error}") from None
+
+
+def arena_to_mapping(arena: Arena) -> dict[str, Any]:
+    """The TOML-like table of ``arena``: what :func:`arena_from_mapping` reads back.
+
+    ``animals`` and ``name`` are written only when set.
+
+    Examples
+    --------
+    >>> arena_to_mapping(Arena("rectangle", ((10, 20), (40, 30))))
+    {'shape': 'rectangle', 'corner': [10.0, 20.0], 'size': [30.0, 10.0]}
+    >>> arena = Arena("circle", ((5, 5),), radius=3, animals=2)
+    >>> arena_from_mapping(arena_to_mapping(arena), 1, "x") == arena
+    True
+    """
+    item: dict[str, Any] = {"shape": arena.kind}
+    if arena.kind == "circle":
+        (x, y), = arena.points
+        item.update(centre=[float(x), float(y)], radius=float(arena.radius))
+    elif arena.kind == "rectangle":
+        (x0, y0), (x1, y1) = arena.points
+        item.update(corner=[float(x0), float(y0)], size=[float(x1 - x0), float(y1 - y0)])
+    else:
+        item["points"] = [[float(x), float(y)] for x, y in arena.points]
+    if arena.animals:
+        item["animals"] = int(arena.animals)
+    if arena.name:
+        item["name"] = arena.name
+    return item
 
 
 def _pair(value: Any) -> tuple[float, float]:

@@ -33,7 +33,7 @@ from .background import (
 from .calibration import Calibration
 from .detect import Region, find_in_regions, object_features, roi_binary, roi_offset, segment
 from .errors import InputError, ParameterError
-from .io.arenas import read_arena_file, write_arenas_csv
+from .io.arenas import LABELS_FILE, read_arena_file, write_arenas_csv
 from .io.frames import FrameSource, open_frames
 from .io.results import ResultWriter, format_prefixes
 from .io.resume import make_marker
@@ -672,8 +672,8 @@ def write_result(
         What was measured from the movie: one line of the result's ``log`` per value.
     arena_set : ArenaSet, optional
         Link (and stitch) each arena on its own; the folder also gets ``arenas.csv``,
-        ``arenas.png`` and ``arenas/arena_K/tracking.txt`` (each arena as FastTrack would
-        write it alone).
+        ``arenas.png``, ``arena_labels.png`` (their label image) and
+        ``arenas/arena_K/tracking.txt`` (each arena as FastTrack would write it alone).
     timestamps : ndarray, optional
         The movie's frame timestamps (s), for the ``time`` of the analysis files when the
         ``fps`` parameter is 0 (see :mod:`batchtrack.calibration`).
@@ -860,6 +860,7 @@ class ResultSink:
             self.arena_texts.close()
             picture = outline_arenas(picture, self.arena_set.labels)
             writer.write_image("arenas.png", draw_arenas(self.background, self.arena_set.labels))
+            writer.write_image(LABELS_FILE, self.arena_set.labels.astype(np.uint16))
             write_arenas_csv(
                 writer.partial / "arenas.csv",
                 self.arena_set.rows(self.arena_result.ids, self.arena_result.animals),

@@ -49,3 +49,26 @@ class FakeDialogs:
 
     def save_file(self, parent, title, filter, name):
         return self._next(title)
+
+
+def write_tanks(folder: Path, *, fish: tuple[int, ...] = (1, 2), frames: int = 30) -> Path:
+    """Tanks side by side in one image sequence: tank ``k`` (120×160 px) holds ``fish[k]``
+    fish, and a dark wall 10 px wide separates two tanks (tank ``k`` starts at x = 170 k).
+    """
+    import cv2
+    import numpy as np
+
+    tanks = [
+        make_movie(frames, n, shape=(120, 160), seed=20 + k, length=(18, 24))
+        for k, n in enumerate(fish)
+    ]
+    wall = np.full((120, 10), 30, np.uint8)
+    folder.mkdir(parents=True)
+    streams = [tank.frames() for tank in tanks]
+    for t in range(frames):
+        parts = []
+        for k, stream in enumerate(streams):
+            parts.extend([wall] if k else [])
+            parts.append(next(stream))
+        cv2.imwrite(str(folder / f"frame_{t:06d}.pgm"), np.hstack(parts))
+    return folder

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from batchtrack.io.arenas import read_result_arenas
 from batchtrack.io.results import read_tracking
 from batchtrack.movie import track_movie
 from batchtrack.params import Parameters
@@ -80,6 +81,9 @@ def test_each_tile_is_tracked_as_if_alone(tmp_path, zebrafish_dir, zebrafish_par
     assert (result / "arenas.csv").is_file() and (result / "arenas.png").is_file()
     listing = pd.read_csv(result / "arenas.csv")
     assert listing["arena"].tolist() == [1, 2, 3, 4]
+    labels = read_result_arenas(result)  # the arenas as tracked, for the review window
+    assert labels is not None and labels.shape == (2 * height, 2 * width)
+    assert labels[0, 0] == 1 and labels[0, -1] == 2 and labels[-1, 0] == 3 and labels[-1, -1] == 4
     owners = {}
     for k, start in enumerate(STRETCHES):
         alone_folder = tile_alone(zebrafish_dir, tmp_path / f"alone{k}" / "images", start)

@@ -6,6 +6,7 @@ import pytest
 
 from batchtrack.arenas import (
     Arena,
+    arena_from_mapping,
     arena_of,
     check_labels,
     draw_arenas,
@@ -15,6 +16,7 @@ from batchtrack.arenas import (
     rasterize,
 )
 from batchtrack.errors import ParameterError
+from batchtrack.io.arenas import read_arena_file, write_arena_file
 
 
 def plate(rows: int = 3, cols: int = 4, *, radius: int = 38, seed: int = 0) -> np.ndarray:
@@ -138,3 +140,22 @@ def test_arenas_that_touch_nowhere_are_searched_at_once_with_the_same_objects() 
     touching = labels.copy()
     touching[55:65, 100:120] = 1  # arena 1 now touches arena 2
     assert arena_regions(touching).labels is None
+
+
+def test_written_shapes_read_back_to_the_same_arenas(tmp_path) -> None:
+    arenas = [
+        Arena("circle", ((40, 50),), radius=30, animals=2, name="left dish"),
+        Arena("rectangle", ((100, 10), (180, 90))),
+        Arena("polygon", ((10, 100), (60, 100), (35, 140))),
+    ]
+    path = write_arena_file(tmp_path / "arenas.toml", arenas)
+    back = [arena_from_mapping(item, k, str(path))
+            for k, item in enumerate(read_arena_file(path), 1)]  # fmt: skip
+    assert back == arenas
+
+
+def test_writing_no_arena_or_not_toml_is_refused(tmp_path) -> None:
+    with pytest.raises(ParameterError, match="no arena"):
+        write_arena_file(tmp_path / "a.toml", [])
+    with pytest.raises(ParameterError, match=r"must end in \.toml"):
+        write_arena_file(tmp_path / "a.txt", [Arena("circle", ((5, 5),), radius=2)])

@@ -43,7 +43,14 @@ from ..errors import BatchtrackError
 from ..io.tables import read_quality
 from ..params import Parameters
 from ..plots import plot_trajectories
-from .dialogs import CFG_FILTER, IMAGE_FILTER, STACK_FILTER, Dialogs, TrajectoryDialog
+from .dialogs import (
+    ARENA_FILTER,
+    CFG_FILTER,
+    IMAGE_FILTER,
+    STACK_FILTER,
+    Dialogs,
+    TrajectoryDialog,
+)
 from .params_table import ParameterTable
 from .runner import EntryState, StackBridge, StackRunner
 
@@ -257,9 +264,22 @@ class BatchPanel(QWidget):
         row2.addWidget(self.unique_button)
         row2.addWidget(self.unique_label, 1)
         row2.addWidget(self.clear_background_button)
+        self.arenas_button = QPushButton("Arenas…")
+        self.arenas_button.setToolTip(
+            "Track each arena of the movies added next on its own: a TOML file of shapes or a "
+            "label image (the interactive panel draws and sends them)"
+        )
+        self.arenas_label = QLabel()
+        self.clear_arenas_button = QPushButton("No arenas")
+        self.clear_arenas_button.setToolTip("Movies added next are tracked in the whole frame")
+        row3 = QHBoxLayout()
+        row3.addWidget(self.arenas_button)
+        row3.addWidget(self.arenas_label, 1)
+        row3.addWidget(self.clear_arenas_button)
         box = QVBoxLayout(adding)
         box.addLayout(row1)
         box.addLayout(row2)
+        box.addLayout(row3)
 
         # The processing stack: one row per entry
         self.table = QTableWidget(0, len(HEADERS))
@@ -380,6 +400,8 @@ class BatchPanel(QWidget):
         self.unique_button.clicked.connect(self._ask_unique_background)
         self.clear_background_button.clicked.connect(lambda: self.set_unique_background(None))
         self.autoload_check.toggled.connect(self.set_autoload)
+        self.arenas_button.clicked.connect(self._ask_arenas)
+        self.clear_arenas_button.clicked.connect(lambda: self.set_arenas(None))
         self.review_button.clicked.connect(self._review_selected)
         self.remove_button.clicked.connect(self.remove_selected)
         self.clear_button.clicked.connect(self.clear_stack)
@@ -403,6 +425,7 @@ class BatchPanel(QWidget):
         if isinstance(stack.params, Parameters):
             self.params_table.set_params(stack.params)
         self._show_unique_background()
+        self._show_arenas()
         self._rebuild()
 
     def entries(self) -> list[Entry]:
@@ -462,6 +485,28 @@ class BatchPanel(QWidget):
         """Set the parameter table (used for entries added next)."""
         self.params_table.set_params(params)
         self.stack.set_params(params)
+
+    def set_arenas(self, spec: str | Path | None) -> None:
+        """Track each arena of the movies added next on its own (``--arenas``: a file,
+        ``grid:RxC`` or ``auto``; None: the whole frame). Entries already added keep theirs."""
+        self.stack.arenas = None if spec is None else str(spec)
+        self._show_arenas()
+
+    def _ask_arenas(self) -> None:
+        path = self.dialogs.open_file(self, "Arenas of the movies added next", ARENA_FILTER)
+        if path:
+            self.set_arenas(path)
+
+    def _show_arenas(self) -> None:
+        spec = self.stack.arenas
+        if spec is None:
+            self.arenas_label.setText("no arenas: movies are tracked in the whole frame")
+            self.arenas_label.setStyleSheet("color: #777777;")
+        else:
+            self.arenas_label.setText(f"arenas of the movies added next: {spec}")
+            self.arenas_label.setStyleSheet("")
+        self.arenas_label.setToolTip(spec or "")
+        self.clear_arenas_button.setEnabled(spec is not None and not self.runner.running)
 
     def remove_selected(self) -> None:
         """Remove the selected entries."""
@@ -779,13 +824,15 @@ class BatchPanel(QWidget):
     # -- run state ---------------------------------------------------------------------------
     def _set_running(self, running: bool) -> None:
         for widget in (self.open_button, self.unique_button, self.autoload_check,
-                       self.remove_button, self.clear_button, self.load_button,
+                       self.arenas_button, self.remove_button, self.clear_button,
+                       self.load_button,
                        self.start_button, self.workers_spin, self.suffix_edit,
                        self.scheduler_edit, self.force_check):  # fmt: skip
             widget.setEnabled(not running)
         self.clear_background_button.setEnabled(
             not running and self.stack.unique_background is not None
         )
+        self.clear_arenas_button.setEnabled(not running and self.stack.arenas is not None)
         self.stop_button.setEnabled(running)
         self.overall.setVisible(running)
         for row in range(self.table.rowCount()):

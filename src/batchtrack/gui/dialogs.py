@@ -25,6 +25,10 @@ __all__ = ["Dialogs", "TrajectoryDialog"]
 
 IMAGE_FILTER = "Images (*.pgm *.png *.tif *.tiff *.bmp *.jpg *.jpeg);;All files (*)"
 CFG_FILTER = "Parameter files (*.toml);;All files (*)"
+ARENA_FILTER = (
+    "Arena files (*.toml *.png *.tif *.tiff *.pgm *.bmp);;TOML shapes (*.toml);;All files (*)"
+)
+ARENA_SAVE_FILTER = "TOML shapes (*.toml)"
 STACK_FILTER = "Stack manifest (*.toml *.csv)"
 VIDEO_FILTER = "Videos (*.avi *.mp4 *.mov *.mkv *.webm *.mpg *.mpeg *.wmv *.m4v);;All files (*)"
 

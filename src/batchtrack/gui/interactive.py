@@ -2,6 +2,11 @@
 
 All reading and computing runs in one worker thread (:class:`Preview`); the panel only asks
 and draws. Requests made while the worker is busy are merged: the newest wins.
+
+Arenas (the tanks or wells of the movie) are drawn over the frame with the *Arenas* tools
+(:mod:`batchtrack.gui.arena_editor`), or filled from a grid, the wells found on the
+background, or a file; detection then looks inside them as tracking does, and the view
+colours each object by its arena and shows each arena's count.
 """
 
 from __future__ import annotations
@@ -15,8 +20,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QPainterPath, QPolygonF
+from PySide6.QtGui import QColor, QKeySequence, QPainterPath, QPolygonF, QShortcut
 from PySide6.QtWidgets import (
+    QButtonGroup,
     QCheckBox,
     QComboBox,
     QGroupBox,
@@ -30,10 +36,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..errors import BatchtrackError
+from ..arenas import Arena, arena_from_mapping, check_labels, grid_arenas, label_polygons
+from ..errors import BatchtrackError, ParameterError
+from ..io.arenas import read_arena_file, write_arena_file
 from ..params import Parameters
 from ..plots import id_colour
-from .dialogs import VIDEO_FILTER, Dialogs
+from .arena_editor import ArenaEditor
+from .dialogs import ARENA_FILTER, ARENA_SAVE_FILTER, VIDEO_FILTER, Dialogs
 from .image_view import ImageView
 from .params_table import ParameterTable
 from .preview import Layers, Preview
@@ -64,8 +73,26 @@ def _qcolour(track_id: int) -> QColor:
     return QColor(r, g, b)
 
 
-def _track(preview: Preview, first: int, last: int, params: Parameters):
-    return params, preview.track(first, last + 1, params)
+def _track(preview: Preview, first: int, last: int, params: Parameters, arenas: list[Arena]):
+    arena_set = preview.arena_set(arenas) if arenas else None
+    return params, arenas, preview.track(first, last + 1, params, arena_set)
+
+
+def _detect(
+    preview: Preview, index: int, params: Parameters, arenas: list[Arena]
+) -> tuple[Layers, str]:
+    """The frame's layers in ``arenas``; without them (and why) if they cannot be used."""
+    if arenas:
+        try:
+            return preview.layers(index, params, preview.arena_set(arenas)), ""
+        except ParameterError as error:
+            return preview.layers(index, params), str(error)
+    return preview.layers(index, params), ""
+
+
+def _arena_colour(k: int) -> QColor:
+    """The colour of arena ``k`` (1-based) and of its objects."""
+    return _qcolour(k - 1)
 
 
 def _polygon(points: np.ndarray) -> QPolygonF:
@@ -90,6 +117,11 @@ class InteractivePanel(QWidget):
         'Auto' filled the table with values measured from the movie.
     sendToBatch(Parameters)
         The user wants these parameters in the batch panel.
+    arenasToBatch(object)
+        The ``--arenas`` value of the arenas for the batch (a file, ``grid:RxC``, ``auto``,
+        or None for no arenas); follows ``sendToBatch``.
+    arenasChanged()
+        The arenas were drawn, edited, filled, loaded or cleared.
     message(str)
         A line for the status bar.
     """
@@ -100,6 +132,8 @@ class InteractivePanel(QWidget):
     saved = Signal(object)
     measured = Signal(object)
     sendToBatch = Signal(object)
+    arenasToBatch = Signal(object)
+    arenasChanged = Signal()
     message = Signal(str)
     _result = Signal(str, object, object)
 
@@ -108,6 +142,8 @@ class InteractivePanel(QWidget):
         self.dialogs = dialogs or Dialogs()
         self.preview: Preview | None = None
         self.layers: Layers | None = None
+        #: Why the arenas were not used for the last preview ("" when they were).
+        self.arena_problem = ""
         self.tracks: pd.DataFrame | None = None
         self._tracks_range: tuple[int, int] | None = None
         self._worker = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="preview")
@@ -221,6 +257,7 @@ class InteractivePanel(QWidget):
         right_layout.addWidget(self.params_table, 1)
         self.params_notice = self.params_table.make_notice()
         right_layout.addWidget(self.params_notice)
+        right_layout.addWidget(self._build_arenas())
         right_layout.addWidget(tracking)
         right_layout.addLayout(actions)
 
@@ -243,9 +280,109 @@ class InteractivePanel(QWidget):
         self.auto_button.clicked.connect(self.measure_parameters)
         self.send_button.clicked.connect(self.send_to_batch)
 
+    def _build_arenas(self) -> QGroupBox:
+        """The *Arenas* box: drawing tools, grid, wells, file, and what the batch gets."""
+        self.arenas = ArenaEditor(self.view)
+        self.arenas.changed.connect(self._arenas_edited)
+        self.arena_tool_buttons: dict[str | None, QPushButton] = {}
+        self._tool_group = QButtonGroup(self)
+        tools = QHBoxLayout()
+        tips = {
+            None: "Select, move (drag) and reshape (drag the handles) the arenas; "
+                  "drag the background to pan",
+            "circle": "Draw circles: press at the centre, drag to the rim",
+            "rectangle": "Draw rectangles: drag from one corner to the other",
+            "polygon": "Draw polygons: click each vertex; double-click, Enter, a right-click "
+                       "or a click on the first vertex closes it; Escape gives it up",
+        }  # fmt: skip
+        for tool, text in ((None, "Select"), ("circle", "Circle"), ("rectangle", "Rectangle"),
+                           ("polygon", "Polygon")):  # fmt: skip
+            button = QPushButton(text)
+            button.setCheckable(True)
+            button.setToolTip(tips[tool])
+            button.clicked.connect(lambda _=False, t=tool: self.arenas.set_tool(t))
+            self._tool_group.addButton(button)
+            self.arena_tool_buttons[tool] = button
+            tools.addWidget(button)
+        self.arena_tool_buttons[None].setChecked(True)
+        self.arenas.toolChanged.connect(
+            lambda tool: self.arena_tool_buttons[tool].setChecked(True)
+        )
+        self.arena_delete_button = QPushButton("Delete")
+        self.arena_delete_button.setToolTip("Remove the selected arenas (Delete key)")
+        self.arena_delete_button.clicked.connect(self.arenas.delete_selected)
+        tools.addWidget(self.arena_delete_button)
+        delete_key = QShortcut(QKeySequence(QKeySequence.StandardKey.Delete), self.view)
+        delete_key.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        delete_key.activated.connect(self.arenas.delete_selected)
+
+        self.grid_rows = QSpinBox()
+        self.grid_cols = QSpinBox()
+        for spin, value in ((self.grid_rows, 2), (self.grid_cols, 3)):
+            spin.setRange(1, 64)
+            spin.setValue(value)
+        self.arena_grid_button = QPushButton("Grid")
+        self.arena_grid_button.setToolTip(
+            "Replace the arenas by a grid of rectangles covering the frame (--arenas "
+            "grid:ROWSxCOLS), e.g. for a multi-well plate filmed square on"
+        )
+        self.arena_grid_button.clicked.connect(
+            lambda: self.set_grid(self.grid_rows.value(), self.grid_cols.value())
+        )
+        self.arena_auto_button = QPushButton("Auto")
+        self.arena_auto_button.setToolTip(
+            "Find the circular wells (else rectangular tanks) on the background, as "
+            "--arenas auto does for every movie of a batch"
+        )
+        self.arena_auto_button.clicked.connect(self.find_wells)
+        fill = QHBoxLayout()
+        fill.addWidget(self.grid_rows)
+        fill.addWidget(QLabel("×"))
+        fill.addWidget(self.grid_cols)
+        fill.addWidget(self.arena_grid_button)
+        fill.addWidget(self.arena_auto_button)
+        fill.addStretch(1)
+
+        self.arena_load_button = QPushButton("Load…")
+        self.arena_load_button.setToolTip(
+            "Read arenas from a TOML file of shapes or a label image (0 outside, 1, 2… the "
+            "arenas)"
+        )
+        self.arena_load_button.clicked.connect(self._ask_load_arenas)
+        self.arena_save_button = QPushButton("Save…")
+        self.arena_save_button.setToolTip(
+            "Write the arenas as a TOML file of shapes (batchtrack track --arenas FILE)"
+        )
+        self.arena_save_button.clicked.connect(self._ask_save_arenas)
+        self.arena_clear_button = QPushButton("Clear")
+        self.arena_clear_button.setToolTip("Remove every arena: detect in the whole frame")
+        self.arena_clear_button.clicked.connect(self.arenas.clear)
+        files = QHBoxLayout()
+        files.addWidget(self.arena_load_button)
+        files.addWidget(self.arena_save_button)
+        files.addWidget(self.arena_clear_button)
+        files.addStretch(1)
+        self.arena_label = QLabel()
+        self.arena_label.setWordWrap(True)
+
+        box = QGroupBox("Arenas")
+        layout = QVBoxLayout(box)
+        layout.addLayout(tools)
+        layout.addLayout(fill)
+        layout.addLayout(files)
+        layout.addWidget(self.arena_label)
+        self._show_arena_state()
+        return box
+
+    def _arena_widgets(self) -> list[QWidget]:
+        return [*self.arena_tool_buttons.values(), self.arena_delete_button,
+                self.arena_grid_button, self.arena_auto_button, self.arena_load_button,
+                self.arena_save_button, self.arena_clear_button]  # fmt: skip
+
     def _set_enabled(self, on: bool) -> None:
         for widget in (self.slider, self.frame_spin, self.track_from, self.track_to,
-                       self.track_button, self.save_button, self.auto_button):  # fmt: skip
+                       self.track_button, self.save_button, self.auto_button,
+                       *self._arena_widgets()):  # fmt: skip
             widget.setEnabled(on)
 
     # -- public actions ----------------------------------------------------------------------
@@ -286,7 +423,8 @@ class InteractivePanel(QWidget):
             self._dirty = True
             return
         self._busy, self._dirty = True, False
-        self._submit("layers", self.preview.layers, self.slider.value(), self.params())
+        self._submit("layers", _detect, self.preview, self.slider.value(), self.params(),
+                     self.arenas.arenas())  # fmt: skip
 
     def preview_tracking(self, first: int, last: int) -> cf.Future | None:
         """Track frames ``first`` to ``last`` (inclusive) in memory and draw the trails."""
@@ -297,7 +435,8 @@ class InteractivePanel(QWidget):
         self.track_button.setEnabled(False)
         self.track_button.setText("Tracking…")
         self._tracks_range = (first, last)
-        return self._submit("track", _track, self.preview, first, last, self.params())
+        return self._submit("track", _track, self.preview, first, last, self.params(),
+                            self.arenas.arenas())  # fmt: skip
 
     def save_parameters(self) -> cf.Future | None:
         """Write cfg.toml and background.pgm into the movie's result folder; ``saved`` follows."""
@@ -314,8 +453,105 @@ class InteractivePanel(QWidget):
         return self._submit("measure", self.preview.measure, self.params())
 
     def send_to_batch(self) -> None:
-        """Hand the table's parameters to the batch panel."""
+        """Hand the table's parameters, and the arenas, to the batch panel.
+
+        Arenas drawn or edited by hand are saved to a file first (asked for); if that is
+        cancelled, only the parameters go.
+        """
         self.sendToBatch.emit(self.params())
+        if not self.arenas.arenas():
+            self.arenasToBatch.emit(None)
+            return
+        if self.arenas.spec is None and self._ask_save_arenas() is None:
+            self.message.emit("arenas not sent to the batch: save them to a file first")
+            return
+        self.arenasToBatch.emit(self.arenas.spec)
+
+    # -- arenas ------------------------------------------------------------------------------
+    def set_grid(self, rows: int, cols: int) -> list[Arena]:
+        """Replace the arenas by a ``rows`` × ``cols`` grid covering the frame."""
+        if self.preview is None:
+            return []
+        found = grid_arenas(rows, cols, self.preview.shape)
+        self.arenas.set_arenas(found, spec=f"grid:{rows}x{cols}")
+        return found
+
+    def find_wells(self) -> cf.Future | None:
+        """Replace the arenas by the wells found on the background (in the worker)."""
+        if self.preview is None:
+            return None
+        self.arena_auto_button.setEnabled(False)
+        return self._submit("wells", self.preview.wells, self.params())
+
+    def load_arenas(self, path: str | Path) -> list[Arena]:
+        """Read arenas from a TOML file of shapes or a label image (which becomes polygons,
+        the file itself still what the batch gets until they are edited).
+
+        Raises
+        ------
+        ParameterError
+            A file that is not a valid arena file, or a label image of another size.
+        """
+        path = Path(path)
+        content = read_arena_file(path)
+        if isinstance(content, np.ndarray):
+            shape = self.preview.shape if self.preview is not None else content.shape[:2]
+            found = label_polygons(check_labels(content, shape, source=str(path)))
+        else:
+            found = [arena_from_mapping(item, k, str(path)) for k, item in
+                     enumerate(content, start=1)]  # fmt: skip
+        self.arenas.set_arenas(found, spec=str(path))
+        self.message.emit(f"{len(found)} arena{'s' if len(found) != 1 else ''} read from {path}")
+        return found
+
+    def save_arenas(self, path: str | Path) -> Path:
+        """Write the arenas as a TOML file of shapes; the batch then gets this file."""
+        path = Path(path)
+        saved = write_arena_file(path.with_suffix(".toml") if not path.suffix else path,
+                                 self.arenas.arenas())  # fmt: skip
+        self.arenas.spec = str(saved)
+        self._show_arena_state()
+        self.message.emit(f"{len(self.arenas.arenas())} arenas saved to {saved}")
+        return saved
+
+    def _ask_load_arenas(self) -> None:
+        path = self.dialogs.open_file(self, "Load arenas", ARENA_FILTER)
+        if path:
+            try:
+                self.load_arenas(path)
+            except BatchtrackError as error:
+                self._report(error)
+
+    def _ask_save_arenas(self) -> Path | None:
+        if not self.arenas.arenas():
+            self.message.emit("no arena to save: draw some, or use Grid or Auto")
+            return None
+        folder = self.preview.path.parent if self.preview is not None else Path.cwd()
+        name = str(folder / "arenas.toml")
+        path = self.dialogs.save_file(self, "Save the arenas", ARENA_SAVE_FILTER, name)
+        if not path:
+            return None
+        try:
+            return self.save_arenas(path)
+        except BatchtrackError as error:
+            self._report(error)
+            return None
+
+    def _arenas_edited(self) -> None:
+        self._show_arena_state()
+        if self.tracks is not None:
+            self.tracks = None  # tracked in other arenas
+        self.arenasChanged.emit()
+        self._debounce.start()
+
+    def _show_arena_state(self) -> None:
+        n = len(self.arenas.items())
+        if n == 0:
+            text = "No arenas: objects are looked for in the whole frame."
+        else:
+            where = self.arenas.spec or "drawn by hand, not saved yet"
+            text = f"{n} arena{'s' if n != 1 else ''} ({where}); each tracked on its own."
+        self.arena_label.setText(text)
 
     def shutdown(self) -> None:
         """Finish the worker's tasks and close the movie (once; later calls do nothing)."""
@@ -344,6 +580,8 @@ class InteractivePanel(QWidget):
                 self._tracking_done()
             elif kind == "measure":
                 self._measuring_done()
+            elif kind == "wells":
+                self.arena_auto_button.setEnabled(self.preview is not None)
             return
         error = future.exception()
         if kind == "open":
@@ -352,7 +590,7 @@ class InteractivePanel(QWidget):
         if kind == "layers":
             self._busy = False
             if error is None:
-                self.layers = future.result()
+                self.layers, self.arena_problem = future.result()
                 self._render()
                 self.previewUpdated.emit(self.layers)
             else:
@@ -364,9 +602,9 @@ class InteractivePanel(QWidget):
             if error is not None:
                 self._report(error)
                 return
-            params, table = future.result()
-            if params != self.params():
-                return  # the parameters changed meanwhile: these tracks are stale
+            params, arenas, table = future.result()
+            if params != self.params() or arenas != self.arenas.arenas():
+                return  # the parameters or arenas changed meanwhile: these tracks are stale
             self.tracks = table
             self._render()
             n_ids = int(table["id"].nunique())
@@ -385,6 +623,20 @@ class InteractivePanel(QWidget):
             self.auto_button.setToolTip(f"{AUTO_TIP}<br><br><b>Measured:</b><br>{lines}")
             self.message.emit(f"measured from the movie: {report.brief()}")
             self.measured.emit(report)
+        elif kind == "wells":
+            self.arena_auto_button.setEnabled(self.preview is not None)
+            if error is not None:
+                self._report(error)
+                return
+            wells = future.result()
+            if not wells:
+                self.message.emit(
+                    "no circular well or rectangular tank found on the background; draw the "
+                    "arenas, or use Grid"
+                )
+                return
+            self.arenas.set_arenas(wells, spec="auto")
+            self.message.emit(f"{len(wells)} wells found on the background")
         elif kind == "save":
             if error is not None:
                 self._report(error)
@@ -465,6 +717,13 @@ class InteractivePanel(QWidget):
             self._draw_objects(layers)
         n = len(layers.features)
         text = f"Frame {layers.index}: {n} object{'s' if n != 1 else ''} detected"
+        if layers.arenas is not None:
+            counts = layers.arena_counts()
+            self._draw_arena_counts(layers.arenas.arenas or [], counts)
+            listing = ", ".join(f"{k}: {c}" for k, c in enumerate(counts, start=1))
+            text += f" in {len(counts)} arenas ({listing})"
+        elif self.arena_problem:
+            text += f" (arenas not used: {self.arena_problem})"
         if self.tracks is not None and self._tracks_range is not None:
             first, last = self._tracks_range
             text += f"; trails of frames {first}–{last} ({self.tracks['id'].nunique()} ids)"
@@ -481,11 +740,15 @@ class InteractivePanel(QWidget):
     def _draw_objects(self, layers: Layers) -> None:
         features = layers.features
         if self.contours_check.isChecked() and layers.contours:
-            path = QPainterPath()
-            for contour in layers.contours:
+            by_arena = layers.arenas is not None
+            paths: dict[int, QPainterPath] = {}
+            for contour, arena in zip(layers.contours, layers.arena.tolist(), strict=True):
+                path = paths.setdefault(arena if by_arena else 0, QPainterPath())
                 path.addPolygon(_polygon(contour.reshape(-1, 2)))
                 path.closeSubpath()
-            self.view.add_path(path, CONTOUR, width=1.5)
+            for arena, path in sorted(paths.items()):
+                self.view.add_path(path, _arena_colour(arena) if by_arena else CONTOUR,
+                                   width=1.5)  # fmt: skip
         if self.head_tail_check.isChecked() and len(features):
             self._draw_head_tail(features)
         tracked = self._frame_tracks(layers.index)
@@ -496,8 +759,19 @@ class InteractivePanel(QWidget):
                 for x, y, track_id in tracked[["xBody", "yBody", "id"]].itertuples(index=False):
                     self.view.add_label(str(int(track_id)), x + 3, y + 3, _qcolour(int(track_id)))
             else:
-                for number, (x, y) in enumerate(features[:, 6:8].tolist()):
-                    self.view.add_label(str(number), x + 3, y + 3, LABEL)
+                by_arena = layers.arenas is not None
+                for number, ((x, y), arena) in enumerate(
+                    zip(features[:, 6:8].tolist(), layers.arena.tolist(), strict=True)
+                ):
+                    colour = _arena_colour(arena) if by_arena else LABEL
+                    self.view.add_label(str(number), x + 3, y + 3, colour)
+
+    def _draw_arena_counts(self, arenas: list[Arena], counts: list[int]) -> None:
+        """Each arena's number and count of objects, at its top-left corner."""
+        for k, (arena, count) in enumerate(zip(arenas, counts, strict=True), start=1):
+            x0, y0, _, _ = arena.bounds()
+            label = f"{k}: {count} object{'s' if count != 1 else ''}"
+            self.view.add_label(label, max(x0, 0) + 2, max(y0, 0) + 2, _arena_colour(k))
 
     def _draw_head_tail(self, features: np.ndarray) -> None:
         axis = QPainterPath()

@@ -2,26 +2,38 @@
 
 A :class:`Preview` holds one open movie and its backgrounds (one per background setting), and
 gives, for a frame and parameters, the layers the panel draws: frame, background, binary
-image, contours and features. Everything runs in the panel's worker thread.
+image, contours and features. With arenas, detection looks inside each arena only and every
+object carries its arena, as tracking does. Everything runs in the panel's worker thread.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pandas as pd
 
+from ..arena_tracking import ArenaResult
+from ..arenas import Arena, ArenaSet, arena_of, find_wells, rasterize
 from ..autoparams import AutoReport
 from ..background import register
-from ..detect import binary_image, find_objects, object_features
+from ..detect import binary_image, find_in_region, find_objects, object_features
 from ..errors import OutputError
 from ..io.frames import open_frames, result_dir_for
-from ..movie import compute_background, detect_range, link_detections, resolve_parameters
+from ..movie import (
+    arena_detection_regions,
+    compute_background,
+    detect_range,
+    link_detections,
+    linked_blocks,
+    resolve_parameters,
+)
 from ..params import AUTO, AUTO_NAMES, Parameters, save_cfg
-from ..schema import tracking_table
+from ..schema import X_BODY, Y_BODY, tracking_table
 
 __all__ = ["Layers", "Preview"]
 
@@ -45,6 +57,10 @@ class Layers:
         Their features (columns of :data:`batchtrack.schema.FEATURE_COLUMNS`).
     params : Parameters
         The parameters used.
+    arena : ndarray of int32, shape (N,)
+        Each object's arena (1-based), all 0 without arenas.
+    arenas : ArenaSet or None
+        The arenas detection looked in; objects outside every arena are left out.
     """
 
     index: int
@@ -54,6 +70,15 @@ class Layers:
     contours: list
     features: np.ndarray
     params: Parameters
+    arena: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    arenas: ArenaSet | None = None
+
+    def arena_counts(self) -> list[int]:
+        """Objects detected in each arena (arena 1 first); empty without arenas."""
+        if self.arenas is None:
+            return []
+        counts = np.bincount(self.arena, minlength=self.arenas.count + 1)
+        return [int(n) for n in counts[1:]]
 
 
 def _background_key(params: Parameters) -> tuple[int, int, int]:
@@ -77,6 +102,7 @@ class Preview:
         self._backgrounds: dict[tuple[int, int, int], np.ndarray] = {}
         #: Where the last save moved a finished result it would have contradicted.
         self.archived: Path | None = None
+        self._arena_set: tuple[tuple[Arena, ...], ArenaSet] | None = None
 
     @property
     def result_dir(self) -> Path:
@@ -105,8 +131,8 @@ class Preview:
         self._backgrounds.setdefault(_background_key(measured), background)
         return measured, report
 
-    def layers(self, index: int, params: Parameters) -> Layers:
-        """Detect the objects of frame ``index`` with ``params``."""
+    def layers(self, index: int, params: Parameters, arenas: ArenaSet | None = None) -> Layers:
+        """Detect the objects of frame ``index`` with ``params`` (in ``arenas`` if given)."""
         background = self.background(params)
         frame = self.source.read(index)
         if params.reg:
@@ -119,13 +145,32 @@ class Preview:
             crop = binary[y0:y1, x0:x1]
             binary = np.zeros_like(binary)
             binary[y0:y1, x0:x1] = crop
-        contours, areas = find_objects(crop, min_area=params.minArea, max_area=params.maxArea)
+        bounds = {"min_area": params.minArea, "max_area": params.maxArea}
+        if arenas is None:
+            contours, areas = find_objects(crop, **bounds)
+        else:  # as tracking: inside each arena's box and mask, arena after arena
+            contours, area_list = [], [np.empty(0)]
+            for region in arena_detection_regions(arenas, params):
+                found, found_areas = find_in_region(crop, region, **bounds)
+                contours.extend(found)
+                area_list.append(found_areas)
+            areas = np.concatenate(area_list)
         features = object_features(contours, areas, offset=(x0, y0))
         shifted = [c + np.array([x0, y0], np.int32) for c in contours]
-        return Layers(index, frame, background, binary, shifted, features, params)
+        arena = np.zeros(len(features), np.int32)
+        if arenas is not None:  # an object belongs to the arena holding its body centre
+            arena = arena_of(arenas.labels, features[:, X_BODY], features[:, Y_BODY])
+            keep = arena > 0
+            features, arena = features[keep], arena[keep]
+            shifted = [c for c, kept in zip(shifted, keep.tolist(), strict=True) if kept]
+        return Layers(index, frame, background, binary, shifted, features, params, arena, arenas)
 
-    def track(self, start: int, stop: int, params: Parameters) -> pd.DataFrame:
+    def track(
+        self, start: int, stop: int, params: Parameters, arenas: ArenaSet | None = None
+    ) -> pd.DataFrame:
         """Track frames ``start`` to ``stop`` (exclusive) in memory; nothing is written.
+
+        With ``arenas``, each arena is tracked on its own, as the batch would.
 
         Returns
         -------
@@ -133,8 +178,36 @@ class Preview:
             FastTrack's 23 columns, one row per object per frame.
         """
         background = self.background(params)
-        chunk = detect_range(self.source, background, params, start=start, stop=stop)
-        return tracking_table(list(link_detections([chunk], params)))
+        if arenas is None:
+            chunk = detect_range(self.source, background, params, start=start, stop=stop)
+            return tracking_table(list(link_detections([chunk], params)))
+        regions = arena_detection_regions(arenas, params)
+        chunk = detect_range(self.source, background, params, start=start, stop=stop,
+                             regions=regions)  # fmt: skip
+        result = ArenaResult(arenas.animals(params.animals))
+        with tempfile.TemporaryDirectory(prefix="batchtrack-preview-") as scratch:
+            blocks = [rows for rows, _ in linked_blocks([chunk], params, Path(scratch),
+                                                        arenas, result)]  # fmt: skip
+        return tracking_table(blocks)
+
+    def arena_set(self, arenas: Sequence[Arena]) -> ArenaSet:
+        """The arenas as tracking sees them: their label image at the movie's size.
+
+        Raises
+        ------
+        ParameterError
+            Arenas that overlap, leave the frame or cover no pixel.
+        """
+        key = tuple(arenas)
+        if self._arena_set is None or self._arena_set[0] != key:
+            labels = rasterize(key, self.shape, source="the arenas drawn")
+            self._arena_set = (key, ArenaSet(labels, list(key), "the arenas drawn"))
+        return self._arena_set[1]
+
+    def wells(self, params: Parameters) -> list[Arena]:
+        """The wells or tanks found on the background (:func:`batchtrack.arenas.find_wells`),
+        as ``--arenas auto`` finds them; empty if none."""
+        return find_wells(self.background(params))
 
     def save(self, params: Parameters) -> Path:
         """Write ``cfg.toml`` and ``background.pgm`` into the movie's result folder.

@@ -3,7 +3,8 @@
 Everything it shows comes from the public API: :class:`~batchtrack.corrections.EditSession`
 (the table, the edits, undo/redo, saving), :func:`~batchtrack.events.find_events` (the
 timeline and the event list) and :class:`~batchtrack.overlay.Replay` (objects and trails of a
-frame, the same content ``batchtrack export-video`` draws).
+frame, the same content ``batchtrack export-video`` draws). A result tracked with arenas has
+their outlines drawn over every frame (:func:`~batchtrack.io.arenas.read_result_arenas`).
 
 Keys: ←/→ one frame, Shift+←/→ ten, Home/End, Space play/pause, N/P (or Page Down/Up) next or
 previous event, Ctrl+Z undo, Ctrl+Y or Ctrl+Shift+Z redo, Ctrl+S save. Click an object to
@@ -54,10 +55,12 @@ from ..corrections import EditSession, movie_of
 from ..edits import Edit
 from ..errors import BatchtrackError
 from ..events import find_events
+from ..io.arenas import read_result_arenas
 from ..io.frames import FrameSource, open_frames
 from ..overlay import Replay, draw_frame, movie_fps, picture_scale
 from ..params import Parameters, load_cfg
 from ..plots import id_colour
+from .arena_editor import ARENA, labels_outline
 from .image_view import ImageView
 
 __all__ = ["EventTimeline", "ReviewView", "ReviewWindow"]
@@ -199,6 +202,15 @@ class ReviewWindow(QMainWindow):
         self.n_frames = self.source.n_frames if self.source is not None else last + 1
         self.fps = movie_fps(self.movie)
         self._background = self._read_background(folder)
+        self.arena_labels = self._read_arenas(folder)
+        self._arena_outline = None
+        self._arena_corners: list[tuple[int, float, float]] = []  # number, top-left of its box
+        if self.arena_labels is not None:
+            self._arena_outline = labels_outline(self.arena_labels)
+            for k in range(1, int(self.arena_labels.max()) + 1):
+                ys, xs = np.nonzero(self.arena_labels == k)
+                if len(xs):
+                    self._arena_corners.append((k, float(xs.min()) + 2, float(ys.min()) + 2))
         self._last_frame: tuple[int, np.ndarray] | None = None
         # One thread reads every frame (a frame source is used from one thread at a time),
         # reading the next frame while this one is drawn and painted.
@@ -240,6 +252,11 @@ class ReviewWindow(QMainWindow):
         self.ids_check = QCheckBox("Ids")
         self.ids_check.setChecked(True)
         self.ids_check.toggled.connect(lambda _: self.redraw())
+        self.arenas_check = QCheckBox("Arenas")
+        self.arenas_check.setToolTip("The outlines of the arenas this result was tracked in")
+        self.arenas_check.setChecked(self.arena_labels is not None)
+        self.arenas_check.setVisible(self.arena_labels is not None)
+        self.arenas_check.toggled.connect(lambda _: self.redraw())
         self.timeline = EventTimeline()
         self.timeline.seek.connect(self.set_frame)
         self.timer = QTimer(self)
@@ -337,6 +354,7 @@ class ReviewWindow(QMainWindow):
         controls.addWidget(QLabel("Trail:"))
         controls.addWidget(self.trail_spin)
         controls.addWidget(self.ids_check)
+        controls.addWidget(self.arenas_check)
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
@@ -377,6 +395,28 @@ class ReviewWindow(QMainWindow):
         if image is None:
             image = np.full((480, 640), 128, np.uint8)
         return image
+
+    def _read_arenas(self, folder: Path) -> np.ndarray | None:
+        """The result's arena labels, if it was tracked in arenas of the frames' size."""
+        try:
+            labels = read_result_arenas(folder)
+        except BatchtrackError as error:
+            log.warning("%s", error)
+            return None
+        if labels is not None and labels.shape != self._background.shape[:2]:
+            log.warning("%s: the arenas are not the size of the frames; not drawn", folder)
+            return None
+        return labels
+
+    def _draw_arenas(self) -> None:
+        """The arenas' outlines and numbers, over the frame."""
+        if self._arena_outline is None or self.arena_labels is None:
+            return
+        if not self.arenas_check.isChecked():
+            return
+        self.view.add_path(self._arena_outline, ARENA, width=2.0)
+        for k, x, y in self._arena_corners:
+            self.view.add_label(f"arena {k}", x, y, ARENA)
 
     def _frame_image(self, k: int) -> np.ndarray:
         """Frame ``k``; the next one is then read ahead, in the reader thread."""
@@ -422,6 +462,7 @@ class ReviewWindow(QMainWindow):
         )  # fmt: skip
         self.view.set_image(picture, scale=self.scale)
         self.view.clear_overlays()
+        self._draw_arenas()
         if self.selected is not None:
             track = self.replay.track(self.selected)
             if len(track) > 1:

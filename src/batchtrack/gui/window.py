@@ -40,6 +40,7 @@ class MainWindow(QMainWindow):
         self.interactive.message.connect(self.show_message)
         self.batch.message.connect(self.show_message)
         self.interactive.sendToBatch.connect(self._send_to_batch)
+        self.interactive.arenasToBatch.connect(self._send_arenas)
         self.statusBar()
         self.resize(1280, 800)
 
@@ -51,6 +52,14 @@ class MainWindow(QMainWindow):
         self.batch.set_table_params(params)
         self.tabs.setCurrentWidget(self.batch)
         self.show_message("The batch parameter table now holds the interactive panel's values")
+
+    def _send_arenas(self, spec: str | None) -> None:
+        self.batch.set_arenas(spec)
+        if spec is not None:
+            self.show_message(
+                f"The batch parameter table now holds the interactive panel's values; movies "
+                f"added next are tracked in the arenas {spec}"
+            )
 
     def open(self, *, movie: str | Path | None = None, stack: str | Path | None = None) -> None:
         """Open a movie in the interactive panel and/or a manifest in the batch panel."""
