@@ -33,6 +33,7 @@ from pydantic import BaseModel
 from ..autoparams import AutoReport
 from ..errors import OutputError
 from ..io.edits import EDITS
+from ..io.messages import collect_messages
 from ..io.publish import make_staging, publish_files, remove_stale_partials
 from ..io.results import disk_full_message, is_disk_full
 from ..io.resume import MARKER, make_marker, marker_matches, record_outputs, write_marker
@@ -100,6 +101,8 @@ class Prepared:
         return self.params if self.params is not None else job.tracking_params
     #: The result folder being replaced holds edits (``edits.toml``), which are not re-applied.
     edited: bool = False
+    #: What was logged while preparing (warnings, the decoders' messages), for the result's log.
+    notes: tuple[str, ...] = ()
 
 
 def prepare_task(job: Job) -> Prepared:
@@ -119,7 +122,7 @@ def prepare_task(job: Job) -> Prepared:
         marker["arenas"] = _arenas_signature(job.arenas)
     if not job.force and marker_matches(Path(job.output) / MARKER, marker):
         return Prepared(0, b"", marker, skip=True)
-    with open_frames(path) as source:
+    with collect_messages() as notes, open_frames(path) as source:
         params, background, report = resolve_parameters(
             source, job.tracking_params, _opt(job.background)
         )
@@ -137,6 +140,7 @@ def prepare_task(job: Job) -> Prepared:
         arenas=arenas,
         timestamps=timestamps,
         edited=edited,
+        notes=tuple(notes),
     )  # fmt: skip
 
 
@@ -182,6 +186,7 @@ def finish_task(job: Job, prepared: Prepared, chunks: list[Detections]) -> Track
         auto=prepared.auto,
         arena_set=prepared.arenas,
         timestamps=prepared.timestamps,
+        notes=prepared.notes,
     )
     return summary
 
