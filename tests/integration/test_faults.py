@@ -22,7 +22,7 @@ import psutil
 import pytest
 
 import batchtrack
-from batchdata import BLOB_PARAMS, write_blob_sequence
+from batchdata import BLOB_PARAMS, blob_frames, write_blob_sequence, write_blob_video
 from batchtrack.batch.manifest import save_manifest
 from batchtrack.batch.run import run_stack
 from batchtrack.batch.stack import Stack, Status
@@ -569,3 +569,123 @@ def test_a_first_frame_of_another_size_is_skipped_not_the_others(tmp_path: Path)
     assert entry.status is Status.DONE and "1 unreadable frames skipped" in entry.message
     log = (result_dir_for(movie) / "log").read_text()
     assert "frame 0 skipped: frame_0000.pgm: size 70x50 differs from the movie's 160x120" in log
+
+
+# -- 5. the libraries' own lines go to the log; every warning shown is in the log ------------------
+def _damaged_sequence(folder: Path, suffix: str, damaged: tuple[int, ...] = (10,)) -> Path:
+    """The blob movie as ``.png`` or ``.tif`` frames; the ``damaged`` ones cut in half."""
+    import cv2
+
+    folder.mkdir(parents=True)
+    for k, frame in enumerate(blob_frames(30)):
+        assert cv2.imwrite(str(folder / f"frame_{k:04d}.{suffix}"), frame)
+    for k in damaged:
+        path = folder / f"frame_{k:04d}.{suffix}"
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    return folder
+
+
+def _damaged_video(path: Path) -> Path:
+    """The blob movie as MJPG, with bytes flipped a third of the way in (frames that decode
+    with errors, which FFmpeg reports on stderr)."""
+    write_blob_video(path, 60)
+    data = bytearray(path.read_bytes())
+    for offset in range(len(data) // 3, len(data) // 3 + 4000, 97):
+        data[offset] ^= 0xFF
+    path.write_bytes(bytes(data))
+    return path
+
+
+#: A word each library's complaint holds: libpng's, libtiff's (through OpenCV), FFmpeg's.
+DAMAGED = {
+    "png": (lambda p: _damaged_sequence(p / "png", "png"), "frame_0010.png: ", "PNG"),
+    "tif": (lambda p: _damaged_sequence(p / "tif", "tif"), "frame_0010.tif: ", "TIFF"),
+    "avi": (lambda p: _damaged_video(p / "movie.avi"), "movie.avi: ", "mjpeg"),
+}
+
+
+def _ours_only(stderr: str) -> None:
+    """Every line on stderr is one of batchtrack's (no library's own line)."""
+    strays = [ln for ln in stderr.splitlines() if not ln.startswith(("ERROR: ", "error: "))]
+    assert strays == [], stderr
+
+
+@pytest.mark.parametrize("command", ["track", "batch"])
+@pytest.mark.parametrize("kind", sorted(DAMAGED))
+def test_the_libraries_own_lines_go_to_the_log_not_the_terminal(
+    tmp_path: Path, kind: str, command: str
+) -> None:
+    make, prefix, word = DAMAGED[kind]
+    movie = make(tmp_path)
+    run = subprocess.run(
+        [*BATCHTRACK, command, str(movie), *_blob_flags(), "--quiet",
+         *(["--workers", "2"] if command == "batch" else [])],
+        env=ENV, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    _ours_only(run.stderr)
+    log = (result_dir_for(movie) / "log").read_text()
+    said = [line.split("\t", 1)[1] for line in log.splitlines() if f"\t{prefix}" in line]
+    assert any(word in line for line in said), log  # the library's words, naming the file
+
+
+def _warnings_shown(stderr: str, movie: Path) -> list[str]:
+    """The warnings on stderr, without the ``WARNING: `` and the movie's path before them."""
+    shown = []
+    for line in stderr.splitlines():
+        if line.startswith("WARNING: "):
+            text = line.removeprefix("WARNING: ")
+            shown.append(text.removeprefix(f"{movie}: ").removeprefix(f"{movie.resolve()}: "))
+    return shown
+
+
+def _blank_frames(movie: Path, frames: tuple[int, ...]) -> Path:
+    import cv2
+    import numpy as np
+
+    for k in frames:  # no blob: fewer animals than expected there
+        assert cv2.imwrite(str(movie / f"frame_{k:04d}.pgm"), np.full((120, 160), 200, np.uint8))
+    return movie
+
+
+#: Movies that make batchtrack warn, the flags, and what it must warn about.
+WARNING_CASES = {
+    "methBack contradiction, nothing found": (
+        lambda p: write_blob_sequence(p / "movie", 30), ["--methBack", "0"],
+        ["methBack=0 keeps the dark objects in the background", "no object detected"],
+    ),
+    "damaged frames, one of the background's": (
+        lambda p: _damaged_sequence(p / "movie", "png", (0, 13)), [],
+        ["background: frame 0 left out", "frame 0 skipped", "frame 13 skipped"],
+    ),
+    "fewer animals than said": (
+        # blobs absent longer than a gap that is filled (2 maxTime)
+        lambda p: _blank_frames(write_blob_sequence(p / "movie", 30), tuple(range(8, 20))),
+        ["--animals", "3"], ["animals = 3, but fewer were found in 12 frame(s): 8-19"],
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["batch", "--workers", "2"], ["track", "--workers", "1"], ["track", "--workers", "2"]],
+    ids=["batch-local-workers", "track-one-process", "track-chunk-workers"],
+)
+@pytest.mark.parametrize("case", sorted(WARNING_CASES))
+def test_every_warning_shown_is_in_the_results_log(
+    tmp_path: Path, case: str, command: list[str]
+) -> None:
+    make, flags, expected = WARNING_CASES[case]
+    movie = make(tmp_path)
+    run = subprocess.run(
+        [*BATCHTRACK, command[0], str(movie), *_blob_flags(), *flags, *command[1:]],
+        env=ENV, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    shown = _warnings_shown(run.stderr, movie)
+    assert all(any(e in s for s in shown) for e in expected), run.stderr
+    log = (result_dir_for(movie) / "log").read_text()
+    assert [s for s in shown if s not in log] == [], log
+    # and said once: a warning copied into the log is not also written there another way
+    lines = [line.split("\t", 1)[1] for line in log.splitlines()]
+    assert all(lines.count(e) <= 1 for e in lines if any(x in e for x in expected)), log
