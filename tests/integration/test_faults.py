@@ -135,12 +135,12 @@ def _wait_for(condition: Callable[[], bool], seconds: float, what: str) -> None:
         time.sleep(0.05)
 
 
-def _slow_stack(data: Path, n_quick: int = 6) -> Stack:
+def _slow_stack(data: Path, n_quick: int = 6, workflow: str = "batchdata:slow_files") -> Stack:
     data.mkdir()
     (data / "victim.slow").write_bytes(b"slow")
     for i in range(n_quick):
         (data / f"f{i}.bin").write_bytes(b"x" * (10 + i))
-    stack = Stack(UserParameters(level=1), workflow="batchdata:slow_files")
+    stack = Stack(UserParameters(level=1), workflow=workflow)
     stack.add(sorted(data.iterdir()))
     return stack
 
@@ -179,6 +179,69 @@ def test_a_killed_local_worker_fails_only_its_entry_and_the_batch_goes_on(
 
 # -- 3. signals: workers die with the run, the summary is written, exit 130 / 143 ---------------
 BATCHTRACK = [sys.executable, "-c", "from batchtrack.cli import main; main()"]
+
+
+@pytest.mark.parametrize(
+    ("allowed_failures", "victim"),
+    [
+        # Dask's default (distributed.scheduler.allowed-failures = 3): the task of a dead
+        # worker runs again on another worker, and the entry ends Done
+        (None, ("Done", "4 bytes")),
+        # no retry allowed: Dask gives up (KilledWorker), and the entry is an Error
+        ("0", ("Error", "worker process died: the Dask worker running it died once (Dask "
+                        "retries a task on another worker 0 times: "
+                        "distributed.scheduler.allowed-failures)")),
+    ],
+    ids=["dask-retries", "no-retry-allowed"],
+)  # fmt: skip
+def test_a_killed_dask_worker_is_retried_or_fails_only_its_entry(
+    tmp_path: Path, allowed_failures: str | None, victim: tuple[str, str]
+) -> None:
+    pytest.importorskip("distributed")
+    data = tmp_path / "data"
+    manifest = save_manifest(
+        _slow_stack(data, workflow="batchdata:slow_once_files"), tmp_path / "stack.toml"
+    )
+    env = dict(ENV)
+    if allowed_failures is not None:
+        env["DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES"] = allowed_failures
+    # a real LocalCluster (worker processes with their nannies, on 127.0.0.1)
+    run = subprocess.Popen(
+        [*BATCHTRACK, "batch", "run", str(manifest), "--backend", "dask", "--workers", "2",
+         "--quiet"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        pid_file = data / "victim.pid"
+        _wait_for(lambda: pid_file.exists() and pid_file.read_text(), 120, "the slow entry")
+        worker = psutil.Process(int(pid_file.read_text()))
+        assert run.pid in [p.pid for p in worker.parents()]  # a worker of this run's cluster
+        assert "dask" in " ".join(worker.cmdline()) or "multiprocessing" in " ".join(
+            worker.cmdline()
+        )
+        worker.kill()  # kill -9, while it runs the slow entry's task
+        _, err = run.communicate(timeout=180)
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+            run.communicate()
+    assert "Traceback" not in err
+    document = json.loads((tmp_path / "stack-summary.json").read_text())
+    statuses = {Path(e["path"]).name: (e["status"], e["message"]) for e in document["entries"]}
+    assert statuses.pop("victim.slow") == victim
+    assert {s for s, _ in statuses.values()} == {"Done"}
+    assert run.returncode == (0 if victim[0] == "Done" else 1), err
+
+    rerun = subprocess.run(
+        [*BATCHTRACK, "batch", "run", str(manifest), "--backend", "inprocess", "--quiet"],
+        env=ENV, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert rerun.returncode == 0, rerun.stderr
+    counts = json.loads((tmp_path / "stack-summary.json").read_text())["counts"]
+    redone = 0 if victim[0] == "Done" else 1  # only what was not Done
+    assert (counts["Done"], counts["Skipped"]) == (redone, 7 - redone)
+    assert list(data.rglob("*.partial-*")) == []  # the dead worker's staging folder: gone
 
 
 def _slow_manifest(tmp_path: Path) -> Path:
