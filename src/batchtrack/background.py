@@ -215,7 +215,8 @@ def load_background(path: str | Path, shape: tuple[int, int]) -> np.ndarray:
         raise InputError(f"background image {path} does not exist; give an existing image file")
     if not os.access(path, os.R_OK):
         raise InputError(
-            f"background image {path} cannot be read (permission denied); make it readable"
+            f"background image {path} cannot be read (Permission denied); make it readable or "
+            "give another image"
         )
     with native_output(path.name):  # the codec's own complaint goes to the log
         image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)

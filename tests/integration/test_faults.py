@@ -10,19 +10,27 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psutil
 import pytest
 
 import batchtrack
-from batchdata import BLOB_PARAMS, blob_frames, write_blob_sequence, write_blob_video
+from batchdata import (
+    BLOB_PARAMS,
+    blob_frames,
+    write_background,
+    write_blob_sequence,
+    write_blob_video,
+)
 from batchtrack.batch.manifest import save_manifest
 from batchtrack.batch.run import run_stack
 from batchtrack.batch.stack import Stack, Status
@@ -399,6 +407,100 @@ def test_a_bad_background_is_named(tmp_path: Path, background: str, words: str) 
     assert status == "Error"
     assert message.startswith(f"background image {tmp_path / background} {words}")
     assert "Errno" not in message
+
+
+@pytest.fixture
+def unprivileged() -> Iterator[tuple[list[str], Path]]:
+    """A command prefix that runs a command as a user whom ``chmod 000`` denies, and a folder
+    that user can write in.
+
+    As root (CI), permissions do not deny anything: the command runs as ``nobody`` through
+    ``setpriv`` (util-linux) or ``runuser``; otherwise as this user, with no prefix.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="batchtrack-unprivileged-"))
+    folder.chmod(0o777)
+    prefix: list[str] = []
+    try:
+        if os.geteuid() == 0:
+            prefix = _as_nobody(folder)
+        yield prefix, folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _as_nobody(folder: Path) -> list[str]:
+    import pwd
+
+    try:
+        nobody = pwd.getpwnam("nobody")
+    except KeyError:
+        pytest.skip("running as root, and there is no user 'nobody' to be denied as")
+    if shutil.which("setpriv"):
+        prefix = ["setpriv", f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}",
+                  "--clear-groups"]  # fmt: skip
+    elif shutil.which("runuser"):
+        prefix = ["runuser", "-u", "nobody", "--"]
+    else:
+        pytest.skip("running as root, and neither setpriv nor runuser is here to drop to nobody")
+    probe = subprocess.run(
+        [*prefix, sys.executable, "-c", "import batchtrack"], cwd=folder,
+        env={**ENV, "HOME": str(folder)}, capture_output=True, text=True,
+    )  # fmt: skip
+    if probe.returncode != 0:
+        pytest.skip(f"running as root, and nobody cannot run this Python: {probe.stderr[-300:]}")
+    return prefix
+
+
+def _shared_movie(folder: Path) -> Path:
+    """A movie in ``folder`` that every user can read and track (write its result in)."""
+    movie = write_blob_sequence(folder / "movie", 20)
+    for path in (folder, movie, *movie.iterdir()):
+        path.chmod(0o777 if path.is_dir() else 0o644)
+    return movie
+
+
+def test_a_frame_that_cannot_be_read_is_called_so_not_damaged(
+    unprivileged: tuple[list[str], Path],
+) -> None:
+    prefix, folder = unprivileged
+    movie = _shared_movie(folder)
+    (movie / "frame_0005.pgm").chmod(0o000)
+    run = subprocess.run([*prefix, *BATCHTRACK, "track", str(movie), *_blob_flags(), "--quiet"],
+                         cwd=folder, env={**ENV, "HOME": str(folder)}, capture_output=True,
+                         text=True, timeout=300)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert "Traceback" not in run.stderr
+    log = (result_dir_for(movie) / "log").read_text()
+    assert (
+        "frame 5 skipped: frame_0005.pgm cannot be read (permission denied: make it readable)"
+    ) in log
+    assert "damaged" not in log
+
+
+def test_an_unreadable_background_is_its_entrys_error(
+    unprivileged: tuple[list[str], Path],
+) -> None:
+    prefix, folder = unprivileged
+    movie, other = _shared_movie(folder / "a"), _shared_movie(folder / "b")
+    background = write_background(folder / "background.pgm")
+    background.chmod(0o000)
+    stack = Stack(BLOB_PARAMS)
+    entry, _ = stack.add([movie, other])
+    stack.override(entry, background=background)  # a manifest row naming its own background
+    manifest = save_manifest(stack, folder / "stack.toml")
+    manifest.chmod(0o644)
+    run = subprocess.run([*prefix, *BATCHTRACK, "batch", "run", str(manifest), "--backend",
+                          "inprocess", "--quiet", "--summary", str(folder / "s")], cwd=folder,
+                         env={**ENV, "HOME": str(folder)}, capture_output=True, text=True,
+                         timeout=300)  # fmt: skip
+    assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr
+    statuses = {Path(e["path"]).parent.name: (e["status"], e["message"])
+                for e in json.loads((folder / "s.json").read_text())["entries"]}  # fmt: skip
+    assert statuses["a"] == (
+        "Error", f"background image {background} cannot be read (Permission denied); make it "
+        "readable or give another image"
+    )  # fmt: skip
+    assert statuses["b"][0] == "Done"
 
 
 @pytest.mark.parametrize(
