@@ -17,6 +17,7 @@ __version__ = "0.1.0"
 _API = {
     "track": "movie",
     "track_movie": "movie",
+    "track_recording": "recording",
     "Parameters": "params",
     "load_cfg": "params",
     "save_cfg": "params",

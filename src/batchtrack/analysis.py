@@ -274,4 +274,8 @@ def per_animal(
                 "time_unit": time_unit,
             }
         )
-    return pd.DataFrame(rows, columns=list(ANIMAL_COLUMNS))
+    animals = pd.DataFrame(rows, columns=list(ANIMAL_COLUMNS))
+    if "arena" in table:  # arenas: each animal's, after its id
+        arena = table.groupby("id", sort=True)["arena"].first().to_numpy(np.int64)
+        animals.insert(1, "arena", arena)
+    return animals

@@ -23,11 +23,14 @@ from .calibration import Calibration
 from .io import movement as movement_io
 from .io import tables
 from .params import Parameters
-from .quality import assess
+from .quality import assess, assess_arenas
 
 __all__ = ["write_analysis_files"]
 
 log = logging.getLogger(__name__)
+
+#: Arenas to check whose reasons are listed in ``quality.json``'s ``reasons``.
+_ARENA_REASONS = 5
 
 
 def _tracks(folder: Path, calibration: Calibration):
@@ -48,6 +51,7 @@ def write_analysis_files(
     n_frames: int,
     skipped: Sequence[int] = (),
     note: Callable[[str], None] | None = None,
+    arena_animals: Sequence[int] | None = None,
 ) -> dict[str, Any]:
     """Write ``animals.csv``, ``tracking.nc`` and ``quality.json`` into ``folder``.
 
@@ -65,6 +69,9 @@ def write_analysis_files(
         The unreadable frames.
     note : callable, optional
         Called with each message worth keeping in the result's ``log``.
+    arena_animals : sequence of int, optional
+        The animals of each arena, when the movie has arenas: ``quality.json`` then also
+        judges each arena (``arenas``), and an arena to check makes the result one to check.
 
     Returns
     -------
@@ -91,6 +98,21 @@ def write_analysis_files(
         max_dist=params.maxDist * scale, spot=params.spot, times=times,
     )  # fmt: skip
     report = quality.as_dict()
+    if arena_animals is not None and tables.ARENA_COLUMN in table:
+        per_arena = assess_arenas(
+            table, list(arena_animals), n_frames=n_frames, skipped=list(skipped),
+            max_dist=params.maxDist * scale, spot=params.spot,
+        )  # fmt: skip
+        report["arenas"] = per_arena
+        doubtful = [a for a in per_arena if a["verdict"] != "ok"]
+        for arena in doubtful[:_ARENA_REASONS]:
+            report["reasons"].append(f"arena {arena['arena']}: {'; '.join(arena['reasons'])}")
+        if len(doubtful) > _ARENA_REASONS:
+            report["reasons"].append(
+                f"{len(doubtful) - _ARENA_REASONS} more arenas to check (see arenas)"
+            )
+        if doubtful:
+            report["verdict"] = "check"
     tables.write_quality(report, folder / tables.QUALITY_FILE)
     return report
 

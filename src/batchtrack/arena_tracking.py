@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from .arenas import ArenaSet, arena_of
-from .detect import Region
+from .detect import Region, Regions
 from .io.results import TrackingText
 from .params import Parameters
 from .schema import ID, IMAGE_NUMBER, TRACKING_COLUMNS, X_BODY, Y_BODY
@@ -43,7 +43,8 @@ def arena_regions(
     shape: tuple[int, int] | None = None,
     animals: Sequence[int] | None = None,
 ) -> list[Region]:
-    """Each arena as a detection :class:`~batchtrack.detect.Region`, in arena order.
+    """Each arena as a detection :class:`~batchtrack.detect.Region`, in arena order (a
+    :class:`~batchtrack.detect.Regions`: arenas that touch nowhere are searched at once).
 
     Parameters
     ----------
@@ -63,7 +64,7 @@ def arena_regions(
     x_off, y_off = offset
     height, width = shape if shape is not None else labels.shape
     view = labels[y_off : y_off + height, x_off : x_off + width]
-    regions = []
+    regions, label_of = [], []
     for k in range(1, int(labels.max()) + 1):
         ys, xs = np.nonzero(view == k)
         if len(xs) == 0:
@@ -72,7 +73,8 @@ def arena_regions(
         mask = np.where(view[y0:y1, x0:x1] == k, 255, 0).astype(np.uint8)
         count = 0 if animals is None else int(animals[k - 1])
         regions.append(Region(x0, y0, x1, y1, mask, count))
-    return regions
+        label_of.append(k)
+    return Regions(regions, np.ascontiguousarray(view), label_of)
 
 
 def _subset(chunk: Any, keep: np.ndarray) -> Any:
@@ -113,6 +115,18 @@ class ArenaResult:
         self.ids: list[list[int]] = [[] for _ in animals]
         self.offsets: list[int] = [0] * len(animals)
 
+    def arena_of(self, ids: np.ndarray) -> np.ndarray:
+        """The arena (1, 2…) of each identity (movie numbering), once the rows are linked.
+
+        Examples
+        --------
+        >>> result = ArenaResult([2, 0, 1])
+        >>> result.offsets = [0, 2, 2]  # arena 2 has no id
+        >>> result.arena_of(np.array([0, 1, 2])).tolist()
+        [1, 1, 3]
+        """
+        return np.searchsorted(np.asarray(self.offsets), np.asarray(ids), side="right")
+
 
 def arena_rows(
     chunks: Iterable[Any],
@@ -151,21 +165,14 @@ def arena_rows(
     """
     count = arena_set.count
     each = [params.model_copy(update={"animals": n}) for n in result.animals]
-    feeds = [_Feed() for _ in range(count)]
-    linkers = [link(iter(feeds[k]), each[k]) for k in range(count)]
     linked_files = [scratch.with_name(f"{scratch.name}.{k}") for k in range(count)]
     linked_sizes: list[list[int]] = [[] for _ in range(count)]
     try:
         streams = [open(path, "wb") for path in linked_files]
         try:
-            for chunk in chunks:
-                arena = arena_of(arena_set.labels, chunk.features[:, X_BODY],
-                                 chunk.features[:, Y_BODY])  # fmt: skip
-                for k in range(count):
-                    feeds[k].item = _subset(chunk, arena == k + 1)
-                    rows = next(linkers[k])
-                    np.ascontiguousarray(rows, np.float64).tofile(streams[k])
-                    linked_sizes[k].append(len(rows))
+            for k, rows in _linked_per_arena(chunks, each, arena_set.labels, link):
+                np.ascontiguousarray(rows, np.float64).tofile(streams[k])
+                linked_sizes[k].append(len(rows))
         finally:
             for stream in streams:
                 stream.close()
@@ -173,6 +180,55 @@ def arena_rows(
     finally:
         for path in linked_files:
             path.unlink(missing_ok=True)
+
+
+def _linked_per_arena(
+    chunks: Iterable[Any], each: list[Parameters], labels: np.ndarray, link: Link
+) -> Iterator[tuple[int, np.ndarray]]:
+    """Each chunk's linked rows of every arena in turn, ``(arena index, rows)``, with each
+    arena's own ids (0, 1… in order of appearance; pieces of split blobs keep -1).
+
+    When every arena links the same way (all with a known count, or none), one linker links
+    all the arenas at once, each object only to objects of its own arena: the same rows as
+    a linker per arena (the assignment of a frame splits into independent ones per arena),
+    for one assignment per frame instead of one per arena and frame.
+    """
+    count = len(each)
+    if len({bool(p.animals) for p in each}) > 1:  # mixed: a linker per arena
+        feeds = [_Feed() for _ in range(count)]
+        linkers = [link(iter(feeds[k]), each[k]) for k in range(count)]
+        for chunk in chunks:
+            arena = arena_of(labels, chunk.features[:, X_BODY], chunk.features[:, Y_BODY])
+            for k in range(count):
+                feeds[k].item = _subset(chunk, arena == k + 1)
+                yield k, next(linkers[k])
+        return
+
+    def grouped(chunks: Iterable[Any]) -> Iterator[Any]:
+        for chunk in chunks:
+            arena = arena_of(labels, chunk.features[:, X_BODY], chunk.features[:, Y_BODY])
+            inside = _subset(chunk, arena > 0)
+            yield replace(inside, groups=arena[arena > 0].astype(np.int64))
+
+    local = np.full(0, -1, np.int64)  # linker id -> the arena's own id
+    seen = np.zeros(count, np.int64)  # ids given in each arena so far
+    for rows in link(grouped(chunks), each[0]):
+        arena = arena_of(labels, rows[:, X_BODY], rows[:, Y_BODY]) - 1
+        ids = rows[:, ID].astype(np.int64)
+        linked = ids >= 0
+        if linked.any() and ids.max() >= len(local):
+            grown = np.full(int(ids.max()) + 1, -1, np.int64)
+            grown[: len(local)] = local
+            local = grown
+        fresh = np.unique(ids[linked][local[ids[linked]] < 0])  # in order of appearance
+        for track in fresh.tolist():
+            k = int(arena[np.argmax(ids == track)])
+            local[track] = seen[k]
+            seen[k] += 1
+        out = rows.copy()
+        out[linked, ID] = local[ids[linked]]
+        for k in range(count):
+            yield k, out[arena == k]
 
 
 def _blocks(path: Path, sizes: list[int]) -> Iterator[np.ndarray]:

@@ -207,15 +207,21 @@ class Linker:
         self._state = np.empty((0, N_FEATURES))  # last known features per remembered object
         self._ids = np.empty(0, np.int64)
         self._lost = np.empty(0, np.int64)
+        self._groups = np.empty(0, np.int64)
         self._next_id = 0
 
-    def step(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def step(
+        self, features: np.ndarray, groups: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Link one frame's objects to the remembered ones.
 
         Parameters
         ----------
         features : ndarray, shape (M, 21)
             The frame's objects, in detection order.
+        groups : ndarray of int, shape (M,), optional
+            The group of each object (its arena): an object is only linked to remembered
+            objects of its own group, as if each group had a linker of its own.
 
         Returns
         -------
@@ -231,7 +237,10 @@ class Linker:
             previous = self._state
             if self.motion is not None:
                 previous = predict(self._state, self._velocity, self._lost, self.motion)
-            rows, cols = solve(*cost_matrix(previous, features, self.weights))
+            cost, allowed = cost_matrix(previous, features, self.weights)
+            if groups is not None:
+                allowed &= self._groups[:, None] == groups[None, :]
+            rows, cols = solve(cost, allowed)
             ids[cols] = self._ids[rows]
             matched_prev[rows] = True
             if self.motion is not None:
@@ -250,5 +259,7 @@ class Linker:
         self._ids = np.concatenate([self._ids[keep], ids[new]])
         self._lost = np.concatenate([lost[keep], np.zeros(new.size, np.int64)])
         self._velocity = np.concatenate([self._velocity[keep], np.zeros((new.size, 2))])
+        if groups is not None:
+            self._groups = np.concatenate([self._groups[keep], np.asarray(groups)[new]])
         order = np.argsort(ids, kind="stable")
         return order, ids[order]

@@ -31,7 +31,7 @@ from .background import (
     sample_indices,
 )
 from .calibration import Calibration
-from .detect import Region, find_in_region, object_features, roi_binary, roi_offset, segment
+from .detect import Region, find_in_regions, object_features, roi_binary, roi_offset, segment
 from .errors import InputError, ParameterError
 from .io.arenas import read_arena_file, write_arenas_csv
 from .io.frames import FrameSource, open_frames
@@ -110,6 +110,8 @@ class Detections:
         Unreadable frames and why.
     pieces : ndarray of bool, shape (sum(counts),), optional
         Objects that are pieces of a blob split into several animals (``animals > 0``).
+    groups : ndarray of int, shape (sum(counts),), optional
+        The arena of each object: objects are only linked within their arena.
     notes : list of str
         Warnings logged while detecting, and what the decoders said (for the result's
         ``log``, however far from the result's writer the chunk was detected).
@@ -120,6 +122,7 @@ class Detections:
     features: np.ndarray
     skipped: list[tuple[int, str]] = field(default_factory=list)
     pieces: np.ndarray | None = None
+    groups: np.ndarray | None = None
     notes: list[str] = field(default_factory=list)
 
 
@@ -314,11 +317,10 @@ def _segment_animals(
     found: list[np.ndarray] = []
     found_areas, found_pieces = [], []
     binary = roi_binary(frame, background, params)  # once for every arena
-    for region in regions:
-        high = params.maxArea * max(region.animals, 1)
-        contours, areas = find_in_region(
-            binary, region, min_area=params.minArea * _FRAGMENT_OF_MIN_AREA, max_area=high
-        )
+    highs = [params.maxArea * max(region.animals, 1) for region in regions]
+    low = params.minArea * _FRAGMENT_OF_MIN_AREA
+    each = find_in_regions(binary, regions, min_area=low, max_areas=highs)
+    for region, (contours, areas) in zip(regions, each, strict=True):
         kept, kept_areas, pieces = split_objects(
             contours, areas, typical=typical, expected=region.animals, min_area=params.minArea
         )
@@ -389,7 +391,7 @@ def link_detections(chunks: Iterable[Detections], params: Parameters) -> Iterato
     if not params.animals:
         linker = Linker(weights)
         for chunk in chunks:
-            yield _link_chunk(linker, chunk.frames, chunk.counts, chunk.features)
+            yield _link_chunk(linker, chunk.frames, chunk.counts, chunk.features, chunk.groups)
         return
     # Pieces of split blobs are not linked: who is who inside a blob is not known, so an
     # animal's tracklet pauses where it touches another, and stitching joins it across.
@@ -399,7 +401,8 @@ def link_detections(chunks: Iterable[Detections], params: Parameters) -> Iterato
         pieces = chunk.pieces if chunk.pieces is not None else np.zeros(len(features), bool)
         frame_of = np.repeat(np.arange(len(counts)), counts)
         whole = np.bincount(frame_of[~pieces], minlength=len(counts))
-        rows = _link_chunk(linker, chunk.frames, whole, features[~pieces])
+        groups = None if chunk.groups is None else chunk.groups[~pieces]
+        rows = _link_chunk(linker, chunk.frames, whole, features[~pieces], groups)
         if pieces.any():  # pieces go along with id -1
             extra = np.empty((int(pieces.sum()), len(TRACKING_COLUMNS)))
             extra[:, :N_FEATURES] = features[pieces]
@@ -411,14 +414,20 @@ def link_detections(chunks: Iterable[Detections], params: Parameters) -> Iterato
 
 
 def _link_chunk(
-    linker: Linker, frames: np.ndarray, counts: np.ndarray, features: np.ndarray
+    linker: Linker,
+    frames: np.ndarray,
+    counts: np.ndarray,
+    features: np.ndarray,
+    groups: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Rows of one chunk's objects (``counts`` per frame), linked frame after frame."""
+    """Rows of one chunk's objects (``counts`` per frame), linked frame after frame (each
+    object within its group, when given)."""
     rows = np.empty((len(features), len(TRACKING_COLUMNS)))
     offset = 0
     for k, count in zip(frames.tolist(), counts.tolist(), strict=True):
         found = features[offset : offset + count]
-        order, ids = linker.step(found)
+        group = None if groups is None else groups[offset : offset + count]
+        order, ids = linker.step(found, group)
         block = rows[offset : offset + count]
         block[:, :N_FEATURES] = found[order]
         block[:, IMAGE_NUMBER] = k
@@ -704,7 +713,9 @@ def write_result(
     started = time.perf_counter() if started is None else started
     calibration = Calibration.from_params(params, timestamps)
     with (
-        ResultWriter(folder, calibration=calibration, speeds=SpeedStream()) as writer,
+        ResultWriter(
+            folder, calibration=calibration, speeds=SpeedStream(), arenas=arena_set is not None
+        ) as writer,
         collect_messages(writer.log),
     ):
         for note in notes:
@@ -787,6 +798,9 @@ class ResultSink:
         The movie, for messages.
     arena_set : ArenaSet, optional
         The movie's arenas.
+    arena_result : ArenaResult, optional
+        Where the linking records each arena's ids (shared by the files of a recording); a
+        new one by default.
     """
 
     def __init__(
@@ -797,6 +811,8 @@ class ResultSink:
         calibration: Calibration,
         label: str,
         arena_set: ArenaSet | None = None,
+        *,
+        arena_result: ArenaResult | None = None,
     ) -> None:
         self.writer, self.params, self.background = writer, params, background
         self.calibration = calibration
@@ -807,9 +823,10 @@ class ResultSink:
         self.blocks: list[np.ndarray] = []
         self.per_frame = np.zeros(0, np.int64)
         self.canvas = TrajectoryCanvas(background, max_jump=params.maxDist)
-        self.arena_result = None
+        self.arena_result = arena_result
         if arena_set is not None:
-            self.arena_result = ArenaResult(arena_set.animals(params.animals))
+            if self.arena_result is None:
+                self.arena_result = ArenaResult(arena_set.animals(params.animals))
             self.arena_texts = ArenaTexts(writer.partial / "arenas", arena_set.count)
 
     def record(self, chunks: Iterable[Detections]) -> Iterator[Detections]:
@@ -835,7 +852,10 @@ class ResultSink:
         self, rows: np.ndarray, interpolated: np.ndarray | None, collect: bool = False
     ) -> None:
         """Write result rows (ordered by frame, then id; after those already added)."""
-        self.writer.write_rows(rows, interpolated=interpolated)
+        arena = None
+        if self.arena_result is not None:
+            arena = self.arena_result.arena_of(rows[:, ID])
+        self.writer.write_rows(rows, interpolated=interpolated, arena=arena)
         if self.arena_result is not None:
             self.arena_texts.add(rows, self.arena_result)
         self.canvas.add(rows[:, X_BODY], rows[:, Y_BODY], rows[:, ID])
@@ -889,6 +909,7 @@ class ResultSink:
             writer.partial, params, self.calibration,
             n_frames=self.n_frames + len(self.skipped),
             skipped=[k for k, _ in self.skipped], note=writer.log,
+            arena_animals=None if self.arena_result is None else self.arena_result.animals,
         )  # fmt: skip
         if before_publish is not None:
             extra = before_publish()

@@ -40,7 +40,7 @@ import numpy as np
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["THRESHOLDS", "Quality", "assess"]
+__all__ = ["THRESHOLDS", "Quality", "assess", "assess_arenas"]
 
 #: The thresholds of the verdict (see the module docstring).
 THRESHOLDS: dict[str, float] = {
@@ -228,6 +228,60 @@ def assess(
     quality.reasons = _reasons(quality)
     quality.verdict = "check" if quality.reasons else "ok"
     return quality
+
+
+def assess_arenas(
+    table: pd.DataFrame,
+    animals: list[int],
+    *,
+    n_frames: int,
+    skipped: tuple[int, ...] | list[int] = (),
+    max_dist: float = 200.0,
+    spot: int = 0,
+) -> list[dict[str, Any]]:
+    """Each arena's verdict: :func:`assess` of its rows (``arena`` column) with its count.
+
+    Parameters
+    ----------
+    table : DataFrame
+        The result, with an ``arena`` column (1, 2…).
+    animals : list of int
+        The animals of each arena (0 = unknown), arena 1 first.
+    n_frames, skipped, max_dist, spot
+        As for :func:`assess`.
+
+    Returns
+    -------
+    list of dict
+        Per arena: ``arena``, ``animals``, ``ids``, ``expected_count_fraction``, ``verdict``
+        and ``reasons``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> rows = pd.DataFrame({"imageNumber": [0, 1], "id": [0, 0], "arena": [1, 1],
+    ...                      "areaBody": [5.0, 5.0], "xHead": [1.0, 1.0], "yHead": [1.0, 1.0]})
+    >>> [(a["arena"], a["verdict"]) for a in assess_arenas(rows, [1, 1], n_frames=2)]
+    [(1, 'ok'), (2, 'check')]
+    """
+    out = []
+    arena_of = table["arena"].to_numpy(np.int64)
+    for k, count in enumerate(animals, start=1):
+        quality = assess(
+            table[arena_of == k], n_frames=n_frames, skipped=skipped, animals=count,
+            max_dist=max_dist, spot=spot,
+        )  # fmt: skip
+        out.append(
+            {
+                "arena": k,
+                "animals": count,
+                "ids": quality.ids,
+                "expected_count_fraction": quality.expected_count_fraction,
+                "verdict": quality.verdict,
+                "reasons": quality.reasons,
+            }
+        )
+    return out
 
 
 def _reasons(q: Quality) -> list[str]:

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import OutputError, ParameterError
-from .io.tables import ANIMALS_FILE, PARQUET_FILE, read_quality
+from .io.tables import ANIMALS_FILE, ARENA_COLUMN, PARQUET_FILE, read_quality
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -178,6 +178,7 @@ def _entry_html(entry: ReportEntry, index: int) -> tuple[dict[str, Any], str]:
         "reasons": "; ".join(quality.get("reasons", [])) if verdict else entry.message,
         "ids": quality.get("ids"),
         "animals": quality.get("animals") or None,
+        "arenas": _arenas_text(quality.get("arenas")),
         "expected": quality.get("expected_count_fraction"),
         "seconds": entry.seconds,
     }
@@ -220,6 +221,7 @@ def _row(values: dict[str, Any], figures: str) -> str:
         + cell(values["reasons"], values["reasons"], "reasons")
         + cell(values["ids"], values["ids"])
         + cell(values["animals"] or "?", values["animals"] or 0)
+        + cell(values["arenas"][0], values["arenas"][1])
         + cell(None if expected is None else f"{expected:.0%}", expected)
         + cell(None if seconds is None else f"{seconds:.1f}", seconds)
         + figures
@@ -228,9 +230,18 @@ def _row(values: dict[str, Any], figures: str) -> str:
 
 
 _HEADERS = (
-    "#", "entry", "status", "verdict", "reasons", "ids", "animals", "expected count",
+    "#", "entry", "status", "verdict", "reasons", "ids", "animals", "arenas", "expected count",
     "wall time (s)",
 )  # fmt: skip
+
+
+def _arenas_text(arenas: list[dict[str, Any]] | None) -> tuple[str, int]:
+    """``"12 (2 to check)"`` for a result with arenas, with its sort key; empty without."""
+    if not arenas:
+        return "", 0
+    doubtful = sum(a.get("verdict") != "ok" for a in arenas)
+    text = f"{len(arenas)}" + (f" ({doubtful} to check)" if doubtful else "")
+    return text, len(arenas)
 
 _STYLE = """
 body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #222; }
@@ -308,14 +319,17 @@ def _combined_tracks(entries: Sequence[ReportEntry], path: Path) -> int:
 
     writer = None
     rows = 0
+    sources = [e.result / PARQUET_FILE for e in entries]
+    arenas = any(ARENA_COLUMN in pq.read_schema(s).names for s in sources if s.is_file())
     try:
-        for entry in entries:
-            source = entry.result / PARQUET_FILE
+        for entry, source in zip(entries, sources, strict=True):
             if not source.is_file():
                 continue
             table = pq.read_table(source)
             plain = pa.Table.from_arrays(table.columns, names=table.column_names)
             plain = plain.add_column(0, "entry", pa.array([entry.name] * len(plain), pa.string()))
+            if arenas and ARENA_COLUMN not in plain.column_names:  # a movie without arenas
+                plain = plain.append_column(ARENA_COLUMN, pa.nulls(len(plain), pa.int64()))
             if writer is None:
                 writer = pq.ParquetWriter(str(path), plain.schema)
             writer.write_table(plain.cast(writer.schema))

@@ -14,7 +14,16 @@ from PySide6.QtCore import QItemSelectionModel, Qt, QTimer
 from PySide6.QtWidgets import QComboBox, QMessageBox
 
 from batchtrack.batch.stack import Status
-from batchtrack.gui.batch_panel import BACKGROUND, PARAMS, PATH, RESULT, TIME, BatchPanel
+from batchtrack.gui.batch_panel import (
+    BACKGROUND,
+    PARAMS,
+    PATH,
+    RECORDING,
+    RESULT,
+    STATUS,
+    TIME,
+    BatchPanel,
+)
 from batchtrack.gui.dialogs import TrajectoryDialog
 from batchtrack.params import Parameters, describe_parameters, save_cfg
 
@@ -64,12 +73,12 @@ def test_open_folders_adds_each_folder_with_the_suffix(qtbot, panel, dialogs, ex
         str(experiment / "Run0" / "images"),
         str(experiment / "Run2" / "images"),
     ]
-    assert texts(panel, 4) == ["Waiting", "Waiting"]
+    assert texts(panel, STATUS) == ["Waiting", "Waiting"]
     assert not panel.empty_hint.isVisible()
     # Without the suffix the Run folders hold no sequence: Error entries saying why.
     panel.suffix_edit.clear()
     panel.add_folders([experiment / "Run1", experiment / "missing"])
-    assert texts(panel, 4)[2:] == ["Error", "Error"]
+    assert texts(panel, STATUS)[2:] == ["Error", "Error"]
     assert "nothing to process" in panel.status_item(panel.entries()[2]).toolTip()
     assert "does not exist" in panel.status_item(panel.entries()[3]).toolTip()
 
@@ -243,7 +252,7 @@ def test_start_runs_in_parallel_to_done_with_live_progress_and_no_freeze(qtbot, 
         assert not panel.start_button.isEnabled() and panel.stop_button.isEnabled()
         assert not panel.open_button.isEnabled() and not panel.clear_button.isEnabled()
     timer.stop()
-    assert texts(panel, 4) == ["Done"] * 3
+    assert texts(panel, STATUS) == ["Done"] * 3
     for entry in panel.entries():
         assert panel.progress_bar(entry).value() == panel.progress_bar(entry).maximum() == 40
         assert (entry.path / "Tracking_Result" / "tracking.txt").is_file()
@@ -269,7 +278,7 @@ def test_start_on_a_dask_cluster_given_by_its_address(qtbot, panel, experiment):
             click(qtbot, panel.start_button)
             assert not panel.scheduler_edit.isEnabled()
             assert cluster.scheduler_address in panel.summary_label.text()
-    assert texts(panel, 4) == ["Done"] * 2
+    assert texts(panel, STATUS) == ["Done"] * 2
     assert finished.args[0].counts["Done"] == 2
     assert panel.scheduler_edit.isEnabled()
 
@@ -286,7 +295,7 @@ def test_failing_entry_is_shown_as_error_and_done_entries_show_trajectories(
     with qtbot.waitSignal(panel.runFinished, timeout=RUN_TIMEOUT_MS):
         panel.start()
     assert done.status is Status.DONE and failing.status is Status.ERROR
-    assert texts(panel, 4) == ["Done", "Error"]
+    assert texts(panel, STATUS) == ["Done", "Error"]
     tooltip = panel.status_item(failing).toolTip()
     assert "small.pgm" in tooltip and "10×10" in tooltip
     assert "1 Error" in panel.summary_label.text()
@@ -386,7 +395,7 @@ def test_queued_entries_wait_while_two_workers_run(qtbot, panel, tmp_path):
         panel.start()
     assert Status.QUEUED in seen
     assert max(running_at_once) <= 2, running_at_once
-    assert texts(panel, 4) == ["Done"] * 4
+    assert texts(panel, STATUS) == ["Done"] * 4
 
 
 def test_time_and_result_columns_after_a_run(qtbot, panel, experiment):
@@ -455,3 +464,22 @@ def test_folder_dialogs_open_at_the_current_folder_first() -> None:
     from batchtrack.gui.dialogs import Dialogs
 
     assert Dialogs().last_dir == str(Path.cwd())
+
+
+def test_files_added_as_a_recording_run_as_one_and_show_it(qtbot, panel, experiment):
+    panel.recording_edit.setText("day1")
+    panel.add_folders([experiment / "Run2", experiment / "Run0"], suffix="images")
+    panel.recording_edit.clear()
+    panel.add_folders([experiment / "Run1"], suffix="images")
+    assert texts(panel, RECORDING) == ["day1", "day1", ""]
+    assert [e.path.parent.name for e in panel.entries()] == ["Run0", "Run2", "Run1"]
+    assert "recording 'day1'" in panel.table.item(0, RECORDING).toolTip()
+    panel.workers_spin.setValue(2)
+    with qtbot.waitSignal(panel.runFinished, timeout=RUN_TIMEOUT_MS) as finished:
+        click(qtbot, panel.start_button)
+    assert finished.args[0].counts["Done"] == 3
+    first, second, alone = panel.entries()
+    assert "file 1 of recording 'day1'" in first.message
+    assert "file 2 of recording 'day1'" in second.message
+    assert "recording" not in alone.message
+    assert (experiment / "Run0" / "day1-tracks.parquet").is_file()

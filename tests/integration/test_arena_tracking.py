@@ -105,9 +105,9 @@ def test_each_tile_is_tracked_as_if_alone(tmp_path, zebrafish_dir, zebrafish_par
         assert sorted(per_arena["id"].unique()) == list(range(len(ids)))
 
 
-def test_a_plate_of_twelve_wells_found_automatically_with_one_animal_each(tmp_path) -> None:
-    from batchtrack.synth import make_movie
-
+def _plate(root: Path, vanish: int | None = None) -> tuple[Path, Parameters, Path]:
+    """A synthetic plate of 3×4 circular wells, one animal circling in each (that of well
+    ``vanish`` gone from frame 20 on)."""
     rows, cols, pitch = 3, 4, 100
     height, width = rows * pitch + 40, cols * pitch + 40
     rng = np.random.default_rng(3)
@@ -116,12 +116,14 @@ def test_a_plate_of_twelve_wells_found_automatically_with_one_animal_each(tmp_pa
     for centre in centres:
         cv2.circle(plate, centre, 40, 90, 4)
         cv2.circle(plate, centre, 38, 225, -1)
-    folder = tmp_path / "plate" / "images"
+    folder = root / "plate" / "images"
     folder.mkdir(parents=True)
     angles = rng.uniform(0, 2 * np.pi, len(centres))
     for t in range(40):
         frame = plate.copy()
-        for (cx, cy), phase in zip(centres, angles, strict=True):
+        for well, ((cx, cy), phase) in enumerate(zip(centres, angles, strict=True), start=1):
+            if well == vanish and t >= 20:
+                continue
             a = phase + 0.08 * t
             x, y = cx + 18 * np.cos(a), cy + 18 * np.sin(a)
             cv2.ellipse(frame, (round(x), round(y)), (9, 4), np.degrees(a) + 90, 0, 360, 60, -1)
@@ -129,17 +131,57 @@ def test_a_plate_of_twelve_wells_found_automatically_with_one_animal_each(tmp_pa
         cv2.imwrite(str(folder / f"f{t:03d}.pgm"), np.clip(frame + noise, 0, 255).astype(np.uint8))
     params = Parameters(thresh=50, lightBack=0, methBack=1, minArea=40, maxArea=400, maxDist=30,
                         normDist=10, maxTime=5, animals=12, nBack=20)  # fmt: skip
-    cv2.imwrite(str(tmp_path / "plate" / "background.pgm"), plate)
-    summary, table = track_movie(
-        folder, params, background=tmp_path / "plate" / "background.pgm", arenas="auto",
-        collect=True,
-    )  # fmt: skip
+    cv2.imwrite(str(root / "plate" / "background.pgm"), plate)
+    return folder, params, root / "plate" / "background.pgm"
+
+
+def test_a_plate_of_twelve_wells_found_automatically_with_one_animal_each(tmp_path) -> None:
+    import json
+
+    import pyarrow.parquet as pq
+    import xarray as xr
+    from movement.validators.datasets import ValidPosesInputs
+
+    folder, params, background = _plate(tmp_path)
+    summary, table = track_movie(folder, params, background=background, arenas="auto",
+                                 collect=True)  # fmt: skip
     listing = pd.read_csv(summary.folder / "arenas.csv")
     assert len(listing) == 12 and listing["animals"].tolist() == [1] * 12
     assert table["id"].nunique() == 12
     assert (table.groupby("imageNumber")["id"].nunique() == 12).all()
     assert [len(str(ids).split()) for ids in listing["ids"]] == [1] * 12
-    del make_movie
+    # every analysis file says which arena each row and animal is in
+    arena_of_id = {int(i): int(a) for a, i in zip(listing["arena"], listing["ids"], strict=True)}
+    tracks = pq.read_table(summary.folder / "tracking.parquet").to_pandas()
+    assert tracks.columns[-1] == "arena"
+    assert (tracks["arena"] == tracks["id"].map(arena_of_id)).all()
+    animals = pd.read_csv(summary.folder / "animals.csv")
+    assert animals.columns[:2].tolist() == ["id", "arena"]
+    assert (animals["arena"] == animals["id"].map(arena_of_id)).all()
+    dataset = xr.load_dataset(summary.folder / "tracking.nc")
+    ValidPosesInputs.validate(dataset)  # movement still takes it
+    names = [int(n.removeprefix("id_")) for n in dataset["individuals"].values]
+    assert dataset["arena"].values.tolist() == [arena_of_id[i] for i in names]
+    assert dataset.sel(individuals=dataset.arena == 3).sizes["individuals"] == 1
+    quality = json.loads((summary.folder / "quality.json").read_text())
+    assert [a["arena"] for a in quality["arenas"]] == list(range(1, 13))
+    assert {a["verdict"] for a in quality["arenas"]} == {"ok"}
+
+
+def test_an_arena_whose_animal_is_lost_is_the_one_to_check(tmp_path) -> None:
+    import json
+
+    from batchtrack.report import entries_from_folders, write_report
+
+    folder, params, background = _plate(tmp_path, vanish=5)
+    summary, _ = track_movie(folder, params, background=background, arenas="auto")
+    quality = json.loads((summary.folder / "quality.json").read_text())
+    verdicts = {a["arena"]: a["verdict"] for a in quality["arenas"]}
+    assert verdicts.pop(5) == "check" and set(verdicts.values()) == {"ok"}
+    assert quality["verdict"] == "check"
+    assert any(r.startswith("arena 5: expected count (1) in only 50%") for r in quality["reasons"])
+    page = write_report(entries_from_folders([summary.folder]), tmp_path / "report.html")
+    assert "12 (1 to check)" in page["html"].read_text()
 
 
 def test_arenas_through_the_cli_and_the_batch_give_the_same_result(

@@ -112,3 +112,29 @@ def test_find_wells_falls_back_to_rectangular_tanks() -> None:
 
 def test_a_uniform_background_has_no_well() -> None:
     assert find_wells(np.full((200, 200), 128, np.uint8)) == []
+
+
+def test_arenas_that_touch_nowhere_are_searched_at_once_with_the_same_objects() -> None:
+    from batchtrack.arena_tracking import arena_regions
+    from batchtrack.detect import find_in_regions
+
+    rng = np.random.default_rng(7)
+    labels = np.zeros((240, 320), np.int32)
+    for k, (cx, cy) in enumerate([(60, 60), (160, 60), (260, 60), (60, 180), (160, 180)]):
+        cv2.circle(labels, (cx, cy), 45, k + 1, -1)
+    binary = np.where(rng.random(labels.shape) < 0.08, 255, 0).astype(np.uint8)
+    binary = cv2.dilate(binary, np.ones((3, 3), np.uint8))  # blobs, many crossing the edges
+    regions = arena_regions(labels)
+    assert regions.labels is not None  # separated: one search
+    highs = [50.0, 80.0, 1e9, 30.0, 200.0]
+    at_once = find_in_regions(binary, regions, min_area=2, max_areas=highs)
+    alone = find_in_regions(binary, list(regions), min_area=2, max_areas=highs)
+    assert sum(len(c) for c, _ in at_once) > 50
+    for (got, got_areas), (want, want_areas) in zip(at_once, alone, strict=True):
+        np.testing.assert_array_equal(got_areas, want_areas)
+        assert len(got) == len(want)
+        for a, b in zip(got, want, strict=True):
+            np.testing.assert_array_equal(a, b)
+    touching = labels.copy()
+    touching[55:65, 100:120] = 1  # arena 1 now touches arena 2
+    assert arena_regions(touching).labels is None

@@ -21,6 +21,7 @@ LAYERS: list[tuple[str, ...]] = [
      "metrics", "arenas", "arena_tracking", "edits", "events"),
     ("synth", "plots", "analysis", "analysis_files", "corrections", "overlay"),
     ("movie",),
+    ("recording",),
     ("workflows",),
     ("report",),
     ("batch",),

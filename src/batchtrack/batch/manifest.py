@@ -22,7 +22,8 @@ Two formats, chosen by the file extension:
       ...
 
 * **CSV** (``stack.csv``): one row per entry; columns ``path`` (required), ``background``,
-  ``cfg`` (a parameter file) and any parameter name (overriding the file or the defaults).
+  ``cfg`` (a parameter file), ``recording`` (the recording the file belongs to) and any
+  parameter name (overriding the file or the defaults).
 
 Relative paths are relative to the manifest's folder.
 """
@@ -65,8 +66,10 @@ _TOP_KEYS = frozenset(
     {"title", "workflow", "autoload", "output", "unique_background", "arenas", "parameters",
      "entry"}
 )
-_ENTRY_KEYS = frozenset({"path", "background", "workflow", "output", "arenas", "parameters"})
-_CSV_COLUMNS = ("path", "background", "cfg")
+_ENTRY_KEYS = frozenset(
+    {"path", "background", "workflow", "output", "arenas", "recording", "parameters"}
+)
+_CSV_COLUMNS = ("path", "background", "cfg", "recording")
 
 
 def _relative(path: Path | None, base: Path) -> str | None:
@@ -184,13 +187,17 @@ def save_manifest(stack: Stack, path: str | Path) -> Path:
             )
         with open(path, "w", newline="", encoding="utf-8") as stream:
             writer = csv.writer(stream)
-            writer.writerow(["path", "background", *PARAMETER_NAMES])
+            recordings = any(entry.recording for entry in stack.entries)
+            writer.writerow(
+                ["path", "background", *(["recording"] if recordings else []), *PARAMETER_NAMES]
+            )
             for entry in stack.entries:
                 values = entry.params.model_dump()
                 writer.writerow(
                     [
                         _relative(entry.path, base),
                         _relative(entry.background, base) or "",
+                        *([entry.recording or ""] if recordings else []),
                         *(values[n] for n in PARAMETER_NAMES),
                     ]
                 )
@@ -212,6 +219,8 @@ def save_manifest(stack: Stack, path: str | Path) -> Path:
             item["workflow"] = entry.workflow
         if entry.arenas is not None:
             item["arenas"] = _arena_spec(entry.arenas, base, _relative)
+        if entry.recording is not None:
+            item["recording"] = entry.recording
         if entry.output is not None and entry.output != stack.output:
             item["output"] = _relative(entry.output, base)
         item["parameters"] = entry.params.model_dump()
@@ -315,7 +324,7 @@ def _toml_entry(item: dict, stack: Stack, base: Path, path: Path) -> Entry:
     except ParameterError as error:
         return _error_entry(Path(str(item["path"])), stack, f"manifest {path}: {error}")
     try:
-        for key, kind in (("workflow", str), ("parameters", dict)):
+        for key, kind in (("workflow", str), ("parameters", dict), ("recording", str)):
             _typed(item, key, kind, f"of the [[entry]] {item['path']!r} ", path)
         entry_workflow = item.get("workflow", stack.workflow)
         if "parameters" in item or entry_workflow != stack.workflow:
@@ -333,6 +342,7 @@ def _toml_entry(item: dict, stack: Stack, base: Path, path: Path) -> Entry:
             arenas=(
                 _arena_spec(item["arenas"], base, _absolute) if "arenas" in item else stack.arenas
             ),
+            recording=item.get("recording") or None,
         )
     except ParameterError as error:
         message = str(error)
@@ -441,6 +451,7 @@ def _csv_entry(row: dict, line: int, stack: Stack, base: Path, path: Path) -> En
             params.with_updates(overrides),
             background=_absolute(row.get("background"), base, "background"),
             params_source=str(cfg or path),
+            recording=(row.get("recording") or "").strip() or None,
         )
     except ParameterError as error:
         message = f"manifest {path}, line {line}: {error}"

@@ -26,9 +26,18 @@ from ..io.publish import remove_stale_partials
 from ..workflows import get_workflow
 from .executors import BACKENDS, LocalPool, jobqueue_cluster, open_executor, worker_count
 from .options import RunOptions
+from .recordings import check_recordings, group_units, recording_table
 from .shards import parse_shard, select_shard
 from .stack import Entry, Stack, Status
-from .tasks import Job, Prepared, analyse_task, detect_task, finish_task, prepare_or_track_task
+from .tasks import (
+    Job,
+    Prepared,
+    RecordingJob,
+    analyse_task,
+    detect_task,
+    finish_task,
+    prepare_or_track_task,
+)
 
 if TYPE_CHECKING:
     from ..movie import Detections, TrackSummary
@@ -117,7 +126,8 @@ _Queued = tuple[int, int, _Task, "_Running", Callable[..., Any], tuple[Any, ...]
 
 @dataclass
 class _Running:
-    """Coordinator-side state of one entry in flight."""
+    """Coordinator-side state of one entry in flight (a recording: its first file's entry,
+    with all of its files as ``members``)."""
 
     entry: Entry
     job: Job
@@ -125,13 +135,38 @@ class _Running:
     prepared: Prepared | None = None
     chunks: dict[int, Detections] = field(default_factory=dict)
     pending: int = 0
+    members: list[Entry] = field(default_factory=list)
+
+    @property
+    def entries(self) -> list[Entry]:
+        """The entries this state runs: the entry, or the files of its recording."""
+        return self.members or [self.entry]
+
+    def member_of(self, frame: int) -> Entry:
+        """The entry (file) of recording frame ``frame``."""
+        recording = None if self.prepared is None else self.prepared.recording
+        if recording is None or not self.members:
+            return self.entry
+        offsets = recording.offsets
+        i = max(j for j in range(len(self.members)) if offsets[j] <= frame)
+        return self.members[i]
 
 
-def _job(entry: Entry, force: bool) -> Job:
+def _job(unit: list[Entry], force: bool) -> Job:
+    entry = unit[0]
     background = None if entry.background is None else str(entry.background)
+    recording = None
+    if entry.recording and get_workflow(entry.workflow).chunked:
+        recording = RecordingJob(
+            entry.recording,
+            tuple(str(e.path) for e in unit),
+            tuple(str(e.result_dir) for e in unit),
+            str(recording_table(entry)),
+        )
     return Job(
-        str(entry.path), entry.params, background, str(entry.result_dir), force, entry.arenas
-    )
+        str(entry.path), entry.params, background, str(entry.result_dir), force, entry.arenas,
+        recording,
+    )  # fmt: skip
 
 
 def _message(error: BaseException) -> str:
@@ -187,7 +222,7 @@ class _Coordinator:
         self._order = itertools.count()
 
     def run(self, entries: list[Entry]) -> None:
-        queue = list(reversed(entries))
+        queue = list(reversed(group_units(entries)))
         while queue or self.futures or self.backlog:
             if self.cancel.is_set():
                 self._cancel_all()
@@ -204,8 +239,9 @@ class _Coordinator:
         """Queued entries one of whose tasks a worker has taken become Running."""
         for future, (_, state, _) in self.futures.items():
             if state.entry.status is Status.QUEUED and (future.running() or future.done()):
-                state.entry.started = time.monotonic()
-                self.stack.set_status(state.entry, Status.RUNNING)
+                for entry in state.entries:
+                    entry.started = time.monotonic()
+                    self.stack.set_status(entry, Status.RUNNING)
 
     def _submit(
         self, kind: _Task, state: _Running, fn: Callable[..., Any], *args: Any, start: int = 0
@@ -218,14 +254,17 @@ class _Coordinator:
             if state.entry.id in self.running:  # not failed meanwhile
                 self.futures[self.executor.submit(fn, *args)] = (kind, state, start)
 
-    def _start(self, entry: Entry) -> None:
+    def _start(self, unit: list[Entry]) -> None:
         order = next(self._order)
-        state = _Running(entry, _job(entry, self.force), order)
+        entry = unit[0]
+        job = _job(unit, self.force)
+        state = _Running(entry, job, order, members=unit if job.recording else [])
         self.running[entry.id] = state
-        # Dask's futures never say when they start: there, entries are Running at once.
-        entry.started = None if self.knows_start else time.monotonic()
-        self.stack.set_status(entry, Status.QUEUED if self.knows_start else Status.RUNNING)
-        self.stack.set_progress(entry, 0, entry.total)
+        for member in state.entries:
+            # Dask's futures never say when they start: there, entries are Running at once.
+            member.started = None if self.knows_start else time.monotonic()
+            self.stack.set_status(member, Status.QUEUED if self.knows_start else Status.RUNNING)
+            self.stack.set_progress(member, 0, member.total)
         if get_workflow(entry.workflow).chunked:
             # A movie that is one chunk is tracked whole by the same task.
             short = min(_SHORT_MOVIE, self.chunk_size)
@@ -247,28 +286,33 @@ class _Coordinator:
     def _after_prepare(
         self,
         state: _Running,
-        prepared: Prepared | tuple[Prepared, TrackSummary, float],
+        prepared: Prepared | tuple[Prepared, TrackSummary | list[TrackSummary], float],
         start: int,
     ) -> None:
-        entry = state.entry
         if isinstance(prepared, tuple):  # a short movie, already tracked
             state.prepared, summary, seconds = prepared
             # its one task may have ended before the coordinator saw it start
             began = time.monotonic() - seconds
-            entry.started = began if entry.started is None else min(entry.started, began)
-            self.stack.set_progress(entry, summary.n_frames, summary.n_frames)
+            for member, done in zip(state.entries, _per_entry(summary), strict=True):
+                member.started = began if member.started is None else min(member.started, began)
+                self.stack.set_progress(member, done.n_frames, done.n_frames)
             self._after_finish(state, summary, start)
             return
         if prepared.skip:
             self._end(state, Status.SKIPPED, "finished result with the same inputs found")
             return
         state.prepared = prepared
-        self.stack.set_progress(entry, 0, prepared.n_frames)
+        if prepared.recording is not None:
+            offsets = prepared.recording.offsets
+            for i, member in enumerate(state.entries):
+                self.stack.set_progress(member, 0, offsets[i + 1] - offsets[i])
+        else:
+            self.stack.set_progress(state.entry, 0, prepared.n_frames)
         step = chunk_frames(prepared.n_frames, self.chunk_size)
-        starts = list(range(0, max(prepared.n_frames, 1), step))
+        starts = prepared.chunk_starts(step)
         state.pending = len(starts)
         for i, start in enumerate(starts):
-            stop = None if i == len(starts) - 1 else start + step
+            stop = None if i == len(starts) - 1 else starts[i + 1]
             self._submit(
                 _Task.DETECT, state, detect_task, state.job, prepared, start, stop, start=start
             )
@@ -276,7 +320,7 @@ class _Coordinator:
     def _after_detect(self, state: _Running, detections: Detections, start: int) -> None:
         state.chunks[start] = detections
         state.pending -= 1
-        entry = state.entry
+        entry = state.member_of(start)
         self.stack.set_progress(
             entry,
             min(entry.done + len(detections.frames) + len(detections.skipped), entry.total),
@@ -287,20 +331,27 @@ class _Coordinator:
             state.chunks = {}
             self._submit(_Task.FINISH, state, finish_task, state.job, state.prepared, chunks)
 
-    def _after_finish(self, state: _Running, summary: TrackSummary, _: int) -> None:
-        self.frames += summary.n_frames
-        self.stack.set_progress(state.entry, state.entry.total, state.entry.total)
-        state.entry.n_ids = summary.n_ids
-        note = f"{summary.n_ids} ids, {summary.n_rows} rows"
-        if summary.skipped:
-            note += f", {len(summary.skipped)} unreadable frames skipped"
-        if summary.n_rows == 0:
-            note += " (no object detected: check thresh and area bounds)"
-        if summary.auto.measurements:
-            note += f"; measured {summary.auto.brief()}"
-        if state.prepared is not None and state.prepared.edited:
-            note += "; the previous result's edits were archived with it, not re-applied"
-        self._end(state, Status.DONE, note)
+    def _after_finish(
+        self, state: _Running, summaries: TrackSummary | list[TrackSummary], _: int
+    ) -> None:
+        notes: list[str] = []
+        for entry, summary in zip(state.entries, _per_entry(summaries), strict=True):
+            self.frames += summary.n_frames
+            self.stack.set_progress(entry, entry.total, entry.total)
+            entry.n_ids = summary.n_ids
+            note = f"{summary.n_ids} ids, {summary.n_rows} rows"
+            if summary.skipped:
+                note += f", {len(summary.skipped)} unreadable frames skipped"
+            if summary.n_rows == 0:
+                note += " (no object detected: check thresh and area bounds)"
+            if summary.auto.measurements:
+                note += f"; measured {summary.auto.brief()}"
+            if state.prepared is not None and state.prepared.edited:
+                note += "; the previous result's edits were archived with it, not re-applied"
+            if state.members:
+                note += f"; file {len(notes) + 1} of recording {entry.recording!r}"
+            notes.append(note)
+        self._end(state, Status.DONE, notes)
 
     def _after_analyse(self, state: _Running, result: dict[str, Any], _: int) -> None:
         if result.get("skipped"):
@@ -318,12 +369,14 @@ class _Coordinator:
         log.error("%s: %s", state.entry.path, _message(error))
         self._end(state, Status.ERROR, _message(error))
 
-    def _end(self, state: _Running, status: Status, message: str) -> None:
-        entry = state.entry
-        self.running.pop(entry.id, None)
-        if entry.started is not None:
-            entry.seconds = time.monotonic() - entry.started
-        self.stack.set_status(entry, status, message)
+    def _end(self, state: _Running, status: Status, message: str | list[str]) -> None:
+        """End the state's entries (a message each, or the same for all)."""
+        self.running.pop(state.entry.id, None)
+        messages = message if isinstance(message, list) else [message] * len(state.entries)
+        for entry, text in zip(state.entries, messages, strict=True):
+            if entry.started is not None:
+                entry.seconds = time.monotonic() - entry.started
+            self.stack.set_status(entry, status, text)
 
     def _cancel_all(self) -> None:
         """Drop what has not started; let the tasks inside a worker end, and keep the
@@ -339,8 +392,11 @@ class _Coordinator:
             self.futures.clear()
             self.backlog.clear()
             for state in list(self.running.values()):
-                _remove_partials(state.entry)
-                self.stack.set_progress(state.entry, 0, state.entry.total)
+                for entry in state.entries:
+                    _remove_partials(entry)
+                    self.stack.set_progress(entry, 0, entry.total)
+                if state.job.recording is not None:
+                    remove_stale_partials(Path(state.job.recording.table))
                 self._end(state, Status.WAITING, "cancelled")
             return
         self.backlog.clear()
@@ -357,8 +413,14 @@ class _Coordinator:
                 self._handle(future)
         self.futures.clear()
         for state in list(self.running.values()):
-            self.stack.set_progress(state.entry, 0, state.entry.total)
+            for entry in state.entries:
+                self.stack.set_progress(entry, 0, entry.total)
             self._end(state, Status.WAITING, "cancelled")
+
+
+def _per_entry(summary: TrackSummary | list[TrackSummary]) -> list[TrackSummary]:
+    """A finish task's summaries, one per entry (a recording gives one per file)."""
+    return summary if isinstance(summary, list) else [summary]
 
 
 def _remove_partials(entry: Entry) -> None:
@@ -533,6 +595,7 @@ def run_stack(
     stack.reset()
     selected = select_shard(stack.entries, options.shard)
     _refuse_shared_result_dirs(stack, selected)
+    check_recordings(stack, selected)
     entries = [e for e in selected if e.status is Status.WAITING]
     started = time.perf_counter()
     with contextlib.ExitStack() as resources:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..errors import ParameterError
+from .recordings import group_units
 from .stack import Entry
 
 __all__ = ["parse_shard", "select_shard"]
@@ -22,8 +23,13 @@ def parse_shard(text: str) -> tuple[int, int]:
 
 
 def select_shard(entries: Sequence[Entry], shard: tuple[int, int] | None) -> list[Entry]:
-    """The k-th of N interleaved slices of the stack (entries k, k+N, k+2N…, 1-based)."""
+    """The k-th of N interleaved slices of the stack (entries k, k+N, k+2N…, 1-based).
+
+    The files of a recording count as one entry (at the place of its first file): a shard
+    takes a recording whole.
+    """
     if shard is None:
         return list(entries)
     k, n = shard
-    return [entry for i, entry in enumerate(entries) if i % n == k - 1]
+    units = group_units(entries)
+    return [entry for i, unit in enumerate(units) if i % n == k - 1 for entry in unit]

@@ -33,6 +33,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from ..errors import BatchtrackError
+from ..io.frames import natural_key
 from ..params import Parameters, load_cfg
 from ..workflows import Workflow, get_workflow
 
@@ -87,6 +88,10 @@ class Entry:
     arenas : str or None
         Track each arena on its own: a TOML file of shapes, a label image, ``grid:RxC`` or
         ``auto`` (tracking only).
+    recording : str or None
+        The recording this movie is one file of: the entries of one recording are tracked in
+        stack order as one movie, identities continuing across files (tracking only; see
+        :mod:`batchtrack.recording`).
     """
 
     path: Path
@@ -104,6 +109,7 @@ class Entry:
     seconds: float = 0.0
     n_ids: int | None = None
     arenas: str | None = None
+    recording: str | None = None
     id: int = field(default_factory=lambda: next(_ids))
 
     @property
@@ -162,6 +168,8 @@ class Stack:
         self.unique_background: Path | None = None
         #: ``--arenas`` of the entries added next (a file, ``grid:RxC`` or ``auto``).
         self.arenas: str | None = None
+        #: ``--recording`` of the entries added next: they are files of that recording.
+        self.recording: str | None = None
         self.entries: list[Entry] = []
         self._observers: list[Observer] = []
         self._lock = threading.RLock()
@@ -198,8 +206,13 @@ class Stack:
 
     # -- adding ----------------------------------------------------------------------------
     def add(self, paths: Iterable[str | Path], *, suffix: str = "") -> list[Entry]:
-        """Add folders or video files; returns the new entries (errors included)."""
-        added = []
+        """Add folders or video files; returns the new entries (errors included).
+
+        With :attr:`recording` set, the movies found are files of that recording, added in
+        the natural order of their paths (``part2`` before ``part10``): its tracking order.
+        """
+        added: list[Entry] = []
+        files: list[Path] = []
         for raw in paths:
             path = Path(raw) / suffix if suffix else Path(raw)
             try:
@@ -231,8 +244,13 @@ class Stack:
                 )
                 added.append(self._append(entry))
                 continue
-            for movie in movies:
-                added.append(self._append(self._new_entry(movie)))
+            if self.recording is None:
+                for movie in movies:
+                    added.append(self._append(self._new_entry(movie)))
+            else:
+                files.extend(movies)
+        for movie in sorted(files, key=lambda p: natural_key(str(p))):
+            added.append(self._append(self._new_entry(movie)))
         return added
 
     def _one_level_down(self, path: Path) -> str:
@@ -262,6 +280,7 @@ class Stack:
         if self.unique_background is not None:
             entry.background = self.unique_background
         entry.arenas = self.arenas
+        entry.recording = self.recording
         return entry
 
     def _autoload(self, entry: Entry) -> None:

@@ -19,6 +19,7 @@ Tasks are module-level functions so that they pickle.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import shutil
 import sqlite3
 import time
@@ -36,18 +37,28 @@ from ..io.edits import EDITS
 from ..io.messages import collect_messages
 from ..io.publish import make_staging, publish_files, remove_stale_partials
 from ..io.results import disk_full_message, is_disk_full
-from ..io.resume import MARKER, make_marker, marker_matches, record_outputs, write_marker
+from ..io.resume import (
+    MARKER,
+    input_signature,
+    make_marker,
+    marker_matches,
+    record_outputs,
+    write_marker,
+)
 from ..params import Parameters, parameters_hash
 from ..workflows import get_workflow
 from .executors import init_worker
 
 if TYPE_CHECKING:
     from ..arenas import ArenaSet
+    from ..io.frames import FrameSource
     from ..movie import AnimalScale, Detections, TrackSummary
 
 __all__ = [
     "Job",
     "Prepared",
+    "RecordingJob",
+    "RecordingPrepared",
     "analyse_task",
     "detect_task",
     "finish_task",
@@ -67,12 +78,39 @@ class Job:
     force: bool = False
     #: ``--arenas``: a file of shapes or labels, ``grid:RxC`` or ``auto`` (tracking only).
     arenas: str | None = None
+    #: The files of the recording this job tracks as one movie (``path`` is its first).
+    recording: RecordingJob | None = None
 
     @property
     def tracking_params(self) -> Parameters:
         """``params`` of a tracking job (the other workflows have their own model)."""
         assert isinstance(self.params, Parameters)
         return self.params
+
+
+@dataclass(frozen=True)
+class RecordingJob:
+    """The files of one recording, in order, with their result folders."""
+
+    name: str
+    paths: tuple[str, ...]
+    outputs: tuple[str, ...]
+    #: ``<name>-tracks.parquet``: the files' tables joined on the recording's axis.
+    table: str
+
+
+@dataclass(frozen=True)
+class RecordingPrepared:
+    """What the prepare task found of each file of a recording."""
+
+    #: Recording frame of each file's first frame, then the total.
+    offsets: tuple[int, ...]
+    #: Each file's resume marker.
+    markers: tuple[dict[str, Any], ...]
+    #: Each file's frame times (s) (videos), else None.
+    timestamps: tuple[np.ndarray | None, ...]
+    #: What to add to each file's times to put them on the recording's clock.
+    shifts: tuple[float, ...]
 
 
 @dataclass(frozen=True)
@@ -101,8 +139,19 @@ class Prepared:
         return self.params if self.params is not None else job.tracking_params
     #: The result folder being replaced holds edits (``edits.toml``), which are not re-applied.
     edited: bool = False
+    #: The files of a recording (None for a single movie).
+    recording: RecordingPrepared | None = None
     #: What was logged while preparing (warnings, the decoders' messages), for the result's log.
     notes: tuple[str, ...] = ()
+
+    def chunk_starts(self, step: int) -> list[int]:
+        """First frames of the detection chunks of ``step`` frames (never across two files of
+        a recording)."""
+        if self.recording is None:
+            return list(range(0, max(self.n_frames, 1), step))
+        bounds = self.recording.offsets
+        starts = [k for a, b in itertools.pairwise(bounds) for k in range(a, b, step)]
+        return starts or [0]
 
 
 def prepare_task(job: Job) -> Prepared:
@@ -115,6 +164,8 @@ def prepare_task(job: Job) -> Prepared:
     from ..movie import measure_animals, resolve_arenas, resolve_parameters
 
     init_worker()
+    if job.recording is not None:
+        return _prepare_recording(job, job.recording)
     path = Path(job.path)
     remove_stale_partials(Path(job.output))  # left by killed runs, even if this one skips
     marker = make_marker(path, parameters_hash(job.params), _opt(job.background), "track")
@@ -144,6 +195,70 @@ def prepare_task(job: Job) -> Prepared:
     )  # fmt: skip
 
 
+def _prepare_recording(job: Job, recording: RecordingJob) -> Prepared:
+    """:func:`prepare_task` of a recording: every file's marker (each names all the files, so
+    that a change in one redoes the whole recording), one background and one measurement
+    over all the files."""
+    from ..calibration import Calibration
+    from ..io.recordings import open_recording, time_shifts
+    from ..movie import measure_animals, resolve_arenas, resolve_parameters
+
+    for output in recording.outputs:
+        remove_stale_partials(Path(output))
+    remove_stale_partials(Path(recording.table))
+    inputs = [input_signature(Path(p)) for p in recording.paths]
+    markers = []
+    for path, signature in zip(recording.paths, inputs, strict=True):
+        marker = make_marker(Path(path), parameters_hash(job.params), _opt(job.background), "track")
+        marker["input"] = signature
+        marker["recording"] = {
+            "name": recording.name,
+            "files": [Path(p).name for p in recording.paths],
+            "inputs": [s["digest"] for s in inputs],
+        }
+        if job.arenas is not None:
+            marker["arenas"] = _arenas_signature(job.arenas)
+        markers.append(marker)
+    done = all(
+        marker_matches(Path(output) / MARKER, marker)
+        for output, marker in zip(recording.outputs, markers, strict=True)
+    )
+    if done and not job.force:
+        return Prepared(0, b"", markers[0], skip=True)
+    with open_recording(recording.paths, name=recording.name) as source:
+        params, background, report = resolve_parameters(
+            source, job.tracking_params, _opt(job.background)
+        )
+        scale = measure_animals(source, background, params) if params.animals else None
+        arenas = None
+        if job.arenas is not None:
+            arenas = resolve_arenas(job.arenas, source.shape, background)
+        files = RecordingPrepared(
+            offsets=tuple(int(k) for k in source.offsets),
+            markers=tuple(markers),
+            timestamps=tuple(s.timestamps for s in source.sources),
+            shifts=tuple(time_shifts(source.sources, Calibration.from_params(params))),
+        )
+        n_frames, index = source.n_frames, source.index
+    _, png = cv2.imencode(".png", background)
+    edited = any((Path(output) / EDITS).is_file() for output in recording.outputs)
+    return Prepared(
+        n_frames, png.tobytes(), markers[0], index=index, params=params, auto=report,
+        scale=scale, arenas=arenas, edited=edited, recording=files,
+    )  # fmt: skip
+
+
+def _open_job(job: Job, index: tuple | None) -> FrameSource:
+    """The job's movie: its file, or the files of its recording as one movie."""
+    from ..io.frames import open_frames
+    from ..io.recordings import open_recording
+
+    if job.recording is None:
+        return open_frames(Path(job.path), index=index)
+    indexes = None if index is None else list(index[1])
+    return open_recording(job.recording.paths, name=job.recording.name, indexes=indexes)
+
+
 def _arenas_signature(spec: str) -> str:
     """The ``--arenas`` value, with the hash of the file it names."""
     from ..arenas import is_file_spec
@@ -155,8 +270,7 @@ def _arenas_signature(spec: str) -> str:
 
 
 def detect_task(job: Job, prepared: Prepared, start: int, stop: int | None) -> Detections:
-    """Detect the objects of frames ``start``…``stop`` of one movie."""
-    from ..io.frames import open_frames
+    """Detect the objects of frames ``start``…``stop`` of one movie (or recording)."""
     from ..movie import arena_detection_regions, detect_range
 
     init_worker()
@@ -164,7 +278,7 @@ def detect_task(job: Job, prepared: Prepared, start: int, stop: int | None) -> D
     regions = None
     if prepared.arenas is not None:
         regions = arena_detection_regions(prepared.arenas, prepared.tracking_params(job))
-    with open_frames(Path(job.path), index=prepared.index) as source:
+    with _open_job(job, prepared.index) as source:
         params = prepared.tracking_params(job)
         return detect_range(
             source, background, params, start=start, stop=stop, scale=prepared.scale,
@@ -172,10 +286,15 @@ def detect_task(job: Job, prepared: Prepared, start: int, stop: int | None) -> D
         )  # fmt: skip
 
 
-def finish_task(job: Job, prepared: Prepared, chunks: list[Detections]) -> TrackSummary:
-    """Link the chunks in order and publish the result folder with its resume marker."""
+def finish_task(
+    job: Job, prepared: Prepared, chunks: list[Detections]
+) -> TrackSummary | list[TrackSummary]:
+    """Link the chunks in order and publish the result folder with its resume marker (a
+    recording: one folder per file, and a summary per file)."""
     from ..movie import write_result
 
+    if job.recording is not None:
+        return _finish_recording(job, job.recording, prepared, chunks)
     summary, _ = write_result(
         chunks,
         prepared.tracking_params(job),
@@ -191,9 +310,28 @@ def finish_task(job: Job, prepared: Prepared, chunks: list[Detections]) -> Track
     return summary
 
 
+def _finish_recording(
+    job: Job, recording: RecordingJob, prepared: Prepared, chunks: list[Detections]
+) -> list[TrackSummary]:
+    from ..recording import RecordingFile, write_recording
+
+    files = prepared.recording
+    assert files is not None
+    parts = []
+    for i, (path, output) in enumerate(zip(recording.paths, recording.outputs, strict=True)):
+        start, n_frames = files.offsets[i], files.offsets[i + 1] - files.offsets[i]
+        stamps, marker = files.timestamps[i], files.markers[i]
+        parts.append(RecordingFile(Path(output), start, n_frames, path, stamps, marker))
+    return write_recording(
+        chunks, prepared.tracking_params(job), _decode(prepared.background_png), parts,
+        Path(recording.table), shifts=files.shifts, arena_set=prepared.arenas,
+        auto=prepared.auto,
+    )  # fmt: skip
+
+
 def prepare_or_track_task(
     job: Job, short: int
-) -> Prepared | tuple[Prepared, TrackSummary, float]:
+) -> Prepared | tuple[Prepared, TrackSummary | list[TrackSummary], float]:
     """:func:`prepare_task`; a movie of at most ``short`` frames is then also detected and
     finished in the same call (one task instead of three: what thousands of short clips
     spend their time on otherwise), and the summary comes with what was prepared and the
@@ -202,7 +340,10 @@ def prepare_or_track_task(
     prepared = prepare_task(job)
     if prepared.skip or prepared.n_frames > short:
         return prepared
-    summary = finish_task(job, prepared, [detect_task(job, prepared, 0, None)])
+    starts = prepared.chunk_starts(max(prepared.n_frames, 1))  # one chunk per file
+    stops: list[int | None] = [*starts[1:], None]
+    chunks = [detect_task(job, prepared, a, b) for a, b in zip(starts, stops, strict=True)]
+    summary = finish_task(job, prepared, chunks)
     return prepared, summary, time.perf_counter() - started
 
 

@@ -140,6 +140,12 @@ def _stack_options(func):
             "image, grid:ROWSxCOLS or auto.",
         ),
         click.option(
+            "--recording",
+            metavar="NAME",
+            help="The PATHS are the files of one recording NAME, tracked in natural order "
+            "as one movie: identities continue from one file into the next.",
+        ),
+        click.option(
             "--workflow",
             default="track",
             show_default=True,
@@ -189,9 +195,10 @@ def _table_params(
     return workflow_parameters(workflow, given, cfg=cfg)
 
 
-def _fill_stack(stack, paths, suffix, background, arenas=None) -> None:
+def _fill_stack(stack, paths, suffix, background, arenas=None, recording=None) -> None:
     if arenas is not None:
         stack.arenas = arenas
+    stack.recording = recording or None
     stack.add(paths, suffix=suffix)
     if background is not None:
         stack.set_unique_background(background)
@@ -403,8 +410,8 @@ def batch() -> None:
 @_stack_options
 @_run_options
 def batch_now(
-    paths, manifest, suffix, autoload, background, cfg, arenas, workflow, settings, out,
-    **options: Any,
+    paths, manifest, suffix, autoload, background, cfg, arenas, recording, workflow, settings,
+    out, **options: Any,
 ) -> None:  # fmt: skip
     """Add PATHS (folders, videos) to a new stack and run it."""
     from ..batch.manifest import save_manifest
@@ -419,7 +426,7 @@ def batch_now(
             workflow=workflow,
             output=out,
         )
-        _fill_stack(stack, paths, suffix, background, arenas)
+        _fill_stack(stack, paths, suffix, background, arenas, recording)
         if manifest is not None:
             save_manifest(stack, manifest)
             options["summary_path"] = options["summary_path"] or _summary_beside(
@@ -460,8 +467,8 @@ def _load_or_new(manifest: Path, workflow: str):
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @_stack_options
 def batch_add(
-    manifest, paths, suffix, autoload, background, cfg, arenas, workflow, settings, out,
-    **flags: Any,
+    manifest, paths, suffix, autoload, background, cfg, arenas, recording, workflow, settings,
+    out, **flags: Any,
 ) -> None:  # fmt: skip
     """Add PATHS to MANIFEST (created if missing) with the given parameters."""
     from ..batch.manifest import save_manifest
@@ -474,7 +481,7 @@ def batch_add(
         if out is not None:
             stack.output = out
         before = len(stack)
-        _fill_stack(stack, paths, suffix, background, arenas)
+        _fill_stack(stack, paths, suffix, background, arenas, recording)
         save_manifest(stack, manifest)
     except BatchtrackError as error:
         fail(error)
@@ -504,14 +511,19 @@ def batch_list(manifest: Path) -> None:
         f"parameter table: {table_params}",
         title_justify="left",
     )
-    for column in ("#", "path", "background", "parameters", "result"):
+    recordings = any(entry.recording for entry in stack)
+    columns = ("#", "path", *(["recording"] if recordings else []), "background", "parameters")
+    for column in (*columns, "result"):
         table.add_column(column, overflow="fold")
     for i, entry in enumerate(stack, start=1):
         text = _differences(entry.params, stack.params) or "table"
         result = "exists" if entry.result_dir.exists() else ""
         if str(entry.status) == "Error":
             result = f"error: {entry.message}"
-        table.add_row(str(i), str(entry.path), str(entry.background or "computed"), text, result)
+        recording = [entry.recording or ""] if recordings else []
+        table.add_row(
+            str(i), str(entry.path), *recording, str(entry.background or "computed"), text, result
+        )
     Console().print(table)
 
 

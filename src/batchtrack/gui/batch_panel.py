@@ -51,8 +51,10 @@ __all__ = ["BatchPanel"]
 
 log = logging.getLogger(__name__)
 
-HEADERS = ("Movie", "Background", "Parameters", "Progress", "Status", "Time", "Result")
-PATH, BACKGROUND, PARAMS, PROGRESS, STATUS, TIME, RESULT = range(len(HEADERS))
+HEADERS = (
+    "Movie", "Recording", "Background", "Parameters", "Progress", "Status", "Time", "Result"
+)  # fmt: skip
+PATH, RECORDING, BACKGROUND, PARAMS, PROGRESS, STATUS, TIME, RESULT = range(len(HEADERS))
 
 STATUS_COLOURS = {
     Status.WAITING: ("#555555", "#ffffff"),
@@ -217,6 +219,14 @@ class BatchPanel(QWidget):
             "Appended to every folder added: Run1 + suffix 'images' adds Run1/images"
         )
         self.suffix_edit.setMaximumWidth(180)
+        self.recording_edit = QLineEdit()
+        self.recording_edit.setPlaceholderText("none")
+        self.recording_edit.setToolTip(
+            "The movies added next are the files of this recording (e.g. day1): tracked in "
+            "natural order as one movie, identities continuing from one file into the next; "
+            "leave empty for independent movies"
+        )
+        self.recording_edit.setMaximumWidth(140)
         self.autoload_check = QCheckBox("Autoload")
         self.autoload_check.setToolTip(
             "Use the cfg.toml and background.pgm found in a movie's Tracking_Result folder "
@@ -237,6 +247,9 @@ class BatchPanel(QWidget):
         row1.addSpacing(12)
         row1.addWidget(QLabel("Suffix:"))
         row1.addWidget(self.suffix_edit)
+        row1.addSpacing(12)
+        row1.addWidget(QLabel("Recording:"))
+        row1.addWidget(self.recording_edit)
         row1.addSpacing(12)
         row1.addWidget(self.autoload_check)
         row1.addStretch(1)
@@ -260,8 +273,8 @@ class BatchPanel(QWidget):
         self.table.setWordWrap(False)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(PATH, QHeaderView.ResizeMode.Stretch)
-        widths = ((BACKGROUND, 190), (PARAMS, 170), (PROGRESS, 150), (STATUS, 90), (TIME, 70),
-                  (RESULT, 90))  # fmt: skip
+        widths = ((RECORDING, 90), (BACKGROUND, 190), (PARAMS, 170), (PROGRESS, 150),
+                  (STATUS, 90), (TIME, 70), (RESULT, 90))  # fmt: skip
         for column, width in widths:
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
             self.table.setColumnWidth(column, width)
@@ -401,9 +414,19 @@ class BatchPanel(QWidget):
         return self._rows[entry if isinstance(entry, int) else entry.id]
 
     # -- actions (all callable without a dialog) ---------------------------------------------
-    def add_folders(self, paths: Iterable[str | Path], *, suffix: str | None = None) -> list[Entry]:
-        """Add folders or video files with the suffix field's suffix (or ``suffix``)."""
+    def add_folders(
+        self,
+        paths: Iterable[str | Path],
+        *,
+        suffix: str | None = None,
+        recording: str | None = None,
+    ) -> list[Entry]:
+        """Add folders or video files with the suffix field's suffix (or ``suffix``), as the
+        files of the recording field's recording (or ``recording``) if one is named."""
         suffix = self.suffix_edit.text().strip() if suffix is None else suffix
+        if recording is None:
+            recording = self.recording_edit.text().strip()
+        self.stack.recording = recording or None
         entries = self.stack.add(list(paths), suffix=suffix)
         errors = [e for e in entries if e.status is Status.ERROR]
         text = f"{len(entries) - len(errors)} movie(s) added"
@@ -622,6 +645,13 @@ class BatchPanel(QWidget):
         path_item = QTableWidgetItem(str(entry.path))
         path_item.setToolTip(str(entry.path))
         self.table.setItem(row, PATH, path_item)
+        recording_item = QTableWidgetItem(entry.recording or "")
+        if entry.recording:
+            recording_item.setToolTip(
+                f"A file of recording {entry.recording!r}: tracked with the recording's other "
+                "files as one movie"
+            )
+        self.table.setItem(row, RECORDING, recording_item)
         self.table.setCellWidget(
             row,
             BACKGROUND,

@@ -44,6 +44,7 @@ __all__ = [
     "ImageSequence",
     "VideoFile",
     "find_movies",
+    "natural_key",
     "open_frames",
     "result_dir_for",
 ]
@@ -810,7 +811,7 @@ def find_movies(path: str | os.PathLike[str]) -> list[Path]:
         return [path] if _extension(path.name) in VIDEO_EXTENSIONS else []
     names = _visible_files(path)
     movies = [path] if any(_series(n) is not None for n in names) else []
-    videos = sorted((n for n in names if _extension(n) in VIDEO_EXTENSIONS), key=_natural_key)
+    videos = sorted((n for n in names if _extension(n) in VIDEO_EXTENSIONS), key=natural_key)
     return movies + [path / n for n in videos]
 
 
@@ -834,7 +835,14 @@ def _visible_files(folder: Path) -> list[str]:
     return names
 
 
-def _natural_key(name: str) -> tuple[tuple[str | int, ...], str]:
+def natural_key(name: str) -> tuple[tuple[str | int, ...], str]:
+    """Sort key of a name in natural order (``part2`` before ``part10``, case ignored).
+
+    Examples
+    --------
+    >>> sorted(["part10.avi", "Part2.avi", "part1.avi"], key=natural_key)
+    ['part1.avi', 'Part2.avi', 'part10.avi']
+    """
     parts = re.split(r"(\d+)", name.lower())
     return tuple(int(p) if i % 2 else p for i, p in enumerate(parts)), name
 
@@ -865,7 +873,7 @@ def _sequence_files(folder: Path) -> list[str]:
             groups.setdefault(series[0], []).append((series[1], name))
     if not groups:
         raise InputError(f"{folder}: no image sequence in this folder; {_no_sequence_hint(names)}")
-    ranked = sorted(groups.items(), key=lambda item: (-len(item[1]), _natural_key(item[0])))
+    ranked = sorted(groups.items(), key=lambda item: (-len(item[1]), natural_key(item[0])))
     if len(ranked) > 1 and len(ranked[1][1]) == len(ranked[0][1]):
         raise InputError(
             f"{folder}: holds several image series of the same length ({ranked[0][0]}, "
@@ -881,7 +889,7 @@ def _sequence_files(folder: Path) -> list[str]:
             len(ranked[0][1]),
             len(ignored) - len(ranked[0][1]),
         )
-    files = sorted(ranked[0][1], key=lambda item: (item[0], _natural_key(item[1])))
+    files = sorted(ranked[0][1], key=lambda item: (item[0], natural_key(item[1])))
     return [str(folder / name) for _, name in files]
 
 

@@ -119,6 +119,10 @@ def to_movement_dataset(
     if fps is not None:
         attrs["fps"] = fps
     time_coords = times[known] if calibration.time_unit != FRAMES else known.astype(np.int64)
+    extra = {}
+    if "arena" in table:  # arenas: each individual's, as a coordinate along individuals
+        arena = table.groupby("id", sort=True)["arena"].first().to_numpy(np.int64)
+        extra["arena"] = ("individuals", arena)
     return xr.Dataset(
         data_vars={
             "position": (("time", "space", "keypoints", "individuals"), position),
@@ -129,6 +133,7 @@ def to_movement_dataset(
             "space": ["x", "y"],
             "keypoints": list(KEYPOINTS),
             "individuals": [f"id_{i}" for i in ids.tolist()],
+            **extra,
         },
         attrs=attrs,
     )

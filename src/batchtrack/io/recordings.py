@@ -145,6 +145,9 @@ class RecordingFrames(FrameSource):
                 for k, reason in source.skipped[before:]:
                     self.skipped.append((first + k, f"{source.path.name}: {reason}"))
 
+    def __enter__(self) -> RecordingFrames:
+        return self
+
     def close(self) -> None:
         """Close every file."""
         for source in self.sources:

@@ -102,8 +102,10 @@ class ResultWriter:
         *,
         calibration: Calibration | None = None,
         speeds: RowStream | None = None,
+        arenas: bool = False,
     ) -> None:
         self.folder = Path(folder)
+        self.arenas = arenas
         try:
             self.partial = make_staging(self.folder)
         except OSError as error:
@@ -139,23 +141,30 @@ class ResultWriter:
 
         if have_pyarrow():
             self._tables = TrackTableWriter(
-                self.partial / PARQUET_FILE, TRACKING_COLUMNS, calibration, speeds
+                self.partial / PARQUET_FILE, TRACKING_COLUMNS, calibration, speeds, self.arenas
             )
         else:
             log.info("pyarrow is not installed: no tracking.parquet")
 
-    def write_rows(self, rows: np.ndarray, *, interpolated: np.ndarray | None = None) -> None:
+    def write_rows(
+        self,
+        rows: np.ndarray,
+        *,
+        interpolated: np.ndarray | None = None,
+        arena: np.ndarray | None = None,
+    ) -> None:
         """Append rows, shape (k, 23), columns as :data:`batchtrack.schema.TRACKING_COLUMNS`,
         in frame order.
 
         ``interpolated`` (bool, shape (k,)) flags rows that were filled in rather than
         detected; it goes to ``tracking.parquet``'s ``interpolated`` column (False if None);
-        the text and database tables keep FastTrack's 23 columns and ignore it.
+        ``arena`` (int, shape (k,)) to its ``arena`` column (a writer made with ``arenas``);
+        the text and database tables keep FastTrack's 23 columns and ignore both.
         """
         if len(rows) == 0:
             return
         if self._tables is not None:
-            self._tables.write(rows, interpolated)
+            self._tables.write(rows, interpolated, arena)
         np.savetxt(self._text, rows, fmt=_FORMAT)
         features = rows[:, :N_FEATURES].tolist()
         ints = rows[:, N_FEATURES:].astype(np.int64).tolist()

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ANIMALS_FILE",
+    "ARENA_COLUMN",
     "PARQUET_FILE",
     "QUALITY_FILE",
     "TRACK_COLUMNS",
@@ -51,6 +52,8 @@ ANIMALS_FILE = "animals.csv"
 QUALITY_FILE = "quality.json"
 #: Columns added to FastTrack's 23 in ``tracking.parquet``.
 EXTRA_COLUMNS: tuple[str, ...] = ("time", "speed", "interpolated")
+#: The last column of ``tracking.parquet`` when the movie has arenas: the row's arena (1, 2…).
+ARENA_COLUMN = "arena"
 
 
 def have_pyarrow() -> bool:
@@ -63,7 +66,7 @@ def have_pyarrow() -> bool:
     return True
 
 
-def _schema(columns: tuple[str, ...], calibration: Calibration) -> Any:
+def _schema(columns: tuple[str, ...], calibration: Calibration, arenas: bool = False) -> Any:
     import pyarrow as pa
 
     units = column_units(columns, calibration.unit)
@@ -75,6 +78,8 @@ def _schema(columns: tuple[str, ...], calibration: Calibration) -> Any:
         kind = pa.bool_() if name == "interpolated" else kind
         meta = {"unit": units[name]} if name in units else None
         fields.append(pa.field(name, kind, metadata=meta))
+    if arenas:
+        fields.append(pa.field(ARENA_COLUMN, pa.int64()))
     about = {
         "pixelSize": calibration.pixel_size,
         "unit": calibration.unit,
@@ -118,6 +123,8 @@ class TrackTableWriter:
         Pixel size, unit and clock.
     speeds : RowStream
         Computes the ``speed`` column (:class:`batchtrack.analysis.SpeedStream`).
+    arenas : bool
+        Add the ``arena`` column (give each row's arena to :meth:`write`).
     """
 
     def __init__(
@@ -126,6 +133,7 @@ class TrackTableWriter:
         columns: tuple[str, ...],
         calibration: Calibration,
         speeds: RowStream,
+        arenas: bool = False,
     ) -> None:
         import pyarrow.parquet as pq
 
@@ -136,14 +144,22 @@ class TrackTableWriter:
         self._frame = columns.index("imageNumber")
         self._id = columns.index("id")
         self._x, self._y = columns.index("xBody"), columns.index("yBody")
-        self.schema = _schema(columns, calibration)
+        self.arenas = arenas
+        self.schema = _schema(columns, calibration, arenas)
         self._writer = pq.ParquetWriter(str(self.path), self.schema)
         self._speeds = speeds
         self.n_rows = 0
 
-    def write(self, rows: np.ndarray, interpolated: np.ndarray | None = None) -> None:
-        """Add rows, shape (k, 23), in frame order; ``interpolated`` flags them (k,)."""
+    def write(
+        self,
+        rows: np.ndarray,
+        interpolated: np.ndarray | None = None,
+        arena: np.ndarray | None = None,
+    ) -> None:
+        """Add rows, shape (k, 23), in frame order; ``interpolated`` flags them (k,);
+        ``arena`` gives their arenas (k,) when the table has that column."""
         flags = np.zeros(len(rows), bool) if interpolated is None else np.asarray(interpolated)
+        arenas = np.zeros(len(rows), np.int64) if arena is None else np.asarray(arena, np.int64)
         if flags.shape != (len(rows),):
             raise ValueError(f"interpolated has shape {flags.shape}, expected ({len(rows)},)")
         table = rows * self._scale
@@ -151,7 +167,7 @@ class TrackTableWriter:
         times = self.calibration.times(frames)
         payload, speed = self._speeds.push(
             frames, rows[:, self._id], times, table[:, self._x], table[:, self._y],
-            [table, times, flags.astype(bool)],
+            [table, times, flags.astype(bool), arenas],
         )  # fmt: skip
         self._emit(payload, speed)
 
@@ -165,7 +181,7 @@ class TrackTableWriter:
     def _emit(self, payload: list[np.ndarray], speed: np.ndarray) -> None:
         import pyarrow as pa
 
-        table, times, flags = payload
+        table, times, flags, arenas = payload
         if len(table) == 0:
             return
         arrays = [
@@ -173,6 +189,8 @@ class TrackTableWriter:
             for i, name in enumerate(self.columns)
         ]
         arrays += [pa.array(times), pa.array(speed), pa.array(flags)]
+        if self.arenas:
+            arrays.append(pa.array(arenas))
         self._writer.write_table(pa.Table.from_arrays(arrays, schema=self.schema))
         self.n_rows += len(table)
 
