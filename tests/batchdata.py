@@ -115,3 +115,12 @@ def slow_files(input_path: Path, output_dir: Path, params, progress=None) -> dic
         input_path.with_suffix(".pid").write_text(str(os.getpid()))
         time.sleep(60)
     return count_files(input_path, output_dir, params, progress)
+
+
+def slow_once_files(input_path: Path, output_dir: Path, params, progress=None) -> dict:
+    """A user workflow (``batchdata:slow_once_files``): :func:`slow_files`, whose ``*.slow``
+    inputs take a minute only the first time (when ``<input>.pid`` does not exist yet), so
+    that a task run again after its worker was killed ends at once."""
+    if input_path.suffix == ".slow" and input_path.with_suffix(".pid").exists():
+        return count_files(input_path, output_dir, params, progress)
+    return slow_files(input_path, output_dir, params, progress)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import cv2
 import numpy as np
 
 from .errors import InputError
+from .io.messages import native_output
 
 __all__ = [
     "REGISTRATION_METHODS",
@@ -211,9 +213,18 @@ def load_background(path: str | Path, shape: tuple[int, int]) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"background image {path} does not exist; give an existing image file")
-    image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    if not os.access(path, os.R_OK):
+        raise InputError(
+            f"background image {path} cannot be read (Permission denied); make it readable or "
+            "give another image"
+        )
+    with native_output(path.name):  # the codec's own complaint goes to the log
+        image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
     if image is None:
-        raise InputError(f"background image {path} cannot be read; give a PGM, PNG or TIFF image")
+        raise InputError(
+            f"background image {path} cannot be decoded (damaged or not an image); give a PGM, "
+            "PNG or TIFF image"
+        )
     if image.shape != tuple(shape):
         raise InputError(
             f"background image {path} is {image.shape[1]}×{image.shape[0]} px but the frames are "

@@ -35,6 +35,7 @@ from .detect import Region, find_in_regions, object_features, roi_binary, roi_of
 from .errors import InputError, ParameterError
 from .io.arenas import LABELS_FILE, read_arena_file, write_arenas_csv
 from .io.frames import FrameSource, open_frames
+from .io.messages import IN_RESULT, collect_messages
 from .io.results import ResultWriter, format_prefixes
 from .io.resume import make_marker
 from .link import Linker, LinkWeights
@@ -111,6 +112,9 @@ class Detections:
         Objects that are pieces of a blob split into several animals (``animals > 0``).
     groups : ndarray of int, shape (sum(counts),), optional
         The arena of each object: objects are only linked within their arena.
+    notes : list of str
+        Warnings logged while detecting, and what the decoders said (for the result's
+        ``log``, however far from the result's writer the chunk was detected).
     """
 
     frames: np.ndarray
@@ -119,6 +123,7 @@ class Detections:
     skipped: list[tuple[int, str]] = field(default_factory=list)
     pieces: np.ndarray | None = None
     groups: np.ndarray | None = None
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -230,6 +235,23 @@ def detect_range(
         Look for objects inside these regions only (arenas,
         :func:`batchtrack.arena_tracking.arena_regions`).
     """
+    with collect_messages() as notes:
+        found = _detect(source, background, params, start, stop, progress, scale, regions)
+    found.notes.extend(notes)
+    return found
+
+
+def _detect(
+    source: FrameSource,
+    background: np.ndarray,
+    params: Parameters,
+    start: int,
+    stop: int | None,
+    progress: Callable[[int], None] | None,
+    scale: AnimalScale | None,
+    regions: Sequence[Region] | None,
+) -> Detections:
+    """:func:`detect_range`, without collecting its messages."""
     require_measured(params, params.auto)
     frames, counts, contours, areas, pieces = [], [], [], [], []
     skipped_before = len(source.skipped)
@@ -607,7 +629,8 @@ def track_movie(
     """
     started = time.perf_counter()
     wanted = params or Parameters()
-    with _open(path) as source:
+    # what is logged before the result's folder is open, for its log
+    with collect_messages() as early, _open(path) as source:
         params, bg, measured = resolve_parameters(source, wanted, background)
         scale = measure_animals(source, bg, params) if params.animals else None
         total = source.n_frames
@@ -633,7 +656,7 @@ def track_movie(
         return write_result(
             chunks(), params, bg, output or source.result_dir, collect=collect, marker=marker,
             arena_set=arena_set, started=started, label=str(source.path), auto=measured,
-            timestamps=source.timestamps,
+            timestamps=source.timestamps, notes=early,
         )  # fmt: skip
 
 
@@ -650,9 +673,13 @@ def write_result(
     auto: AutoReport | None = None,
     arena_set: ArenaSet | None = None,
     timestamps: np.ndarray | None = None,
+    notes: Sequence[str] = (),
 ) -> tuple[TrackSummary, pd.DataFrame | None]:
     """Link detections in order and publish the result folder atomically, with the analysis
     files (see :mod:`batchtrack.analysis_files`) beside FastTrack's.
+
+    Every warning logged meanwhile in this thread (and what the decoders print) is also
+    written to the result's ``log`` (:func:`batchtrack.io.messages.collect_messages`).
 
     Parameters
     ----------
@@ -677,14 +704,22 @@ def write_result(
     timestamps : ndarray, optional
         The movie's frame timestamps (s), for the ``time`` of the analysis files when the
         ``fps`` parameter is 0 (see :mod:`batchtrack.calibration`).
+    notes : sequence of str
+        Messages of the steps before (opening the movie, measuring, the background), written
+        first to the result's ``log``.
     """
     require_measured(params, params.auto)
     auto = auto or AutoReport()
     started = time.perf_counter() if started is None else started
     calibration = Calibration.from_params(params, timestamps)
-    with ResultWriter(
-        folder, calibration=calibration, speeds=SpeedStream(), arenas=arena_set is not None
-    ) as writer:
+    with (
+        ResultWriter(
+            folder, calibration=calibration, speeds=SpeedStream(), arenas=arena_set is not None
+        ) as writer,
+        collect_messages(writer.log),
+    ):
+        for note in notes:
+            writer.log(note)
         sink = ResultSink(writer, params, background, calibration, label or str(folder), arena_set)
         for line in auto.lines():
             writer.log(f"measured {line}")
@@ -797,14 +832,19 @@ class ResultSink:
     def record(self, chunks: Iterable[Detections]) -> Iterator[Detections]:
         """The chunks, unchanged, noted on their way (frames read, frames skipped)."""
         for chunk in chunks:
-            self.note(chunk.frames, chunk.skipped)
+            self.note(chunk.frames, chunk.skipped, chunk.notes)
             yield chunk
 
-    def note(self, frames: np.ndarray, skipped: list[tuple[int, str]]) -> None:
-        """Note frames read and frames skipped (logged in the result's ``log``)."""
+    def note(
+        self, frames: np.ndarray, skipped: list[tuple[int, str]], notes: Sequence[str] = ()
+    ) -> None:
+        """Note frames read and frames skipped, and the chunk's messages (logged in the
+        result's ``log``)."""
         self.n_frames += len(frames)
         self.frames.append(frames)
         self.skipped.extend(skipped)
+        for note in notes:
+            self.writer.log(note)
         for k, reason in skipped:
             self.writer.log(f"frame {k} skipped: {reason}")
 
@@ -853,7 +893,7 @@ class ResultSink:
                 "no object detected in any frame; check thresh, lightBack and "
                 "minArea/maxArea (try the preview)"
             )
-            log.warning("%s: %s", label, message)
+            log.warning("%s: %s", label, message, extra=IN_RESULT)
             writer.log(message)
         picture = self.canvas.finish()
         if self.arena_set is not None and self.arena_result is not None:
@@ -984,7 +1024,7 @@ def _warn_missing_animals(
             f"animals = {animals}, but fewer were found in {len(lacking)} frame(s): "
             f"{_ranges(lacking)}"
         )
-        log.warning("%s: %s", label, message)
+        log.warning("%s: %s", label, message, extra=IN_RESULT)
         writer.log(message)
 
 

@@ -28,6 +28,7 @@ from .arenas import ArenaSet
 from .autoparams import AutoReport
 from .calibration import Calibration
 from .io.frames import FrameSource
+from .io.messages import collect_messages
 from .io.publish import make_staging, publish_files
 from .io.recordings import open_recording, time_shifts, write_recording_tracks
 from .io.results import ResultWriter
@@ -90,6 +91,7 @@ def write_recording(
     arena_set: ArenaSet | None = None,
     auto: AutoReport | None = None,
     started: float | None = None,
+    notes: Sequence[str] = (),
 ) -> list[TrackSummary]:
     """Link a recording's detections in order and publish one result folder per file.
 
@@ -113,6 +115,9 @@ def write_recording(
         The arenas (the same in every file).
     auto : AutoReport, optional
         What was measured from the recording (logged in every file's ``log``).
+    notes : sequence of str
+        Messages of what came before (opening, measuring), for every file's ``log``; the
+        chunks' own messages go to the log of their file.
 
     Returns
     -------
@@ -129,7 +134,9 @@ def write_recording(
     )
     scratch = make_staging(scratch_target)
     summaries: list[TrackSummary] = []
-    pending: list[tuple[list[np.ndarray], list[tuple[int, str]]]] = [([], []) for _ in files]
+    pending: list[tuple[list[np.ndarray], list[tuple[int, str]], list[str]]] = [
+        ([], [], []) for _ in files
+    ]
     sink: ResultSink | None = None
     current = -1
 
@@ -144,14 +151,16 @@ def write_recording(
             writer, params, background, calibration, file.label or str(file.output),
             arena_set, arena_result=shared,
         )  # fmt: skip
+        for note in notes:
+            writer.log(note)
         for line in auto.lines():
             writer.log(f"measured {line}")
-        local_frames, local_skipped = pending[j]
+        local_frames, local_skipped, local_notes = pending[j]
         for frames in local_frames:
             opened.note(frames, [])
-        if local_skipped:
-            opened.note(np.empty(0, np.int64), local_skipped)
-        pending[j] = ([], [])
+        if local_skipped or local_notes:
+            opened.note(np.empty(0, np.int64), local_skipped, local_notes)
+        pending[j] = ([], [], [])
         return opened
 
     def close_file(j: int, done: ResultSink) -> None:
@@ -175,14 +184,21 @@ def write_recording(
             for k, reason in chunk.skipped:
                 j = int(np.searchsorted(starts, k, side="right")) - 1
                 _note(j, np.empty(0, np.int64), [(k - int(starts[j]), reason)])
+            if chunk.notes:  # a chunk is inside one file: that of its first frame
+                first = chunk.frames[:1].tolist() + [k for k, _ in chunk.skipped[:1]]
+                j = int(np.searchsorted(starts, min(first), side="right")) - 1 if first else 0
+                _note(j, np.empty(0, np.int64), [], chunk.notes)
             yield chunk
 
-    def _note(j: int, frames: np.ndarray, skipped: list[tuple[int, str]]) -> None:
+    def _note(
+        j: int, frames: np.ndarray, skipped: list[tuple[int, str]], said: Sequence[str] = ()
+    ) -> None:
         if j == current and sink is not None:
-            sink.note(frames, skipped)
+            sink.note(frames, skipped, said)
         else:
             pending[j][0].append(frames)
             pending[j][1].extend(skipped)
+            pending[j][2].extend(said)
 
     try:
         for rows, interpolated in linked_blocks(routed(chunks), params, scratch, arena_set, shared):
@@ -304,7 +320,7 @@ def track_recording(
     """
     started = time.perf_counter()
     wanted = params or Parameters()
-    with open_recording(paths, name=name) as source:
+    with collect_messages() as early, open_recording(paths, name=name) as source:
         params, bg, measured = resolve_parameters(source, wanted, background)
         scale = measure_animals(source, bg, params) if params.animals else None
         arena_set = None if arenas is None else resolve_arenas(str(arenas), source.shape, bg)
@@ -330,7 +346,7 @@ def track_recording(
         return write_recording(
             chunks(), params, bg, files, target,
             shifts=time_shifts(source.sources, Calibration.from_params(params)),
-            arena_set=arena_set, auto=measured, started=started,
+            arena_set=arena_set, auto=measured, started=started, notes=early,
         )  # fmt: skip
 
 

@@ -10,19 +10,27 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psutil
 import pytest
 
 import batchtrack
-from batchdata import BLOB_PARAMS, write_blob_sequence
+from batchdata import (
+    BLOB_PARAMS,
+    blob_frames,
+    write_background,
+    write_blob_sequence,
+    write_blob_video,
+)
 from batchtrack.batch.manifest import save_manifest
 from batchtrack.batch.run import run_stack
 from batchtrack.batch.stack import Stack, Status
@@ -135,12 +143,12 @@ def _wait_for(condition: Callable[[], bool], seconds: float, what: str) -> None:
         time.sleep(0.05)
 
 
-def _slow_stack(data: Path, n_quick: int = 6) -> Stack:
+def _slow_stack(data: Path, n_quick: int = 6, workflow: str = "batchdata:slow_files") -> Stack:
     data.mkdir()
     (data / "victim.slow").write_bytes(b"slow")
     for i in range(n_quick):
         (data / f"f{i}.bin").write_bytes(b"x" * (10 + i))
-    stack = Stack(UserParameters(level=1), workflow="batchdata:slow_files")
+    stack = Stack(UserParameters(level=1), workflow=workflow)
     stack.add(sorted(data.iterdir()))
     return stack
 
@@ -179,6 +187,69 @@ def test_a_killed_local_worker_fails_only_its_entry_and_the_batch_goes_on(
 
 # -- 3. signals: workers die with the run, the summary is written, exit 130 / 143 ---------------
 BATCHTRACK = [sys.executable, "-c", "from batchtrack.cli import main; main()"]
+
+
+@pytest.mark.parametrize(
+    ("allowed_failures", "victim"),
+    [
+        # Dask's default (distributed.scheduler.allowed-failures = 3): the task of a dead
+        # worker runs again on another worker, and the entry ends Done
+        (None, ("Done", "4 bytes")),
+        # no retry allowed: Dask gives up (KilledWorker), and the entry is an Error
+        ("0", ("Error", "worker process died: the Dask worker running it died once (Dask "
+                        "retries a task on another worker 0 times: "
+                        "distributed.scheduler.allowed-failures)")),
+    ],
+    ids=["dask-retries", "no-retry-allowed"],
+)  # fmt: skip
+def test_a_killed_dask_worker_is_retried_or_fails_only_its_entry(
+    tmp_path: Path, allowed_failures: str | None, victim: tuple[str, str]
+) -> None:
+    pytest.importorskip("distributed")
+    data = tmp_path / "data"
+    manifest = save_manifest(
+        _slow_stack(data, workflow="batchdata:slow_once_files"), tmp_path / "stack.toml"
+    )
+    env = dict(ENV)
+    if allowed_failures is not None:
+        env["DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES"] = allowed_failures
+    # a real LocalCluster (worker processes with their nannies, on 127.0.0.1)
+    run = subprocess.Popen(
+        [*BATCHTRACK, "batch", "run", str(manifest), "--backend", "dask", "--workers", "2",
+         "--quiet"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        pid_file = data / "victim.pid"
+        _wait_for(lambda: pid_file.exists() and pid_file.read_text(), 120, "the slow entry")
+        worker = psutil.Process(int(pid_file.read_text()))
+        assert run.pid in [p.pid for p in worker.parents()]  # a worker of this run's cluster
+        assert "dask" in " ".join(worker.cmdline()) or "multiprocessing" in " ".join(
+            worker.cmdline()
+        )
+        worker.kill()  # kill -9, while it runs the slow entry's task
+        _, err = run.communicate(timeout=180)
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+            run.communicate()
+    assert "Traceback" not in err
+    document = json.loads((tmp_path / "stack-summary.json").read_text())
+    statuses = {Path(e["path"]).name: (e["status"], e["message"]) for e in document["entries"]}
+    assert statuses.pop("victim.slow") == victim
+    assert {s for s, _ in statuses.values()} == {"Done"}
+    assert run.returncode == (0 if victim[0] == "Done" else 1), err
+
+    rerun = subprocess.run(
+        [*BATCHTRACK, "batch", "run", str(manifest), "--backend", "inprocess", "--quiet"],
+        env=ENV, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert rerun.returncode == 0, rerun.stderr
+    counts = json.loads((tmp_path / "stack-summary.json").read_text())["counts"]
+    redone = 0 if victim[0] == "Done" else 1  # only what was not Done
+    assert (counts["Done"], counts["Skipped"]) == (redone, 7 - redone)
+    assert list(data.rglob("*.partial-*")) == []  # the dead worker's staging folder: gone
 
 
 def _slow_manifest(tmp_path: Path) -> Path:
@@ -336,6 +407,100 @@ def test_a_bad_background_is_named(tmp_path: Path, background: str, words: str) 
     assert status == "Error"
     assert message.startswith(f"background image {tmp_path / background} {words}")
     assert "Errno" not in message
+
+
+@pytest.fixture
+def unprivileged() -> Iterator[tuple[list[str], Path]]:
+    """A command prefix that runs a command as a user whom ``chmod 000`` denies, and a folder
+    that user can write in.
+
+    As root (CI), permissions do not deny anything: the command runs as ``nobody`` through
+    ``setpriv`` (util-linux) or ``runuser``; otherwise as this user, with no prefix.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="batchtrack-unprivileged-"))
+    folder.chmod(0o777)
+    prefix: list[str] = []
+    try:
+        if os.geteuid() == 0:
+            prefix = _as_nobody(folder)
+        yield prefix, folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _as_nobody(folder: Path) -> list[str]:
+    import pwd
+
+    try:
+        nobody = pwd.getpwnam("nobody")
+    except KeyError:
+        pytest.skip("running as root, and there is no user 'nobody' to be denied as")
+    if shutil.which("setpriv"):
+        prefix = ["setpriv", f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}",
+                  "--clear-groups"]  # fmt: skip
+    elif shutil.which("runuser"):
+        prefix = ["runuser", "-u", "nobody", "--"]
+    else:
+        pytest.skip("running as root, and neither setpriv nor runuser is here to drop to nobody")
+    probe = subprocess.run(
+        [*prefix, sys.executable, "-c", "import batchtrack"], cwd=folder,
+        env={**ENV, "HOME": str(folder)}, capture_output=True, text=True,
+    )  # fmt: skip
+    if probe.returncode != 0:
+        pytest.skip(f"running as root, and nobody cannot run this Python: {probe.stderr[-300:]}")
+    return prefix
+
+
+def _shared_movie(folder: Path) -> Path:
+    """A movie in ``folder`` that every user can read and track (write its result in)."""
+    movie = write_blob_sequence(folder / "movie", 20)
+    for path in (folder, movie, *movie.iterdir()):
+        path.chmod(0o777 if path.is_dir() else 0o644)
+    return movie
+
+
+def test_a_frame_that_cannot_be_read_is_called_so_not_damaged(
+    unprivileged: tuple[list[str], Path],
+) -> None:
+    prefix, folder = unprivileged
+    movie = _shared_movie(folder)
+    (movie / "frame_0005.pgm").chmod(0o000)
+    run = subprocess.run([*prefix, *BATCHTRACK, "track", str(movie), *_blob_flags(), "--quiet"],
+                         cwd=folder, env={**ENV, "HOME": str(folder)}, capture_output=True,
+                         text=True, timeout=300)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert "Traceback" not in run.stderr
+    log = (result_dir_for(movie) / "log").read_text()
+    assert (
+        "frame 5 skipped: frame_0005.pgm cannot be read (permission denied: make it readable)"
+    ) in log
+    assert "damaged" not in log
+
+
+def test_an_unreadable_background_is_its_entrys_error(
+    unprivileged: tuple[list[str], Path],
+) -> None:
+    prefix, folder = unprivileged
+    movie, other = _shared_movie(folder / "a"), _shared_movie(folder / "b")
+    background = write_background(folder / "background.pgm")
+    background.chmod(0o000)
+    stack = Stack(BLOB_PARAMS)
+    entry, _ = stack.add([movie, other])
+    stack.override(entry, background=background)  # a manifest row naming its own background
+    manifest = save_manifest(stack, folder / "stack.toml")
+    manifest.chmod(0o644)
+    run = subprocess.run([*prefix, *BATCHTRACK, "batch", "run", str(manifest), "--backend",
+                          "inprocess", "--quiet", "--summary", str(folder / "s")], cwd=folder,
+                         env={**ENV, "HOME": str(folder)}, capture_output=True, text=True,
+                         timeout=300)  # fmt: skip
+    assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr
+    statuses = {Path(e["path"]).parent.name: (e["status"], e["message"])
+                for e in json.loads((folder / "s.json").read_text())["entries"]}  # fmt: skip
+    assert statuses["a"] == (
+        "Error", f"background image {background} cannot be read (Permission denied); make it "
+        "readable or give another image"
+    )  # fmt: skip
+    assert statuses["b"][0] == "Done"
 
 
 @pytest.mark.parametrize(
@@ -569,3 +734,123 @@ def test_a_first_frame_of_another_size_is_skipped_not_the_others(tmp_path: Path)
     assert entry.status is Status.DONE and "1 unreadable frames skipped" in entry.message
     log = (result_dir_for(movie) / "log").read_text()
     assert "frame 0 skipped: frame_0000.pgm: size 70x50 differs from the movie's 160x120" in log
+
+
+# -- 5. the libraries' own lines go to the log; every warning shown is in the log ------------------
+def _damaged_sequence(folder: Path, suffix: str, damaged: tuple[int, ...] = (10,)) -> Path:
+    """The blob movie as ``.png`` or ``.tif`` frames; the ``damaged`` ones cut in half."""
+    import cv2
+
+    folder.mkdir(parents=True)
+    for k, frame in enumerate(blob_frames(30)):
+        assert cv2.imwrite(str(folder / f"frame_{k:04d}.{suffix}"), frame)
+    for k in damaged:
+        path = folder / f"frame_{k:04d}.{suffix}"
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    return folder
+
+
+def _damaged_video(path: Path) -> Path:
+    """The blob movie as MJPG, with bytes flipped a third of the way in (frames that decode
+    with errors, which FFmpeg reports on stderr)."""
+    write_blob_video(path, 60)
+    data = bytearray(path.read_bytes())
+    for offset in range(len(data) // 3, len(data) // 3 + 4000, 97):
+        data[offset] ^= 0xFF
+    path.write_bytes(bytes(data))
+    return path
+
+
+#: A word each library's complaint holds: libpng's, libtiff's (through OpenCV), FFmpeg's.
+DAMAGED = {
+    "png": (lambda p: _damaged_sequence(p / "png", "png"), "frame_0010.png: ", "PNG"),
+    "tif": (lambda p: _damaged_sequence(p / "tif", "tif"), "frame_0010.tif: ", "TIFF"),
+    "avi": (lambda p: _damaged_video(p / "movie.avi"), "movie.avi: ", "mjpeg"),
+}
+
+
+def _ours_only(stderr: str) -> None:
+    """Every line on stderr is one of batchtrack's (no library's own line)."""
+    strays = [ln for ln in stderr.splitlines() if not ln.startswith(("ERROR: ", "error: "))]
+    assert strays == [], stderr
+
+
+@pytest.mark.parametrize("command", ["track", "batch"])
+@pytest.mark.parametrize("kind", sorted(DAMAGED))
+def test_the_libraries_own_lines_go_to_the_log_not_the_terminal(
+    tmp_path: Path, kind: str, command: str
+) -> None:
+    make, prefix, word = DAMAGED[kind]
+    movie = make(tmp_path)
+    run = subprocess.run(
+        [*BATCHTRACK, command, str(movie), *_blob_flags(), "--quiet",
+         *(["--workers", "2"] if command == "batch" else [])],
+        env=ENV, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    _ours_only(run.stderr)
+    log = (result_dir_for(movie) / "log").read_text()
+    said = [line.split("\t", 1)[1] for line in log.splitlines() if f"\t{prefix}" in line]
+    assert any(word in line for line in said), log  # the library's words, naming the file
+
+
+def _warnings_shown(stderr: str, movie: Path) -> list[str]:
+    """The warnings on stderr, without the ``WARNING: `` and the movie's path before them."""
+    shown = []
+    for line in stderr.splitlines():
+        if line.startswith("WARNING: "):
+            text = line.removeprefix("WARNING: ")
+            shown.append(text.removeprefix(f"{movie}: ").removeprefix(f"{movie.resolve()}: "))
+    return shown
+
+
+def _blank_frames(movie: Path, frames: tuple[int, ...]) -> Path:
+    import cv2
+    import numpy as np
+
+    for k in frames:  # no blob: fewer animals than expected there
+        assert cv2.imwrite(str(movie / f"frame_{k:04d}.pgm"), np.full((120, 160), 200, np.uint8))
+    return movie
+
+
+#: Movies that make batchtrack warn, the flags, and what it must warn about.
+WARNING_CASES = {
+    "methBack contradiction, nothing found": (
+        lambda p: write_blob_sequence(p / "movie", 30), ["--methBack", "0"],
+        ["methBack=0 keeps the dark objects in the background", "no object detected"],
+    ),
+    "damaged frames, one of the background's": (
+        lambda p: _damaged_sequence(p / "movie", "png", (0, 13)), [],
+        ["background: frame 0 left out", "frame 0 skipped", "frame 13 skipped"],
+    ),
+    "fewer animals than said": (
+        # blobs absent longer than a gap that is filled (2 maxTime)
+        lambda p: _blank_frames(write_blob_sequence(p / "movie", 30), tuple(range(8, 20))),
+        ["--animals", "3"], ["animals = 3, but fewer were found in 12 frame(s): 8-19"],
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["batch", "--workers", "2"], ["track", "--workers", "1"], ["track", "--workers", "2"]],
+    ids=["batch-local-workers", "track-one-process", "track-chunk-workers"],
+)
+@pytest.mark.parametrize("case", sorted(WARNING_CASES))
+def test_every_warning_shown_is_in_the_results_log(
+    tmp_path: Path, case: str, command: list[str]
+) -> None:
+    make, flags, expected = WARNING_CASES[case]
+    movie = make(tmp_path)
+    run = subprocess.run(
+        [*BATCHTRACK, command[0], str(movie), *_blob_flags(), *flags, *command[1:]],
+        env=ENV, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    shown = _warnings_shown(run.stderr, movie)
+    assert all(any(e in s for s in shown) for e in expected), run.stderr
+    log = (result_dir_for(movie) / "log").read_text()
+    assert [s for s in shown if s not in log] == [], log
+    # and said once: a warning copied into the log is not also written there another way
+    lines = [line.split("\t", 1)[1] for line in log.splitlines()]
+    assert all(lines.count(e) <= 1 for e in lines if any(x in e for x in expected)), log

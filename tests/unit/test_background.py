@@ -85,7 +85,7 @@ def test_load_background(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="does not exist"):
         load_background(tmp_path / "missing.pgm", (10, 20))
     (tmp_path / "bad.pgm").write_bytes(b"garbage")
-    with pytest.raises(InputError, match="cannot be read"):
+    with pytest.raises(InputError, match="cannot be decoded \\(damaged or not an image\\)"):
         load_background(tmp_path / "bad.pgm", (10, 20))
 
 

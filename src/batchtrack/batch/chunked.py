@@ -154,6 +154,7 @@ def track_chunked(
     TrackSummary
     """
     from ..io.frames import open_frames
+    from ..io.messages import collect_messages
     from ..io.resume import make_marker
     from ..movie import (
         arena_detection_regions,
@@ -175,7 +176,8 @@ def track_chunked(
         # Workers start (spawned: import) while this process reads the background.
         warm = [pool.submit(_warm_up) for _ in range(workers)]
         wanted = params
-        with open_frames(path) as source:
+        # what is logged before the result's folder is open, for its log
+        with collect_messages() as early, open_frames(path) as source:
             params, bg, measured = resolve_parameters(source, wanted, background)
             scale = measure_animals(source, bg, params) if params.animals else None
             total, index = source.n_frames, source.index
@@ -220,7 +222,7 @@ def track_chunked(
         try:
             summary, _ = write_result(
                 in_order(), params, bg, folder, marker=marker, started=started, label=str(path),
-                auto=measured, arena_set=arena_set,
+                auto=measured, arena_set=arena_set, notes=early,
             )  # fmt: skip
         except BaseException:
             for future in futures:

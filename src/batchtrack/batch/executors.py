@@ -62,6 +62,10 @@ def init_worker() -> None:
         return
     import cv2  # here: the command line imports this module and needs no OpenCV to start
 
+    from ..io.messages import log_to_terminal
+
+    log_to_terminal()  # the level of the command that started this worker, if any
+
     cv2.setNumThreads(1)
     with contextlib.suppress(OSError, AttributeError):  # glibc only
         libc = ctypes.CDLL("libc.so.6")

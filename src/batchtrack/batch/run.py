@@ -172,7 +172,18 @@ def _job(unit: list[Entry], force: bool) -> Job:
 def _message(error: BaseException) -> str:
     if isinstance(error, BatchtrackError):
         return str(error)
+    if type(error).__name__ == "KilledWorker":  # distributed's: every worker running it died
+        retries = getattr(error, "allowed_failures", None)
+        return (
+            f"worker process died: the Dask worker running it died {_times(retries)} "
+            f"(Dask retries a task on another worker {retries} times: distributed.scheduler."
+            "allowed-failures)"
+        )
     return f"{type(error).__name__}: {error}"
+
+
+def _times(retries: object) -> str:
+    return f"{retries + 1} times" if isinstance(retries, int) and retries > 0 else "once"
 
 
 class _Coordinator:

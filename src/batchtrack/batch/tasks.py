@@ -34,6 +34,7 @@ from pydantic import BaseModel
 from ..autoparams import AutoReport
 from ..errors import OutputError
 from ..io.edits import EDITS
+from ..io.messages import collect_messages
 from ..io.publish import make_staging, publish_files, remove_stale_partials
 from ..io.results import disk_full_message, is_disk_full
 from ..io.resume import (
@@ -140,6 +141,8 @@ class Prepared:
     edited: bool = False
     #: The files of a recording (None for a single movie).
     recording: RecordingPrepared | None = None
+    #: What was logged while preparing (warnings, the decoders' messages), for the result's log.
+    notes: tuple[str, ...] = ()
 
     def chunk_starts(self, step: int) -> list[int]:
         """First frames of the detection chunks of ``step`` frames (never across two files of
@@ -170,7 +173,7 @@ def prepare_task(job: Job) -> Prepared:
         marker["arenas"] = _arenas_signature(job.arenas)
     if not job.force and marker_matches(Path(job.output) / MARKER, marker):
         return Prepared(0, b"", marker, skip=True)
-    with open_frames(path) as source:
+    with collect_messages() as notes, open_frames(path) as source:
         params, background, report = resolve_parameters(
             source, job.tracking_params, _opt(job.background)
         )
@@ -188,6 +191,7 @@ def prepare_task(job: Job) -> Prepared:
         arenas=arenas,
         timestamps=timestamps,
         edited=edited,
+        notes=tuple(notes),
     )  # fmt: skip
 
 
@@ -221,7 +225,8 @@ def _prepare_recording(job: Job, recording: RecordingJob) -> Prepared:
     )
     if done and not job.force:
         return Prepared(0, b"", markers[0], skip=True)
-    with open_recording(recording.paths, name=recording.name) as source:
+    opened = open_recording(recording.paths, name=recording.name)
+    with collect_messages() as notes, opened as source:
         params, background, report = resolve_parameters(
             source, job.tracking_params, _opt(job.background)
         )
@@ -240,7 +245,7 @@ def _prepare_recording(job: Job, recording: RecordingJob) -> Prepared:
     edited = any((Path(output) / EDITS).is_file() for output in recording.outputs)
     return Prepared(
         n_frames, png.tobytes(), markers[0], index=index, params=params, auto=report,
-        scale=scale, arenas=arenas, edited=edited, recording=files,
+        scale=scale, arenas=arenas, edited=edited, recording=files, notes=tuple(notes),
     )  # fmt: skip
 
 
@@ -301,6 +306,7 @@ def finish_task(
         auto=prepared.auto,
         arena_set=prepared.arenas,
         timestamps=prepared.timestamps,
+        notes=prepared.notes,
     )
     return summary
 
@@ -320,7 +326,7 @@ def _finish_recording(
     return write_recording(
         chunks, prepared.tracking_params(job), _decode(prepared.background_png), parts,
         Path(recording.table), shifts=files.shifts, arena_set=prepared.arenas,
-        auto=prepared.auto,
+        auto=prepared.auto, notes=prepared.notes,
     )  # fmt: skip
 
 

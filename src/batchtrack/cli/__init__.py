@@ -10,6 +10,7 @@ from typing import NoReturn
 import click
 
 from .. import __version__
+from ..io.messages import keep_python_stderr_apart, log_to_terminal
 from ..params import AUTO, AUTO_NAMES, describe_parameters
 
 __all__ = [
@@ -24,12 +25,11 @@ __all__ = [
 
 
 def setup_logging(quiet: bool) -> None:
-    """Log batchtrack's warnings (errors only when quiet) to stderr."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
-    root = logging.getLogger("batchtrack")
-    root.handlers[:] = [handler]
-    root.setLevel(logging.ERROR if quiet else logging.WARNING)
+    """Log batchtrack's warnings (errors only when quiet) to stderr, in this process and the
+    worker processes it starts; the native libraries' messages go to the results' logs only
+    (see :mod:`batchtrack.io.messages`)."""
+    keep_python_stderr_apart()  # progress bars are never taken for a decoder's complaint
+    log_to_terminal(logging.ERROR if quiet else logging.WARNING)
 
 
 def format_value(value: object) -> str:

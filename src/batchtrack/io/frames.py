@@ -35,6 +35,8 @@ import numpy as np
 
 from batchtrack.errors import InputError, ParameterError
 
+from .messages import IN_RESULT, native_output
+
 __all__ = [
     "IMAGE_EXTENSIONS",
     "VIDEO_EXTENSIONS",
@@ -187,7 +189,8 @@ class FrameSource(ABC):
     def _skip(self, k: int, reason: str) -> None:
         """Record and log frame `k` as skipped (once per frame)."""
         if all(index != k for index, _ in self.skipped):
-            log.warning("%s: frame %d skipped: %s", self.path, k, reason)
+            # the result's log gets it from ``skipped``
+            log.warning("%s: frame %d skipped: %s", self.path, k, reason, extra=IN_RESULT)
             self.skipped.append((k, reason))
 
     def _check_start(self, start: int, stop: int | None) -> None:
@@ -387,7 +390,7 @@ class VideoFile(FrameSource):
         self.skipped = []
         if not self.path.is_file():
             raise InputError(f"{self.path}: no such video file; check the path")
-        self._cap: cv2.VideoCapture | None = None
+        self._cap: _Capture | None = None
         self._pos = 0  # index of the frame the next grab() returns; pos - 1 was grabbed
         self._times: list[float] = []  # timestamps (ms) of frames 0, 1, ...; NaN when undecodable
         self._bad: set[int] = set()  # undecodable frames
@@ -506,7 +509,7 @@ class VideoFile(FrameSource):
     def _open(self) -> None:
         self.close()
         backend = cv2.CAP_FFMPEG if cv2.videoio_registry.hasBackend(cv2.CAP_FFMPEG) else cv2.CAP_ANY
-        cap = cv2.VideoCapture(str(self.path), backend)
+        cap = _Capture(self.path, backend)
         if not cap.isOpened():
             raise InputError(
                 f"{self.path}: cannot be opened as a video (unknown format or damaged file); "
@@ -941,10 +944,43 @@ def _imread(file: str, flag: int) -> np.ndarray | None:
         if image is not None:
             return image
     try:
-        image = cv2.imread(file, flag)
-        if image is None:
-            data = np.fromfile(file, dtype=np.uint8)
-            image = cv2.imdecode(data, flag) if data.size else None
+        with native_output(os.path.basename(file)):  # libpng's, libtiff's complaints: to the log
+            image = cv2.imread(file, flag)
+            if image is None:
+                data = np.fromfile(file, dtype=np.uint8)
+                image = cv2.imdecode(data, flag) if data.size else None
     except (cv2.error, OSError):
         return None
     return image
+
+
+class _Capture:
+    """``cv2.VideoCapture`` whose calls send FFmpeg's and OpenCV's own messages to the log
+    (:func:`batchtrack.io.messages.native_output`) instead of the terminal."""
+
+    def __init__(self, path: Path, backend: int) -> None:
+        self._label = path.name
+        with native_output(self._label):
+            self._cap = cv2.VideoCapture(str(path), backend)
+
+    def isOpened(self) -> bool:  # OpenCV's name
+        return bool(self._cap.isOpened())
+
+    def grab(self) -> bool:
+        with native_output(self._label):
+            return bool(self._cap.grab())
+
+    def retrieve(self) -> tuple[bool, np.ndarray | None]:
+        with native_output(self._label):
+            return self._cap.retrieve()
+
+    def get(self, prop: int) -> float:
+        return float(self._cap.get(prop))
+
+    def set(self, prop: int, value: float) -> bool:
+        with native_output(self._label):
+            return bool(self._cap.set(prop, value))
+
+    def release(self) -> None:
+        with native_output(self._label):
+            self._cap.release()

@@ -149,7 +149,8 @@ def input_signature(path: Path) -> dict[str, Any]:
     -------
     dict
         ``files`` (count), ``bytes`` (total) and ``digest``: a SHA-256 over the sorted list
-        of (name, size, mtime in ns, :func:`file_digest`) of each file.
+        of (name, size, mtime in ns, :func:`file_digest`) of each file (a file that cannot be
+        read counts as ``unreadable:<errno>``).
     """
     if path.is_dir():
         items = [(entry.name, entry.stat()) for entry in _regular_files(path)]
@@ -158,7 +159,10 @@ def input_signature(path: Path) -> dict[str, Any]:
         items, folder = [(path.name, path.stat())], path.parent
     digest = hashlib.sha256()
     for name, stat in items:
-        content = file_digest(folder / name, stat.st_size)
+        try:
+            content = file_digest(folder / name, stat.st_size)
+        except OSError as error:  # e.g. permission denied: the reader skips it, with the reason
+            content = f"unreadable:{error.errno}"  # readable later: another signature, redone
         digest.update(f"{name}\0{stat.st_size}\0{stat.st_mtime_ns}\0{content}\n".encode())
     return {
         "files": len(items),
