@@ -8,6 +8,7 @@ from batchtrack.arenas import (
     Arena,
     arena_from_mapping,
     arena_of,
+    arena_to_mapping,
     check_labels,
     draw_arenas,
     find_wells,
@@ -148,7 +149,7 @@ def test_written_shapes_read_back_to_the_same_arenas(tmp_path) -> None:
         Arena("rectangle", ((100, 10), (180, 90))),
         Arena("polygon", ((10, 100), (60, 100), (35, 140))),
     ]
-    path = write_arena_file(tmp_path / "arenas.toml", arenas)
+    path = write_arena_file(tmp_path / "arenas.toml", [arena_to_mapping(a) for a in arenas])
     back = [arena_from_mapping(item, k, str(path))
             for k, item in enumerate(read_arena_file(path), 1)]  # fmt: skip
     assert back == arenas
@@ -158,4 +159,4 @@ def test_writing_no_arena_or_not_toml_is_refused(tmp_path) -> None:
     with pytest.raises(ParameterError, match="no arena"):
         write_arena_file(tmp_path / "a.toml", [])
     with pytest.raises(ParameterError, match=r"must end in \.toml"):
-        write_arena_file(tmp_path / "a.txt", [Arena("circle", ((5, 5),), radius=2)])
+        write_arena_file(tmp_path / "a.txt", [{"shape": "circle", "centre": [5, 5], "radius": 2}])

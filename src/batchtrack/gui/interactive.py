@@ -36,7 +36,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..arenas import Arena, arena_from_mapping, check_labels, grid_arenas, label_polygons
+from ..arenas import (
+    Arena,
+    arena_from_mapping,
+    arena_to_mapping,
+    check_labels,
+    grid_arenas,
+    label_polygons,
+)
 from ..errors import BatchtrackError, ParameterError
 from ..io.arenas import read_arena_file, write_arena_file
 from ..params import Parameters
@@ -507,8 +514,8 @@ class InteractivePanel(QWidget):
     def save_arenas(self, path: str | Path) -> Path:
         """Write the arenas as a TOML file of shapes; the batch then gets this file."""
         path = Path(path)
-        saved = write_arena_file(path.with_suffix(".toml") if not path.suffix else path,
-                                 self.arenas.arenas())  # fmt: skip
+        tables = [arena_to_mapping(arena) for arena in self.arenas.arenas()]
+        saved = write_arena_file(path.with_suffix(".toml") if not path.suffix else path, tables)
         self.arenas.spec = str(saved)
         self._show_arena_state()
         self.message.emit(f"{len(self.arenas.arenas())} arenas saved to {saved}")

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import csv
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,6 @@ import cv2
 import numpy as np
 import tomli_w
 
-from ..arenas import Arena, arena_to_mapping
 from ..errors import OutputError, ParameterError
 
 if sys.version_info >= (3, 11):
@@ -110,8 +109,8 @@ def write_arenas_csv(path: Path, rows: Sequence[dict[str, Any]]) -> None:
         raise OutputError(f"cannot write {path}: {error}") from error
 
 
-def write_arena_file(path: str | Path, arenas: Sequence[Arena]) -> Path:
-    """Write ``arenas`` as a TOML file of shapes (one ``[[arena]]`` table each).
+def write_arena_file(path: str | Path, arenas: Sequence[Mapping[str, Any]]) -> Path:
+    """Write arenas as a TOML file of shapes (one ``[[arena]]`` table each).
 
     :func:`read_arena_file` and :func:`batchtrack.arenas.make_arena_set` read it back to the
     same shapes.
@@ -120,8 +119,9 @@ def write_arena_file(path: str | Path, arenas: Sequence[Arena]) -> Path:
     ----------
     path : str or Path
         The file to write (``.toml``).
-    arenas : sequence of Arena
-        At least one.
+    arenas : sequence of mapping
+        At least one; each a table as :func:`batchtrack.arenas.arena_to_mapping` makes it
+        (``shape`` and its coordinates, optional ``animals`` and ``name``).
 
     Returns
     -------
@@ -139,7 +139,8 @@ def write_arena_file(path: str | Path, arenas: Sequence[Arena]) -> Path:
     --------
     >>> import tempfile
     >>> folder = Path(tempfile.mkdtemp())
-    >>> saved = write_arena_file(folder / "a.toml", [Arena("circle", ((5, 5),), radius=3)])
+    >>> circle = {"shape": "circle", "centre": [5.0, 5.0], "radius": 3.0}
+    >>> saved = write_arena_file(folder / "a.toml", [circle])
     >>> read_arena_file(saved)
     [{'shape': 'circle', 'centre': [5.0, 5.0], 'radius': 3.0}]
     """
@@ -149,7 +150,7 @@ def write_arena_file(path: str | Path, arenas: Sequence[Arena]) -> Path:
     if path.suffix.lower() != ".toml":
         raise ParameterError(f"arena file {path} must end in .toml (a TOML file of shapes)")
     header = "# Arenas (pixel coordinates), read by batchtrack --arenas FILE\n\n"
-    text = header + tomli_w.dumps({"arena": [arena_to_mapping(a) for a in arenas]})
+    text = header + tomli_w.dumps({"arena": [dict(a) for a in arenas]})
     try:
         path.write_text(text, encoding="utf-8")
     except OSError as error:
