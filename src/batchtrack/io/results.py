@@ -56,7 +56,7 @@ def format_prefixes(rows: np.ndarray) -> list[str]:
 
     Examples
     --------
-    >>> format_prefixes(np.arange(23.0).reshape(1, 23))[0].split("\t")[-2:]
+    >>> format_prefixes(np.arange(23.0).reshape(1, 23))[0].split("\\t")[-2:]
     ['20', '21']
     """
     return [_PREFIX % tuple(row) for row in rows[:, : N_FEATURES + 1].tolist()]
