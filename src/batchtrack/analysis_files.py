@@ -120,15 +120,14 @@ def write_analysis_files(
 def _write_netcdf(
     folder: Path, table, calibration: Calibration, n_frames: int, say: Callable[[str], None]
 ) -> None:
-    if not movement_io.have_xarray():
-        say("tracking.nc not written: xarray or h5netcdf is missing "
+    if not movement_io.can_write_netcdf():
+        say("tracking.nc not written: h5netcdf is missing "
             "(pip install 'batchtrack[analysis]')")  # fmt: skip
         return
     if len(table) == 0:
         say("tracking.nc not written: no object was tracked (a movement dataset needs one)")
         return
-    dataset = movement_io.to_movement_dataset(table, calibration, n_frames=n_frames)
-    movement_io.save_netcdf(dataset, folder / movement_io.NETCDF_FILE)
+    movement_io.save_poses(table, calibration, folder / movement_io.NETCDF_FILE, n_frames=n_frames)
 
 
 #: Columns of ``animals.csv`` (re-exported for the report).

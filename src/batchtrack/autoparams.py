@@ -40,9 +40,9 @@ from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from .errors import ParameterError
+from .link import linear_sum_assignment
 from .params import AUTO_NAMES
 
 __all__ = [

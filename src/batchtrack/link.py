@@ -35,7 +35,7 @@ from .schema import AREA_BODY, N_FEATURES, PERIMETER_BODY, SPOT_COLUMNS
 if TYPE_CHECKING:
     from .params import Parameters
 
-__all__ = ["LinkWeights", "Linker", "cost_matrix", "solve"]
+__all__ = ["LinkWeights", "Linker", "cost_matrix", "linear_sum_assignment", "solve"]
 
 
 @dataclass(frozen=True)
@@ -141,6 +141,18 @@ def solve(cost: np.ndarray, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray
     rows, cols = linear_sum_assignment(np.where(allowed, cost, big))
     keep = allowed[rows, cols]
     return rows[keep], cols[keep]
+
+
+def linear_sum_assignment(cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """SciPy's ``linear_sum_assignment(cost)`` (least total cost), without importing
+    ``scipy.optimize`` (see :func:`_linear_sum_assignment`).
+
+    Examples
+    --------
+    >>> linear_sum_assignment(np.array([[1.0, 0.0], [0.0, 1.0]]))
+    (array([0, 1]), array([1, 0]))
+    """
+    return _linear_sum_assignment()(cost)
 
 
 @functools.cache

@@ -39,6 +39,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .link import linear_sum_assignment
+
 __all__ = [
     "Identities",
     "StitchRules",
@@ -277,8 +279,6 @@ def _candidate_joins(t: Tracklets, rules: StitchRules) -> tuple[np.ndarray, np.n
 
 def _solve_joins(cost: np.ndarray, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Least-cost joins, each end free to stay unjoined at a cost of 1 (costs are < 1)."""
-    from scipy.optimize import linear_sum_assignment
-
     n, m = cost.shape
     big = float(n + m + 1)
     full = np.full((n, m + n), big)
@@ -436,8 +436,6 @@ def assign_identities(
     -------
     Identities
     """
-    from scipy.optimize import linear_sum_assignment
-
     identity = np.full(len(t), -1, np.int64)
     kept = t.count > 0
     previous = np.full(len(t), -1, np.int64)
@@ -533,8 +531,6 @@ def _match_pieces(
     pieces: np.ndarray, expected: np.ndarray, max_dist: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pieces matched to the expected rows of the same frame (body distance < ``max_dist``)."""
-    from scipy.optimize import linear_sum_assignment
-
     matched_piece, matched_expected = [], []
     frames = np.intersect1d(pieces[:, _FRAME], expected[:, _FRAME])
     for k in frames.tolist():

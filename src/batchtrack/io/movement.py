@@ -15,14 +15,15 @@ dataset (its validators, ``movement.kinematics``, its savers to DeepLabCut or SL
   (``seconds`` or ``frames``), ``fps`` (the nominal frame rate, when times are seconds),
   ``space_unit`` and ``pixel_size``.
 
-Needs xarray and h5netcdf (or netCDF4): ``pip install 'batchtrack[analysis]'``.
+Writing needs h5netcdf (or xarray and netCDF4), reading it xarray:
+``pip install 'batchtrack[analysis]'``.
 """
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -32,7 +33,14 @@ if TYPE_CHECKING:
     import pandas as pd
     import xarray as xr
 
-__all__ = ["KEYPOINTS", "NETCDF_FILE", "have_xarray", "save_netcdf", "to_movement_dataset"]
+__all__ = [
+    "KEYPOINTS",
+    "NETCDF_FILE",
+    "can_write_netcdf",
+    "poses_arrays",
+    "save_poses",
+    "to_movement_dataset",
+]
 
 log = logging.getLogger(__name__)
 
@@ -45,48 +53,44 @@ KEYPOINTS: dict[str, tuple[str, str]] = {
 }
 
 
-def have_xarray() -> bool:
-    """Whether xarray and a netCDF engine (h5netcdf or netCDF4) can be imported."""
+def can_write_netcdf() -> bool:
+    """Whether ``tracking.nc`` can be written: h5netcdf, or xarray and netCDF4, installed."""
     try:
+        import h5netcdf  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        return True
+    try:
+        import netCDF4  # noqa: F401
         import xarray  # noqa: F401
     except ImportError:
         return False
-    for engine in ("h5netcdf", "netCDF4"):
-        try:
-            __import__(engine)
-        except ImportError:
-            continue
-        return True
-    return False
+    return True
 
 
-def to_movement_dataset(
-    table: pd.DataFrame, calibration: Calibration, *, n_frames: int
-) -> xr.Dataset:
-    """A movement poses dataset of a (calibrated) tracking table.
+#: A dataset as plain arrays: ``{name: (dims, values)}`` for the data variables and the
+#: coordinates, and the attributes.
+Poses = tuple[dict[str, tuple[tuple[str, ...], np.ndarray]],
+              dict[str, tuple[tuple[str, ...], np.ndarray]], dict[str, str | float]]
 
-    Parameters
-    ----------
-    table : DataFrame
-        Rows as in ``tracking.parquet``: ``imageNumber``, ``id``, the keypoints' columns and
-        optionally ``interpolated``.
-    calibration : Calibration
-        Gives the time of each frame and the units.
-    n_frames : int
-        Frames of the movie; the time axis holds each of them whose time is known.
+
+def poses_arrays(table: pd.DataFrame, calibration: Calibration, *, n_frames: int) -> Poses:
+    """The arrays of the movement poses dataset of a (calibrated) tracking table (see
+    :func:`to_movement_dataset`), without xarray.
 
     Returns
     -------
-    xarray.Dataset
-        See the module docstring.
+    data_vars, coords : dict
+        ``{name: (dims, values)}``.
+    attrs : dict
+        The dataset's attributes.
 
     Raises
     ------
     ValueError
         If the table has no row (movement needs at least one individual).
     """
-    import xarray as xr
-
     if len(table) == 0:
         raise ValueError("no object was tracked; a movement dataset needs one individual")
     n_frames = max(n_frames, int(table["imageNumber"].max()) + 1)
@@ -119,33 +123,92 @@ def to_movement_dataset(
     if fps is not None:
         attrs["fps"] = fps
     time_coords = times[known] if calibration.time_unit != FRAMES else known.astype(np.int64)
-    extra = {}
+    coords: dict[str, tuple[tuple[str, ...], np.ndarray]] = {
+        "time": (("time",), time_coords),
+        "space": (("space",), np.array(["x", "y"], object)),
+        "keypoints": (("keypoints",), np.array(list(KEYPOINTS), object)),
+        "individuals": (("individuals",), np.array([f"id_{i}" for i in ids.tolist()], object)),
+    }
     if "arena" in table:  # arenas: each individual's, as a coordinate along individuals
         arena = table.groupby("id", sort=True)["arena"].first().to_numpy(np.int64)
-        extra["arena"] = ("individuals", arena)
-    return xr.Dataset(
-        data_vars={
-            "position": (("time", "space", "keypoints", "individuals"), position),
-            "confidence": (("time", "keypoints", "individuals"), confidence),
-        },
-        coords={
-            "time": time_coords,
-            "space": ["x", "y"],
-            "keypoints": list(KEYPOINTS),
-            "individuals": [f"id_{i}" for i in ids.tolist()],
-            **extra,
-        },
-        attrs=attrs,
-    )
+        coords["arena"] = (("individuals",), arena)
+    data_vars = {
+        "position": (("time", "space", "keypoints", "individuals"), position),
+        "confidence": (("time", "keypoints", "individuals"), confidence),
+    }
+    return data_vars, coords, attrs
 
 
-def save_netcdf(dataset: xr.Dataset, path: str | Path) -> Path:
-    """Write ``dataset`` as netCDF 4 (h5netcdf engine if installed, else netCDF4)."""
-    engine: Literal["h5netcdf", "netcdf4"] = "h5netcdf"
-    try:
-        import h5netcdf  # noqa: F401
-    except ImportError:
-        engine = "netcdf4"
+def to_movement_dataset(
+    table: pd.DataFrame, calibration: Calibration, *, n_frames: int
+) -> xr.Dataset:
+    """A movement poses dataset of a (calibrated) tracking table.
+
+    Parameters
+    ----------
+    table : DataFrame
+        Rows as in ``tracking.parquet``: ``imageNumber``, ``id``, the keypoints' columns and
+        optionally ``interpolated``.
+    calibration : Calibration
+        Gives the time of each frame and the units.
+    n_frames : int
+        Frames of the movie; the time axis holds each of them whose time is known.
+
+    Returns
+    -------
+    xarray.Dataset
+        See the module docstring.
+
+    Raises
+    ------
+    ValueError
+        If the table has no row (movement needs at least one individual).
+    """
+    import xarray as xr
+
+    data_vars, coords, attrs = poses_arrays(table, calibration, n_frames=n_frames)
+    return xr.Dataset(data_vars=data_vars, coords=coords, attrs=attrs)
+
+
+def save_poses(
+    table: pd.DataFrame, calibration: Calibration, path: str | Path, *, n_frames: int
+) -> Path:
+    """Write the movement poses dataset of a tracking table as netCDF 4 (``tracking.nc``).
+
+    With h5netcdf installed the arrays are written through its netCDF4 API directly:
+    building an xarray dataset first imports Dask (and with it numba) when they are
+    installed, which costs more than tracking a short movie. ``xarray.load_dataset`` reads
+    the file back to :func:`to_movement_dataset`'s dataset. Without h5netcdf, xarray writes
+    it with netCDF4.
+
+    Examples
+    --------
+    >>> import tempfile, pandas as pd, xarray as xr
+    >>> table = pd.DataFrame({"imageNumber": [0, 1], "id": [0, 0], "arena": [2, 2],
+    ...     **{c: [1.0, 2.0] for c in ("xHead", "yHead", "xBody", "yBody", "xTail", "yTail")}})
+    >>> path = save_poses(table, Calibration(), Path(tempfile.mkdtemp()) / "a.nc", n_frames=2)
+    >>> xr.load_dataset(path).identical(to_movement_dataset(table, Calibration(), n_frames=2))
+    True
+    """
     path = Path(path)
-    dataset.to_netcdf(path, engine=engine)
+    try:
+        import h5netcdf.legacyapi as netcdf
+    except ImportError:
+        to_movement_dataset(table, calibration, n_frames=n_frames).to_netcdf(
+            path, engine="netcdf4"
+        )
+        return path
+    data_vars, coords, attrs = poses_arrays(table, calibration, n_frames=n_frames)
+    others = " ".join(name for name, (dims, _) in coords.items() if dims != (name,))
+    with netcdf.Dataset(str(path), "w") as out:
+        for name, (dims, values) in coords.items():
+            if dims == (name,):
+                out.createDimension(name, len(values))
+        for name, (dims, values) in {**coords, **data_vars}.items():
+            kind = str if values.dtype == object else values.dtype
+            out.createVariable(name, kind, dims)[...] = values
+            if others and name in data_vars:
+                out[name].setncattr("coordinates", others)
+        for key, value in attrs.items():
+            out.setncattr(key, value)
     return path
