@@ -184,10 +184,12 @@ class TrackTableWriter:
         table, times, flags, arenas = payload
         if len(table) == 0:
             return
+        columns = np.asfortranarray(table)  # each column contiguous: no strided copy by pyarrow
         arrays = [
-            pa.array(table[:, i].astype(np.int64) if name in ("imageNumber", "id") else table[:, i])
+            pa.array(columns[:, i].astype(np.int64) if name in ("imageNumber", "id")
+                     else columns[:, i])
             for i, name in enumerate(self.columns)
-        ]
+        ]  # fmt: skip
         arrays += [pa.array(times), pa.array(speed), pa.array(flags)]
         if self.arenas:
             arrays.append(pa.array(arenas))
