@@ -24,10 +24,22 @@ import numpy as np
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["ANIMAL_COLUMNS", "MOVING_FRACTION", "SpeedStream", "per_animal", "run_speed"]
+__all__ = [
+    "ANIMAL_COLUMNS",
+    "MOVING_FRACTION",
+    "PER_ANIMAL_INPUTS",
+    "SpeedStream",
+    "per_animal",
+    "run_speed",
+]
 
 #: A frame counts as moving when the speed exceeds this many body lengths per frame interval.
 MOVING_FRACTION = 0.1
+
+#: The columns of a result :func:`per_animal` reads (with ``arena`` when there are arenas).
+PER_ANIMAL_INPUTS: tuple[str, ...] = (
+    "id", "imageNumber", "time", "xBody", "yBody", "speed", "bodyMajorAxisLength",
+)  # fmt: skip
 
 #: Columns of :func:`per_animal` (``animals.csv``).
 ANIMAL_COLUMNS: tuple[str, ...] = (
@@ -247,23 +259,36 @@ def per_animal(
     import pandas as pd
 
     rows = []
-    table = table.sort_values(["id", "imageNumber"], kind="stable")
-    for track_id, group in table.groupby("id", sort=True):
-        frames = group["imageNumber"].to_numpy(np.int64)
-        xy = group[["xBody", "yBody"]].to_numpy(np.float64)
+    # the columns as arrays sorted by id then frame (a sorted copy of the whole table would
+    # cost its size again), cut at each id
+    ids_all = table["id"].to_numpy(np.int64)
+    order = np.lexsort((table["imageNumber"].to_numpy(np.int64), ids_all))
+    column = {
+        name: table[name].to_numpy(np.float64)[order]
+        for name in ("xBody", "yBody", "speed", "bodyMajorAxisLength", "time")
+    }
+    frames_all = table["imageNumber"].to_numpy(np.int64)[order]
+    track_ids, starts = np.unique(ids_all[order], return_index=True)
+    bounds = [*starts.tolist(), len(order)]
+    for n, track_id in enumerate(track_ids.tolist()):
+        part = slice(bounds[n], bounds[n + 1])
+        frames = frames_all[part]
+        xy = np.column_stack([column["xBody"][part], column["yBody"][part]])
         consecutive = np.diff(frames) == 1
         steps = np.hypot(*np.diff(xy, axis=0).T)[consecutive]
-        speed = group["speed"].to_numpy(np.float64)
-        length = float(np.nanmedian(group["bodyMajorAxisLength"])) if len(group) else np.nan
+        speed = column["speed"][part]
+        count = len(frames)
+        length = float(np.nanmedian(column["bodyMajorAxisLength"][part])) if count else np.nan
         threshold = MOVING_FRACTION * length / frame_interval
         finite = speed[np.isfinite(speed)]
+        times = column["time"][part]
         rows.append(
             {
                 "id": int(track_id),
-                "frames": len(group),
-                "coverage": len(group) / n_frames if n_frames else np.nan,
-                "first_time": float(group["time"].min()),
-                "last_time": float(group["time"].max()),
+                "frames": count,
+                "coverage": count / n_frames if n_frames else np.nan,
+                "first_time": float(np.nanmin(times)) if np.isfinite(times).any() else np.nan,
+                "last_time": float(np.nanmax(times)) if np.isfinite(times).any() else np.nan,
                 "distance": float(np.nansum(steps)),
                 "mean_speed": float(finite.mean()) if len(finite) else np.nan,
                 "median_speed": float(np.median(finite)) if len(finite) else np.nan,

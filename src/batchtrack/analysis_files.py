@@ -18,12 +18,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .analysis import ANIMAL_COLUMNS, per_animal
+from .analysis import ANIMAL_COLUMNS, PER_ANIMAL_INPUTS, per_animal
 from .calibration import Calibration
 from .io import movement as movement_io
 from .io import tables
 from .params import Parameters
-from .quality import assess, assess_arenas
+from .quality import QUALITY_COLUMNS, assess, assess_arenas
 
 __all__ = ["write_analysis_files"]
 
@@ -37,7 +37,11 @@ def _tracks(folder: Path, calibration: Calibration):
     """The result table: tracking.parquet (calibrated), else tracking.txt (px), and its
     pixel size."""
     if (folder / tables.PARQUET_FILE).is_file():
-        return tables.read_tracks(folder), calibration.pixel_size
+        # only the columns the analysis files read: the table of a long movie is large
+        wanted = dict.fromkeys(
+            [*PER_ANIMAL_INPUTS, *QUALITY_COLUMNS, *movement_io.POSES_INPUTS, "arena"]
+        )
+        return tables.read_tracks(folder, columns=list(wanted)), calibration.pixel_size
     from .io.results import read_tracking
 
     return read_tracking(folder), 1.0

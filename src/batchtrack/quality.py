@@ -40,7 +40,12 @@ import numpy as np
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["THRESHOLDS", "Quality", "assess", "assess_arenas"]
+__all__ = ["QUALITY_COLUMNS", "THRESHOLDS", "Quality", "assess", "assess_arenas"]
+
+#: The columns of a result :func:`assess` reads (with ``arena`` for :func:`assess_arenas`).
+QUALITY_COLUMNS = (
+    "imageNumber", "id", "areaBody", "xHead", "yHead", "xTail", "yTail", "xBody", "yBody",
+)  # fmt: skip
 
 #: The thresholds of the verdict (see the module docstring).
 THRESHOLDS: dict[str, float] = {
@@ -119,10 +124,13 @@ def _merges(table: pd.DataFrame) -> tuple[int, int]:
 def _jumps(table: pd.DataFrame, spot: int, max_dist: float) -> tuple[int, int]:
     """Steps of the linked point (px, consecutive frames) above jump_factor × maxDist."""
     x_name, y_name = _SPOTS.get(spot, _SPOTS[0])
-    ordered = table.sort_values(["id", "imageNumber"], kind="stable")
-    ids = ordered["id"].to_numpy()
-    frames = ordered["imageNumber"].to_numpy()
-    xy = ordered[[x_name, y_name]].to_numpy(np.float64)
+    # sorted as arrays: a sorted copy of the whole table costs its size again
+    order = np.lexsort((table["imageNumber"].to_numpy(), table["id"].to_numpy()))
+    ids = table["id"].to_numpy()[order]
+    frames = table["imageNumber"].to_numpy()[order]
+    xy = np.column_stack(
+        [table[x_name].to_numpy(np.float64)[order], table[y_name].to_numpy(np.float64)[order]]
+    )
     linked = (ids[1:] == ids[:-1]) & (np.diff(frames) == 1)
     steps = np.hypot(*np.diff(xy, axis=0).T)[linked]
     return int(np.count_nonzero(steps > THRESHOLDS["jump_factor"] * max_dist)), len(steps)

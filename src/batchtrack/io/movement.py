@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 __all__ = [
     "KEYPOINTS",
     "NETCDF_FILE",
+    "POSES_INPUTS",
     "can_write_netcdf",
     "poses_arrays",
     "save_poses",
@@ -51,6 +52,14 @@ KEYPOINTS: dict[str, tuple[str, str]] = {
     "body": ("xBody", "yBody"),
     "tail": ("xTail", "yTail"),
 }
+
+
+#: The columns of a result :func:`poses_arrays` reads (``interpolated`` and ``arena`` if
+#: there).
+POSES_INPUTS: tuple[str, ...] = (
+    "imageNumber", "id", *(name for pair in KEYPOINTS.values() for name in pair),
+    "interpolated", "arena",
+)  # fmt: skip
 
 
 def can_write_netcdf() -> bool:

@@ -198,7 +198,8 @@ class TrackTableWriter:
 
 
 def read_tracks(path: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
-    """Read ``tracking.parquet`` (or the result folder holding one) as a DataFrame.
+    """Read ``tracking.parquet`` (or the result folder holding one) as a DataFrame: every
+    column, or those of ``columns`` the file has.
 
     Raises
     ------
@@ -211,7 +212,16 @@ def read_tracks(path: str | Path, columns: list[str] | None = None) -> pd.DataFr
     if path.is_dir():
         path = path / PARQUET_FILE
     try:
-        return pq.read_table(path, columns=columns).to_pandas()
+        names = pq.read_schema(path).names
+        if columns is not None:  # those of the file (``arena`` is there with arenas only)
+            names = [name for name in columns if name in set(names)]
+        # column after column: a long movie's table is never in memory twice (Arrow's and
+        # pandas' copies of every column at once)
+        with pq.ParquetFile(path) as parquet:
+            data = {name: parquet.read(columns=[name]).column(0).to_numpy() for name in names}
+        import pandas as pd
+
+        return pd.DataFrame(data, copy=False)
     except (OSError, ValueError) as error:
         raise InputError(f"cannot read {path}: {error}; track the movie again") from error
 
