@@ -262,26 +262,26 @@ def per_animal(
     # the columns as arrays sorted by id then frame (a sorted copy of the whole table would
     # cost its size again), cut at each id
     ids_all = table["id"].to_numpy(np.int64)
-    order = np.lexsort((table["imageNumber"].to_numpy(np.int64), ids_all))
+    frames_all = table["imageNumber"].to_numpy(np.int64)
+    order = np.lexsort((frames_all, ids_all))
     column = {
-        name: table[name].to_numpy(np.float64)[order]
+        name: table[name].to_numpy(np.float64)
         for name in ("xBody", "yBody", "speed", "bodyMajorAxisLength", "time")
     }
-    frames_all = table["imageNumber"].to_numpy(np.int64)[order]
     track_ids, starts = np.unique(ids_all[order], return_index=True)
     bounds = [*starts.tolist(), len(order)]
     for n, track_id in enumerate(track_ids.tolist()):
-        part = slice(bounds[n], bounds[n + 1])
-        frames = frames_all[part]
-        xy = np.column_stack([column["xBody"][part], column["yBody"][part]])
+        mine = order[bounds[n] : bounds[n + 1]]  # this id's rows, in frame order
+        frames = frames_all[mine]
+        xy = np.column_stack([column["xBody"][mine], column["yBody"][mine]])
         consecutive = np.diff(frames) == 1
         steps = np.hypot(*np.diff(xy, axis=0).T)[consecutive]
-        speed = column["speed"][part]
+        speed = column["speed"][mine]
         count = len(frames)
-        length = float(np.nanmedian(column["bodyMajorAxisLength"][part])) if count else np.nan
+        length = float(np.nanmedian(column["bodyMajorAxisLength"][mine])) if count else np.nan
         threshold = MOVING_FRACTION * length / frame_interval
         finite = speed[np.isfinite(speed)]
-        times = column["time"][part]
+        times = column["time"][mine]
         rows.append(
             {
                 "id": int(track_id),

@@ -100,52 +100,70 @@ def poses_arrays(table: pd.DataFrame, calibration: Calibration, *, n_frames: int
     ValueError
         If the table has no row (movement needs at least one individual).
     """
-    if len(table) == 0:
-        raise ValueError("no object was tracked; a movement dataset needs one individual")
-    n_frames = max(n_frames, int(table["imageNumber"].max()) + 1)
-    times = calibration.times(np.arange(n_frames))
-    known = np.flatnonzero(np.isfinite(times))
-    slot = np.full(n_frames, -1, np.int64)
-    slot[known] = np.arange(len(known))
-    ids = np.unique(table["id"].to_numpy(np.int64))
-    frames = table["imageNumber"].to_numpy(np.int64)
-    rows = slot[frames]
-    inside = rows >= 0
-    column = np.searchsorted(ids, table["id"].to_numpy(np.int64))
-    position = np.full((len(known), 2, len(KEYPOINTS), len(ids)), np.nan)
-    confidence = np.full((len(known), len(KEYPOINTS), len(ids)), np.nan)
-    interpolated = np.zeros(len(table), bool)
-    if "interpolated" in table:
-        interpolated = table["interpolated"].to_numpy(bool)
-    for k, (x_name, y_name) in enumerate(KEYPOINTS.values()):
-        position[rows[inside], 0, k, column[inside]] = table[x_name].to_numpy()[inside]
-        position[rows[inside], 1, k, column[inside]] = table[y_name].to_numpy()[inside]
-        confidence[rows[inside], k, column[inside]] = np.where(interpolated[inside], 0.0, 1.0)
-    attrs: dict[str, str | float] = {
-        "source_software": "batchtrack",
-        "ds_type": "poses",
-        "time_unit": "frames" if calibration.time_unit == FRAMES else "seconds",
-        "space_unit": calibration.unit,
-        "pixel_size": calibration.pixel_size,
-    }
-    fps = calibration.frame_rate(n_frames)
-    if fps is not None:
-        attrs["fps"] = fps
-    time_coords = times[known] if calibration.time_unit != FRAMES else known.astype(np.int64)
-    coords: dict[str, tuple[tuple[str, ...], np.ndarray]] = {
-        "time": (("time",), time_coords),
-        "space": (("space",), np.array(["x", "y"], object)),
-        "keypoints": (("keypoints",), np.array(list(KEYPOINTS), object)),
-        "individuals": (("individuals",), np.array([f"id_{i}" for i in ids.tolist()], object)),
-    }
-    if "arena" in table:  # arenas: each individual's, as a coordinate along individuals
-        arena = table.groupby("id", sort=True)["arena"].first().to_numpy(np.int64)
-        coords["arena"] = (("individuals",), arena)
+    layout = _Layout(table, calibration, n_frames)
+    position, confidence = layout.fill(table, 0, layout.n_times)
     data_vars = {
-        "position": (("time", "space", "keypoints", "individuals"), position),
-        "confidence": (("time", "keypoints", "individuals"), confidence),
+        "position": (POSITION_DIMS, position),
+        "confidence": (CONFIDENCE_DIMS, confidence),
     }
-    return data_vars, coords, attrs
+    return data_vars, layout.coords, layout.attrs
+
+
+POSITION_DIMS = ("time", "space", "keypoints", "individuals")
+CONFIDENCE_DIMS = ("time", "keypoints", "individuals")
+
+
+class _Layout:
+    """The axes and attributes of a poses dataset, and its values for a range of times."""
+
+    def __init__(self, table: pd.DataFrame, calibration: Calibration, n_frames: int) -> None:
+        if len(table) == 0:
+            raise ValueError("no object was tracked; a movement dataset needs one individual")
+        n_frames = max(n_frames, int(table["imageNumber"].max()) + 1)
+        times = calibration.times(np.arange(n_frames))
+        known = np.flatnonzero(np.isfinite(times))
+        self.n_times = len(known)
+        self.slot = np.full(n_frames, -1, np.int64)
+        self.slot[known] = np.arange(len(known))
+        self.ids = np.unique(table["id"].to_numpy(np.int64))
+        self.attrs: dict[str, str | float] = {
+            "source_software": "batchtrack",
+            "ds_type": "poses",
+            "time_unit": "frames" if calibration.time_unit == FRAMES else "seconds",
+            "space_unit": calibration.unit,
+            "pixel_size": calibration.pixel_size,
+        }
+        fps = calibration.frame_rate(n_frames)
+        if fps is not None:
+            self.attrs["fps"] = fps
+        time_coords = times[known] if calibration.time_unit != FRAMES else known.astype(np.int64)
+        names = np.array([f"id_{i}" for i in self.ids.tolist()], object)
+        self.coords: dict[str, tuple[tuple[str, ...], np.ndarray]] = {
+            "time": (("time",), time_coords),
+            "space": (("space",), np.array(["x", "y"], object)),
+            "keypoints": (("keypoints",), np.array(list(KEYPOINTS), object)),
+            "individuals": (("individuals",), names),
+        }
+        if "arena" in table:  # arenas: each individual's, as a coordinate along individuals
+            arena = table.groupby("id", sort=True)["arena"].first().to_numpy(np.int64)
+            self.coords["arena"] = (("individuals",), arena)
+
+    def fill(self, table: pd.DataFrame, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        """``position`` and ``confidence`` for the times ``start`` to ``stop`` (exclusive)."""
+        rows = self.slot[table["imageNumber"].to_numpy(np.int64)]
+        inside = np.flatnonzero((rows >= start) & (rows < stop))
+        rows = rows[inside] - start
+        column = np.searchsorted(self.ids, table["id"].to_numpy(np.int64)[inside])
+        position = np.full((stop - start, 2, len(KEYPOINTS), len(self.ids)), np.nan)
+        confidence = np.full((stop - start, len(KEYPOINTS), len(self.ids)), np.nan)
+        detected = np.ones(len(inside))
+        if "interpolated" in table:
+            detected = np.where(table["interpolated"].to_numpy(bool)[inside], 0.0, 1.0)
+        for k, (x_name, y_name) in enumerate(KEYPOINTS.values()):
+            position[rows, 0, k, column] = table[x_name].to_numpy()[inside]
+            position[rows, 1, k, column] = table[y_name].to_numpy()[inside]
+            confidence[rows, k, column] = detected
+        return position, confidence
 
 
 def to_movement_dataset(
@@ -207,17 +225,31 @@ def save_poses(
             path, engine="netcdf4"
         )
         return path
-    data_vars, coords, attrs = poses_arrays(table, calibration, n_frames=n_frames)
+    layout = _Layout(table, calibration, n_frames)
+    coords = layout.coords
     others = " ".join(name for name, (dims, _) in coords.items() if dims != (name,))
     with netcdf.Dataset(str(path), "w") as out:
         for name, (dims, values) in coords.items():
             if dims == (name,):
                 out.createDimension(name, len(values))
-        for name, (dims, values) in {**coords, **data_vars}.items():
+        for name, (dims, values) in coords.items():
             kind = str if values.dtype == object else values.dtype
             out.createVariable(name, kind, dims)[...] = values
-            if others and name in data_vars:
-                out[name].setncattr("coordinates", others)
-        for key, value in attrs.items():
+        variables = [out.createVariable(name, np.float64, dims)
+                     for name, dims in (("position", POSITION_DIMS),
+                                        ("confidence", CONFIDENCE_DIMS))]  # fmt: skip
+        for variable in variables:
+            if others:
+                variable.setncattr("coordinates", others)
+        # written _TIME_SLICE times at a time: a long movie's arrays are never whole in memory
+        for start in range(0, layout.n_times, _TIME_SLICE):
+            stop = min(start + _TIME_SLICE, layout.n_times)
+            for variable, values in zip(variables, layout.fill(table, start, stop), strict=True):
+                variable[start:stop] = values
+        for key, value in layout.attrs.items():
             out.setncattr(key, value)
     return path
+
+
+#: Times of ``tracking.nc`` filled and written at once.
+_TIME_SLICE = 2000
