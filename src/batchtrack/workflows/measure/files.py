@@ -16,7 +16,9 @@ After a batch, :func:`write_batch_table` writes ``measurements_all.csv`` (every 
 
 from __future__ import annotations
 
+import collections
 import csv
+import functools
 import logging
 import os
 from collections.abc import Callable, Iterable, Sequence
@@ -79,16 +81,25 @@ def output_stem(image_path: str | Path) -> str:
     """
     path = Path(image_path)
     try:
-        names = os.listdir(path.parent)
+        version = os.stat(path.parent).st_mtime_ns
     except OSError:
         return path.stem
-    prefix = path.stem + "."
-    twins = [
-        n for n in names
-        if n != path.name and n.startswith(prefix) and Path(n).stem == path.stem
-        and Path(n).suffix.lower() in IMAGE_SUFFIXES
-    ]  # fmt: skip
-    return f"{path.stem}_{path.suffix.lstrip('.').lower()}" if twins else path.stem
+    shared = _shared_stems(str(path.parent), version)
+    return f"{path.stem}_{path.suffix.lstrip('.').lower()}" if path.stem in shared else path.stem
+
+
+@functools.lru_cache(maxsize=16)
+def _shared_stems(folder: str, version: int) -> frozenset[str]:
+    """The stems that two image files of ``folder`` share, listed once per version of the
+    folder (its modification time): an image's name is then found without listing its
+    folder again (which made a folder of N images cost N listings of N names)."""
+    del version  # part of the cache key only
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return frozenset()
+    stems = [Path(n).stem for n in names if Path(n).suffix.lower() in IMAGE_SUFFIXES]
+    return frozenset(stem for stem, count in collections.Counter(stems).items() if count > 1)
 
 
 def output_dir(path: str | Path) -> Path:
