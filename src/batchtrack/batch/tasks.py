@@ -18,6 +18,7 @@ Tasks are module-level functions so that they pickle.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import shutil
@@ -348,8 +349,13 @@ def prepare_or_track_task(
     return prepared, summary, time.perf_counter() - started
 
 
+@functools.lru_cache(maxsize=4)
 def _decode(png: bytes) -> np.ndarray:
-    return cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_GRAYSCALE)
+    """The background of a prepared movie (decoded once per process for all its chunks;
+    read-only, as every user treats it)."""
+    background = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_GRAYSCALE)
+    background.flags.writeable = False
+    return background
 
 
 def _opt(path: str | None) -> Path | None:

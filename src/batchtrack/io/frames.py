@@ -710,8 +710,8 @@ def open_frames(path: str | os.PathLike[str], *, index: tuple | None = None) -> 
     path = Path(path)
     if path.is_dir():
         if index is not None and index[0] == "files":
-            folder = str(path)
-            return ImageSequence(path, files=[os.path.join(folder, name) for name in index[1]])
+            prefix = os.path.join(str(path), "")  # the folder and a separator
+            return ImageSequence(path, files=[prefix + name for name in index[1]])
         return ImageSequence(path)
     if not path.exists():
         raise InputError(f"{path}: no such file or folder; check the path (typo, unmounted drive?)")
