@@ -48,3 +48,18 @@ def test_demo_writes_small_videos_by_default_and_says_where_and_how_much(tmp_pat
     on_disk = sum(f.stat().st_size for f in root.rglob("*") if f.is_file()) / 1e6
     assert f"in {root} (" in result.output and " MB on disk)" in result.output
     assert on_disk < 5
+
+
+def test_demo_tells_the_tracker_the_number_of_fish_unless_animals_0(tmp_path: Path) -> None:
+    from batchtrack.params import load_cfg
+
+    args = ["demo", "--out", str(tmp_path), "--movies", "1", "--frames", "60", "--objects",
+            "5", "--size", "192", "--workers", "1"]  # fmt: skip
+    known = CliRunner().invoke(main, args)
+    assert known.exit_code == 0, known.output
+    (result,) = tmp_path.glob("*/Run1/Tracking_Result_movie")
+    assert load_cfg(result / "cfg.toml").animals == 5
+    assert "5 ids" in known.output  # exactly the fish, by construction of the known count
+    compatible = CliRunner().invoke(main, [*args, "--animals", "0"])
+    assert compatible.exit_code == 0, compatible.output
+    assert load_cfg(result / "cfg.toml").animals == 0
