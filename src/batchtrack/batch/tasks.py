@@ -40,7 +40,6 @@ from ..io.publish import make_staging, publish_files, remove_stale_partials
 from ..io.results import disk_full_message, is_disk_full
 from ..io.resume import (
     MARKER,
-    input_signature,
     make_marker,
     marker_matches,
     record_outputs,
@@ -207,19 +206,21 @@ def _prepare_recording(job: Job, recording: RecordingJob) -> Prepared:
     for output in recording.outputs:
         remove_stale_partials(Path(output))
     remove_stale_partials(Path(recording.table))
-    inputs = [input_signature(Path(p)) for p in recording.paths]
-    markers = []
-    for path, signature in zip(recording.paths, inputs, strict=True):
-        marker = make_marker(Path(path), parameters_hash(job.params), _opt(job.background), "track")
-        marker["input"] = signature
-        marker["recording"] = {
-            "name": recording.name,
-            "files": [Path(p).name for p in recording.paths],
-            "inputs": [s["digest"] for s in inputs],
-        }
-        if job.arenas is not None:
-            marker["arenas"] = _arenas_signature(job.arenas)
-        markers.append(marker)
+    # each file's marker (its inputs hashed once), then what ties it to the others
+    markers = [
+        make_marker(Path(path), parameters_hash(job.params), _opt(job.background), "track")
+        for path in recording.paths
+    ]
+    together = {
+        "name": recording.name,
+        "files": [Path(p).name for p in recording.paths],
+        "inputs": [marker["input"]["digest"] for marker in markers],
+    }
+    arenas = None if job.arenas is None else _arenas_signature(job.arenas)
+    for marker in markers:
+        marker["recording"] = together
+        if arenas is not None:
+            marker["arenas"] = arenas
     done = all(
         marker_matches(Path(output) / MARKER, marker)
         for output, marker in zip(recording.outputs, markers, strict=True)
