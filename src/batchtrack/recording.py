@@ -129,10 +129,8 @@ def write_recording(
     started = time.perf_counter() if started is None else started
     starts = np.asarray([f.start for f in files], np.int64)
     shared = None if arena_set is None else ArenaResult(arena_set.animals(params.animals))
-    scratch_target = (table or Path(files[0].output)).with_name(
-        f"{(table or Path(files[0].output)).name}.recording"
-    )
-    scratch = make_staging(scratch_target)
+    beside = table or Path(files[0].output)  # the spilled rows are staged beside it
+    scratch = make_staging(beside.with_name(f"{beside.name}.recording"))
     summaries: list[TrackSummary] = []
     pending: list[tuple[list[np.ndarray], list[tuple[int, str]], list[str]]] = [
         ([], [], []) for _ in files
@@ -175,6 +173,18 @@ def write_recording(
         )  # fmt: skip
         summaries.append(summary)
 
+    def advance_to(j: int) -> ResultSink:
+        """Finish the files before file ``j`` (empty ones included) and open file ``j``."""
+        nonlocal sink, current
+        while current < j:
+            if sink is not None:
+                close_file(current, sink)
+                sink = None
+            current += 1
+            sink = open_file(current)
+        assert sink is not None
+        return sink
+
     def routed(chunks: Iterable[Detections]) -> Iterator[Detections]:
         for chunk in chunks:
             part = np.searchsorted(starts, chunk.frames, side="right") - 1
@@ -206,25 +216,11 @@ def write_recording(
                 continue
             part = np.searchsorted(starts, rows[:, IMAGE_NUMBER], side="right") - 1
             for j in np.unique(part).tolist():
-                while current < j:
-                    if sink is not None:
-                        close_file(current, sink)
-                        sink = None
-                    current += 1
-                    sink = open_file(current)
                 mine = part == j
                 local = rows[mine].copy()
                 local[:, IMAGE_NUMBER] -= starts[j]
-                assert sink is not None
-                sink.add(local, None if interpolated is None else interpolated[mine])
-        while current < len(files) - 1:
-            if sink is not None:
-                close_file(current, sink)
-                sink = None
-            current += 1
-            sink = open_file(current)
-        assert sink is not None
-        close_file(current, sink)
+                advance_to(j).add(local, None if interpolated is None else interpolated[mine])
+        close_file(current, advance_to(len(files) - 1))
         sink = None
     finally:
         if sink is not None:

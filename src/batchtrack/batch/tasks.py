@@ -216,11 +216,11 @@ def _prepare_recording(job: Job, recording: RecordingJob) -> Prepared:
         "files": [Path(p).name for p in recording.paths],
         "inputs": [marker["input"]["digest"] for marker in markers],
     }
-    arenas = None if job.arenas is None else _arenas_signature(job.arenas)
+    arena_spec = None if job.arenas is None else _arenas_signature(job.arenas)
     for marker in markers:
         marker["recording"] = together
-        if arenas is not None:
-            marker["arenas"] = arenas
+        if arena_spec is not None:
+            marker["arenas"] = arena_spec
     done = all(
         marker_matches(Path(output) / MARKER, marker)
         for output, marker in zip(recording.outputs, markers, strict=True)
