@@ -32,6 +32,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_track import ZEBRAFISH, ZEBRAFISH_PARAMS, looped_zebrafish
+
 from batchtrack.cli.demo import DEMO_PARAMETERS
 from batchtrack.io.frames import open_frames
 from batchtrack.io.results import read_tracking
@@ -40,13 +43,7 @@ from batchtrack.movie import compute_background, detect_range, track, track_movi
 from batchtrack.params import Parameters
 from batchtrack.synth import make_movie, write_sequence
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
-ZEBRAFISH = DATA / "zebrafish-100"
-ZEBRAFISH_PARAMS = dict(
-    thresh=60, lightBack=0, minArea=50, maxArea=170, morph=8, nBack=20, methBack=1, spot=0,
-    normDist=20, normAngle=118, normArea=0, normPerim=0, maxDist=195, maxTime=40,
-)  # fmt: skip
+DATA = ZEBRAFISH.parent
 ZEBRAFISH8_PARAMS = dict(
     lightBack=0, methBack=1, nBack=50, thresh=30, minArea=250, maxArea=2000, maxDist=80,
     maxTime=30, spot=2, normDist=20, normAngle=90,
@@ -130,18 +127,6 @@ def videos(out: Path) -> None:
             seconds = time.perf_counter() - started
             assert table is not None
             print(line(f"zebrafish8 {name}", mode, table, n_frames, seconds), flush=True)
-
-
-def looped_zebrafish(out: Path, n_frames: int) -> Path:
-    folder = out / f"zebrafish-{n_frames}"
-    if folder.is_dir() and len(list(folder.glob("frame_*.pgm"))) == n_frames:
-        return folder
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    sources = sorted((ZEBRAFISH / "images").glob("frame_*.pgm"))
-    for k in range(n_frames):
-        (folder / f"frame_{k:06d}.pgm").symlink_to(sources[k % len(sources)])
-    return folder
 
 
 def overhead(out: Path, n_frames: int) -> None:
