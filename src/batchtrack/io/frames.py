@@ -47,6 +47,7 @@ __all__ = [
     "natural_key",
     "open_frames",
     "result_dir_for",
+    "visible_files",
 ]
 
 log = logging.getLogger(__name__)
@@ -819,20 +820,32 @@ def _extension(name: str) -> str:
     return name.rpartition(".")[2].lower() if "." in name else ""
 
 
-def _visible_files(folder: Path) -> list[str]:
-    names = []
+def visible_files(folder: Path, *, warn: bool = True) -> list[os.DirEntry[str]]:
+    """The visible regular files of ``folder``, sorted by name (symbolic links followed;
+    hidden files, such as batchtrack's lock files, are not part of a movie).
+
+    An entry that cannot be looked at (a symbolic-link loop, a name too long) is left out,
+    with a warning unless ``warn`` is false.
+    """
+    files = []
     with os.scandir(folder) as entries:
         for entry in entries:
             if entry.name.startswith("."):
                 continue
             try:
                 if entry.is_file():
-                    names.append(entry.name)
-            except OSError as error:  # a symbolic-link loop, a name too long
-                log.warning(
-                    "%s ignored: %s; remove or fix it", folder / entry.name, error.strerror or error
-                )
-    return names
+                    files.append(entry)
+            except OSError as error:
+                if warn:
+                    log.warning(
+                        "%s ignored: %s; remove or fix it",
+                        folder / entry.name, error.strerror or error,
+                    )  # fmt: skip
+    return sorted(files, key=lambda entry: entry.name)
+
+
+def _visible_files(folder: Path) -> list[str]:
+    return [entry.name for entry in visible_files(folder)]
 
 
 def natural_key(name: str) -> tuple[tuple[str | int, ...], str]:

@@ -28,6 +28,7 @@ from typing import Any
 from .. import __version__
 from ..errors import InputError
 from .edits import EDITS
+from .frames import visible_files
 
 __all__ = [
     "MARKER",
@@ -121,22 +122,6 @@ def file_digest(path: str | os.PathLike[str], size: int | None = None) -> str:
     return f"blake2b:{digest.hexdigest()}"
 
 
-def _regular_files(folder: Path) -> list[os.DirEntry[str]]:
-    """The visible regular files of ``folder`` (symbolic links followed, broken ones left out;
-    hidden files, such as batchtrack's lock files, are not part of a movie)."""
-    files = []
-    with os.scandir(folder) as entries:
-        for entry in entries:
-            if entry.name.startswith("."):
-                continue
-            try:
-                if entry.is_file():
-                    files.append(entry)
-            except OSError:  # a symbolic-link loop: not a frame (the reader reports it)
-                continue
-    return sorted(files, key=lambda entry: entry.name)
-
-
 def input_signature(path: Path) -> dict[str, Any]:
     """What identifies a movie's content: every file's name, size, mtime and content hash.
 
@@ -153,7 +138,8 @@ def input_signature(path: Path) -> dict[str, Any]:
         read counts as ``unreadable:<errno>``).
     """
     if path.is_dir():
-        items = [(entry.name, entry.stat()) for entry in _regular_files(path)]
+        # a symbolic-link loop is not a frame: the reader reports it, this leaves it out
+        items = [(entry.name, entry.stat()) for entry in visible_files(path, warn=False)]
         folder = path
     else:
         items, folder = [(path.name, path.stat())], path.parent
