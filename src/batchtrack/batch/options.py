@@ -3,6 +3,8 @@ the command line and the window."""
 
 from __future__ import annotations
 
+import concurrent.futures as cf
+from contextlib import AbstractContextManager
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -86,6 +88,20 @@ class RunOptions(BaseModel):
     def executor_backend(self) -> str:
         """The backend actually used: ``dask`` whenever a scheduler or job queue is given."""
         return "dask" if self.scheduler or self.jobqueue else self.backend
+
+    def open_executor(self) -> AbstractContextManager[cf.Executor]:
+        """The executor these options ask for, shut down on exit
+        (:func:`batchtrack.batch.executors.open_executor`)."""
+        from .executors import open_executor
+
+        return open_executor(
+            self.executor_backend,
+            workers=self.workers,
+            scheduler=self.scheduler,
+            jobqueue=self.jobqueue,
+            jobqueue_options=self.jobqueue_options,
+            tls=dict(self.tls),
+        )
 
 
 def _explain(error: ValidationError) -> str:

@@ -600,16 +600,7 @@ def run_stack(
     started = time.perf_counter()
     with contextlib.ExitStack() as resources:
         if executor is None:
-            executor = resources.enter_context(
-                open_executor(
-                    options.executor_backend,
-                    workers=options.workers,
-                    scheduler=options.scheduler,
-                    jobqueue=options.jobqueue,
-                    jobqueue_options=options.jobqueue_options,
-                    tls=dict(options.tls),
-                )
-            )
+            executor = resources.enter_context(options.open_executor())
         coordinator = _Coordinator(
             stack,
             executor,

@@ -319,7 +319,7 @@ def _run(
     tls_cert=None,
     tls_key=None,
 ) -> None:
-    from ..batch.run import RunOptions, SignalStop, after_batch, open_executor, run_stack
+    from ..batch.run import RunOptions, SignalStop, after_batch, run_stack
 
     display = _display(stack, quiet)
     with SignalStop() as stop:
@@ -329,14 +329,7 @@ def _run(
                 jobqueue_options=_plain_options(jobqueue_opt), force=force, shard=shard,
                 chunk_size=chunk_size, tls=_tls(tls_ca_file, tls_cert, tls_key),
             )  # fmt: skip
-            with open_executor(
-                options.executor_backend,
-                workers=options.workers,
-                scheduler=options.scheduler,
-                jobqueue=options.jobqueue,
-                jobqueue_options=options.jobqueue_options,
-                tls=dict(options.tls),
-            ) as executor:
+            with options.open_executor() as executor:
                 _show_dashboard(executor, quiet or as_json)
                 if display is not None:
                     display.start()
