@@ -196,6 +196,23 @@ def test_backends_give_identical_results(backend, images, reference, scheduler_f
                                   reference.drop(columns="label_path"))  # fmt: skip
     labels = sorted((tmp_path / "out").glob("*_labels.tif"))
     assert len(labels) == N_IMAGES
+    assert not (tmp_path / "out" / ".batchtrack-staging").exists()  # removed at the end
+
+
+def test_stale_staging_of_a_dead_worker_is_removed(images, tmp_path):
+    """An image's staging folder left by a killed worker (this host, a pid that no longer
+    runs) is removed when the image runs again, and the staging folder with it."""
+    import socket
+
+    first = sorted(images.iterdir())[0]
+    stale = tmp_path / "out" / ".batchtrack-staging" / (
+        f".{first.name}.partial-{socket.gethostname()}-999999999")  # fmt: skip
+    stale.mkdir(parents=True)
+    (stale / "half.csv").write_text("label,ar")
+    stack = Stack(MeasureParameters(), workflow="measure", output=tmp_path / "out")
+    stack.add([images])
+    assert run_stack(stack, backend="inprocess").counts["Done"] == N_IMAGES
+    assert not (tmp_path / "out" / ".batchtrack-staging").exists()
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

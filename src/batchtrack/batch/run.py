@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BatchtrackError
-from ..io.publish import remove_stale_partials
+from ..io.publish import remove_empty_staging, remove_stale_partials, shared_staging
 from ..workflows import get_workflow
 from .executors import BACKENDS, LocalPool, jobqueue_cluster, open_executor, worker_count
 from .options import RunOptions
@@ -63,6 +63,8 @@ log = logging.getLogger(__name__)
 _PROGRESS_STEPS = 20
 #: Movies up to this many frames are one chunk: they take well under a second.
 _SHORT_MOVIE = 200
+#: A non-chunked task shorter than this (s) lets the coordinator hand out the next ones ahead.
+_SHORT_TASK = 0.5
 _MIN_CHUNK = 25
 
 
@@ -206,6 +208,11 @@ class _Coordinator:
         # in a backlog where the oldest entry's tasks come first, so that results are
         # published one entry after another rather than all at the end.
         self.slots, self.max_active = slots, slots + 1
+        # Short non-chunked tasks (an image measured in milliseconds) are handed out ahead,
+        # one more per worker, so that a worker never waits for the round trip through the
+        # coordinator (it took as long as the task); their entries may show Running for
+        # the few milliseconds they wait in a worker's queue.
+        self.prefetch = 0
         self.knows_start = getattr(executor, "_client", None) is None
         self.cancel = cancel or threading.Event()
         self.kill_on_cancel = kill_on_cancel
@@ -227,7 +234,7 @@ class _Coordinator:
             if self.cancel.is_set():
                 self._cancel_all()
                 return
-            while queue and len(self.running) < self.max_active:
+            while queue and len(self.running) < self.max_active + self.prefetch:
                 self._start(queue.pop())
             self._pump()
             done, _ = cf.wait(list(self.futures), timeout=0.2, return_when=cf.FIRST_COMPLETED)
@@ -249,7 +256,7 @@ class _Coordinator:
         heapq.heappush(self.backlog, (state.order, next(self._order), kind, state, fn, args, start))
 
     def _pump(self) -> None:
-        while self.backlog and len(self.futures) < self.slots:
+        while self.backlog and len(self.futures) < self.slots + self.prefetch:
             _, _, kind, state, fn, args, start = heapq.heappop(self.backlog)
             if state.entry.id in self.running:  # not failed meanwhile
                 self.futures[self.executor.submit(fn, *args)] = (kind, state, start)
@@ -354,6 +361,8 @@ class _Coordinator:
         self._end(state, Status.DONE, notes)
 
     def _after_analyse(self, state: _Running, result: dict[str, Any], _: int) -> None:
+        short = float(result.get("seconds", _SHORT_TASK)) < _SHORT_TASK
+        self.prefetch = self.slots if short else 0
         if result.get("skipped"):
             self._end(state, Status.SKIPPED, "finished result with the same inputs found")
             return
@@ -428,7 +437,7 @@ def _remove_partials(entry: Entry) -> None:
     if get_workflow(entry.workflow).chunked:
         remove_stale_partials(entry.result_dir)
     else:
-        remove_stale_partials(entry.result_dir / entry.path.name)
+        remove_stale_partials(shared_staging(entry.result_dir, entry.path.name))
 
 
 class _SignalEvent(threading.Event):
@@ -610,7 +619,11 @@ def run_stack(
             cancel=cancel,
             kill_on_cancel=kill_on_cancel,
         )
-        coordinator.run(entries)
+        try:
+            coordinator.run(entries)
+        finally:
+            for folder in {e.result_dir for e in entries if not get_workflow(e.workflow).chunked}:
+                remove_empty_staging(folder)
     counts = {str(status): 0 for status in Status}
     for entry in selected:
         counts[str(entry.status)] += 1

@@ -36,7 +36,7 @@ from ..autoparams import AutoReport
 from ..errors import OutputError
 from ..io.edits import EDITS
 from ..io.messages import collect_messages
-from ..io.publish import make_staging, publish_files, remove_stale_partials
+from ..io.publish import make_staging, publish_files, remove_stale_partials, shared_staging
 from ..io.results import disk_full_message, is_disk_full
 from ..io.resume import (
     MARKER,
@@ -368,18 +368,22 @@ def _marker_path(output_dir: Path, input_path: Path) -> Path:
 
 
 def analyse_task(workflow_name: str, job: Job) -> dict[str, Any]:
-    """Run one input of a non-chunked workflow with staging, publishing and a resume marker."""
+    """Run one input of a non-chunked workflow with staging, publishing and a resume marker.
+
+    Returns ``{"skipped": True}``, or ``frames`` and ``message``; with ``seconds``, the
+    task's duration."""
+    started = time.perf_counter()
     init_worker()
     workflow = get_workflow(workflow_name)
     assert workflow.analyse is not None, f"{workflow_name} runs as chunked tasks"
     input_path, output_dir = Path(job.path), Path(job.output)
     marker = make_marker(input_path, parameters_hash(job.params), None, workflow_name)
     marker_file = _marker_path(output_dir, input_path)
-    remove_stale_partials(output_dir / input_path.name)
+    remove_stale_partials(shared_staging(output_dir, input_path.name))
     if not job.force and marker_matches(marker_file, marker, output_dir):
-        return {"skipped": True}
+        return {"skipped": True, "seconds": time.perf_counter() - started}
     output_dir.mkdir(parents=True, exist_ok=True)
-    staging = make_staging(output_dir / input_path.name)
+    staging = make_staging(shared_staging(output_dir, input_path.name))
     try:
         params = job.params
         if not isinstance(params, workflow.params_model):
@@ -393,4 +397,5 @@ def analyse_task(workflow_name: str, job: Job) -> dict[str, Any]:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     write_marker(marker_file, record_outputs(marker, output_dir, [p.name for p in published]))
-    return {"frames": int(result.get("frames", 1)), "message": str(result.get("message", ""))}
+    return {"frames": int(result.get("frames", 1)), "message": str(result.get("message", "")),
+            "seconds": time.perf_counter() - started}  # fmt: skip

@@ -16,6 +16,10 @@ Two ways to publish share this staging:
   previous one, which is renamed ``<folder>_Archive-dd-Mon-yyyy-hh-mm-ss``;
 * :func:`publish_files`: the files of the staging folder join a shared output folder (the other
   workflows); a file they replace is first moved to ``<output>/archive-dd-Mon-yyyy-hh-mm-ss/``.
+  Their staging folders are kept in one hidden folder of the output folder,
+  :data:`STAGING_FOLDER` (:func:`shared_staging`), so that finding the stale ones lists
+  the few in flight rather than every result of a folder of thousands of images; the
+  runner removes it when the run ends (:func:`remove_empty_staging`).
 """
 
 from __future__ import annotations
@@ -35,12 +39,15 @@ from filelock import FileLock
 from ..errors import OutputError
 
 __all__ = [
+    "STAGING_FOLDER",
     "archive_name",
     "make_staging",
     "publish_files",
     "publish_folder",
     "publish_lock",
+    "remove_empty_staging",
     "remove_stale_partials",
+    "shared_staging",
     "staging_name",
 ]
 
@@ -52,6 +59,24 @@ _HOST = socket.gethostname().replace("/", "_") or "localhost"
 
 #: A staging folder of another host (or without a host) untouched this long is stale (s).
 STALE_AFTER = 6 * 3600
+#: The hidden folder of a shared output folder that holds its entries' staging folders.
+STAGING_FOLDER = ".batchtrack-staging"
+
+
+def shared_staging(output_dir: Path, name: str) -> Path:
+    """The target whose staging folder (:func:`make_staging`) holds the files of input
+    ``name`` before :func:`publish_files` moves them into the shared ``output_dir``:
+    ``<output_dir>/.batchtrack-staging/<name>``."""
+    return output_dir / STAGING_FOLDER / name
+
+
+def remove_empty_staging(output_dir: Path) -> None:
+    """Remove ``output_dir``'s :data:`STAGING_FOLDER` if nothing is left in it (a run that
+    still publishes there, or a stale folder of another host, keeps it)."""
+    try:
+        (output_dir / STAGING_FOLDER).rmdir()
+    except OSError:
+        pass
 
 
 def _unused(path: Path) -> Path:
@@ -117,12 +142,14 @@ def remove_stale_partials(target: Path) -> None:
     batchtrack (``.partial-<pid>``), when nothing in them changed for :data:`STALE_AFTER`.
     """
     now = time.time()
+    prefix = f".{target.name}{_PARTIAL}"
     try:
-        partials = list(target.parent.glob(f".{target.name}{_PARTIAL}*"))
+        with os.scandir(target.parent) as scan:
+            partials = [Path(e.path) for e in scan if e.name.startswith(prefix) and e.is_dir()]
     except OSError:
         return
     for partial in partials:
-        if partial.is_dir() and _is_stale(partial, now):
+        if _is_stale(partial, now):
             log.info("removing the stale staging folder %s", partial)
             shutil.rmtree(partial, ignore_errors=True)
 

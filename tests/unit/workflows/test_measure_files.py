@@ -168,3 +168,31 @@ def test_subfolders_and_outputs_are_not_inputs(tmp_path):
         (tmp_path / name).write_bytes(b"")
     assert [p.name for p in find_inputs(tmp_path)] == ["a.png"]
     assert subfolders(tmp_path) == [tmp_path / "s1", tmp_path / "s1" / "s2"]
+
+
+def test_batch_table_copied_as_text_equals_the_combined_frame(tmp_path):
+    """The batch table is streamed row by row; read back it equals
+    :func:`combine_measurements` of the same tables. Tables whose columns differ (a
+    two-channel image beside grey ones) fall back to the frame's union of columns."""
+    from batchtrack.workflows.measure import combine_measurements, measurements_path
+
+    out = tmp_path / "out"
+    names = []
+    for k in range(3):
+        name = tmp_path / f"img, {k}.png"  # a comma in the name: quoted
+        cv2.imwrite(str(name), synthetic_image(SHAPE, OBJECTS[: k + 1], seed=k))
+        _run(name, out)
+        names.append(name)
+    table = write_batch_table([(n, out) for n in names])
+    expected = combine_measurements([measurements_path(n, out) for n in names])
+    pd.testing.assert_frame_equal(pd.read_csv(table), expected)
+    assert len(expected) == 6 and expected["image"][0] == "img, 0"
+    two = tmp_path / "two.tif"
+    tifffile.imwrite(two, np.stack([synthetic_image(SHAPE, OBJECTS)] * 2), imagej=True,
+                     metadata={"axes": "CYX"})  # fmt: skip
+    _run(two, out, MeasureParameters(channel=0))
+    names.append(two)
+    table = write_batch_table([(n, out) for n in names])
+    combined = pd.read_csv(table)
+    assert len(combined) == 9 and "mean_intensity_c1" in combined
+    assert combined["mean_intensity_c1"].isna().sum() == 6

@@ -123,3 +123,23 @@ def test_constant_and_empty_images():
     assert len(measure_image(np.full((20, 20), 7, np.uint8))[1]) == 0
     labels, level = segment(np.zeros((20, 20), np.uint16), params=MeasureParameters())
     assert labels.max() == 0 and level == 0
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_otsu_over_the_levels_present_equals_scikit_image(dtype):
+    """The fast path (a histogram of the levels the image holds) gives scikit-image's
+    threshold exactly, on images with gaps between their levels and on dense ones."""
+    from skimage.filters import threshold_otsu
+
+    rng = np.random.default_rng(3)
+    top = np.iinfo(dtype).max
+    for trial in range(60):
+        shape = tuple(rng.integers(2, 80, size=2))
+        image = rng.integers(0, top, size=shape, endpoint=True).astype(dtype)
+        if trial % 2:  # sparse levels: a few grey values spread over the range
+            image = (image // rng.integers(2, 90) * rng.integers(1, 7)).astype(dtype)
+        if image.min() == image.max():
+            continue
+        assert threshold_level(image, params=MeasureParameters()) == float(
+            threshold_otsu(image)
+        )

@@ -25,6 +25,7 @@ __all__ = [
     "Column",
     "feret_diameters",
     "imagej_perimeter",
+    "measure_columns",
     "measure_labels",
     "select_columns",
 ]
@@ -233,6 +234,20 @@ def measure_labels(
        area  feret_max  perimeter
     0  12.0        5.0     11.657
     """
+    return pd.DataFrame(measure_columns(labels, image, pixel_size=pixel_size, columns=columns,
+                                        channels=channels, connectivity=connectivity))
+
+
+def measure_columns(
+    labels: np.ndarray,
+    image: np.ndarray | None = None,
+    *,
+    pixel_size: float = 1.0,
+    columns: str | Sequence[str] = "default",
+    channels: dict[str, np.ndarray] | None = None,
+    connectivity: int = 8,
+) -> dict[str, np.ndarray]:
+    """:func:`measure_labels` as a dict of column name to array (no DataFrame built)."""
     if not (pixel_size > 0 and math.isfinite(pixel_size)):
         raise ValueError(f"pixel_size must be a positive number, got {pixel_size!r}")
     names = select_columns(columns)
@@ -276,7 +291,7 @@ def measure_labels(
     order = list(names)
     for suffix in channels or {}:
         order += [f"{k}_{suffix}" for k in wanted_intensity]
-    return pd.DataFrame({k: cols[k] for k in order})
+    return {k: cols[k] for k in order}
 
 
 def _positions(labels: np.ndarray, where: np.ndarray, lab: np.ndarray, present: np.ndarray,

@@ -29,7 +29,8 @@ import numpy as np
 import pandas as pd
 
 from ...errors import InputError, OutputError
-from .features import COLUMNS, measure_labels
+from ...io.tables import write_csv
+from .features import COLUMNS, measure_columns
 from .params import MeasureParameters
 from .pictures import CONTACT_SHEET, write_contact_sheet, write_overlay
 from .reading import IMAGE_SUFFIXES, read_picture
@@ -194,18 +195,20 @@ def analyse(
         image = picture.grey(image_path)
     image = check_image(image, str(image_path))
     labels, level = segment(image, params=params)
-    table = measure_labels(labels, image, pixel_size=calibration or 1.0, columns=params.columns,
-                           channels=others, connectivity=params.connectivity)  # fmt: skip
+    table = measure_columns(labels, image, pixel_size=calibration or 1.0,
+                            columns=params.columns, channels=others,
+                            connectivity=params.connectivity)  # fmt: skip
     stem = output_stem(image_path)
-    table["image_path"] = str(image_path.resolve())
-    table["label_path"] = f"{stem}_labels.tif"
-    status = "ok" if len(table) else "no objects"
+    objects = len(table["label"])
+    table["image_path"] = np.full(objects, str(image_path.resolve()), dtype=object)
+    table["label_path"] = np.full(objects, f"{stem}_labels.tif", dtype=object)
+    status = "ok" if objects else "no objects"
     if picture.note:
         status = f"{status}; {picture.note}"
     sizes = np.bincount(labels.ravel())[1:]
     area = sizes[sizes > 0] * (calibration or 1.0) ** 2  # whatever the columns asked for
     summary = {
-        "image": stem, "image_path": str(image_path.resolve()), "objects": len(table),
+        "image": stem, "image_path": str(image_path.resolve()), "objects": objects,
         "total_area": float(area.sum()), "mean_area": float(area.mean()) if len(area) else "",
         "area_fraction": float(np.count_nonzero(labels)) / labels.size, "threshold": level,
         "pixel_size": calibration or 1.0, "unit": "µm" if calibration else "px",
@@ -213,7 +216,7 @@ def analyse(
     }  # fmt: skip
     try:
         write_labels(labels_path(image_path, output_dir), labels, calibration)
-        table.to_csv(measurements_path(image_path, output_dir), index=False)
+        write_csv(table, measurements_path(image_path, output_dir))
         with open(summary_path(image_path, output_dir), "w", newline="", encoding="utf-8") as f:
             writer = csv.DictWriter(f, fieldnames=list(SUMMARY_COLUMNS))
             writer.writeheader()
@@ -227,7 +230,7 @@ def analyse(
         ) from error
     if progress is not None:
         progress(1, 1)
-    message = f"{len(table)} objects, threshold {level:.6g}, {note}"
+    message = f"{objects} objects, threshold {level:.6g}, {note}"
     return {"frames": 1, "message": message + (f"; {picture.note}" if picture.note else "")}
 
 
@@ -304,22 +307,71 @@ def write_batch_table(
     if path is None:
         path = _common_folder([folder for _, folder in results]) / BATCH_TABLE
     tables = [measurements_path(image, folder) for image, folder in results]
-    combined = combine_measurements([t for t in tables if t.is_file()])
+    tables = [t for t in tables if t.is_file()]
     rows = [summary_path(image, folder) for image, folder in results]
     summary = [_read_row(r) for r in rows if r.is_file()]
     overlays = [(output_stem(image), overlay_path(image, folder)) for image, folder in results]
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        combined.to_csv(path, index=False)
-        pd.DataFrame(summary, columns=list(SUMMARY_COLUMNS)).to_csv(path.with_name(SUMMARY),
-                                                                    index=False)  # fmt: skip
+        objects = _concatenate_tables(tables, path)
+        if objects is None:  # tables with different columns (e.g. another channel count)
+            combined = combine_measurements(tables)
+            combined.to_csv(path, index=False)
+            objects = len(combined)
+        with open(path.with_name(SUMMARY), "w", newline="", encoding="utf-8") as stream:
+            writer = csv.DictWriter(stream, fieldnames=list(SUMMARY_COLUMNS),
+                                    lineterminator="\n", extrasaction="ignore")  # fmt: skip
+            writer.writeheader()
+            writer.writerows(summary)
         sheet = path.with_name(CONTACT_SHEET)
         if any(p.is_file() for _, p in overlays):
             write_contact_sheet([(n, p) for n, p in overlays], sheet)
     except OSError as error:
         raise OutputError(f"cannot write the batch tables beside {path}: {error}") from error
-    log.info("%d objects of %d images -> %s", len(combined), len(results), path)
+    log.info("%d objects of %d images -> %s", objects, len(results), path)
     return path
+
+
+def _concatenate_tables(tables: Sequence[Path], path: Path) -> int | None:
+    """Write :func:`combine_measurements` of ``tables`` into ``path`` as text, row by row.
+
+    The rows are copied as they were written (not parsed into numbers and formatted again),
+    with the image's name in front and ``label_path`` made absolute, so a batch of thousands
+    of images is combined in the time of reading its tables, in bounded memory. Returns the
+    number of rows, or None (nothing written) when the tables do not all have the same
+    columns, or none has a row: then :func:`combine_measurements` decides the columns.
+    """
+    header: list[str] | None = None
+    for table in tables:
+        with open(table, newline="", encoding="utf-8") as stream:
+            first = next(csv.reader(stream), None)
+        if first is None or (header is not None and first != header):
+            return None
+        header = first
+    if header is None:
+        return None
+    where = header.index("label_path") if "label_path" in header else None
+    written = 0
+    partial = path.with_name(f".{path.name}.partial")
+    with open(partial, "w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["image", *header])
+        for table in tables:
+            name = table.name.removesuffix("_measurements.csv")
+            folder = table.parent.resolve()
+            with open(table, newline="", encoding="utf-8") as stream:
+                reader = csv.reader(stream)
+                next(reader)
+                for row in reader:
+                    if where is not None:
+                        row[where] = str(folder / row[where])
+                    writer.writerow([name, *row])
+                    written += 1
+    if not written:
+        partial.unlink()
+        return None
+    os.replace(partial, path)
+    return written
 
 
 def _read_row(path: Path) -> dict[str, str]:

@@ -154,7 +154,24 @@ def threshold_level(image: np.ndarray, *, params: MeasureParameters) -> float:
     if image.dtype.kind == "f" or wide:
         scale = max(abs(float(low)), abs(float(high)))
         return float(method(image.astype(np.float64) / scale)) * scale
+    if params.threshold == "otsu" and image.dtype in (np.uint8, np.uint16):
+        from skimage.filters import threshold_otsu
+
+        return float(threshold_otsu(hist=_occupied_levels(image)))
     return float(method(image))
+
+
+def _occupied_levels(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The histogram of an 8- or 16-bit image over the grey levels it holds: counts, levels.
+
+    Otsu's threshold on it equals scikit-image's on the image (which uses one bin per level
+    from the minimum to the maximum): an empty level adds nothing to the cumulative sums, so
+    the between-class variance after it ties with the level before, and the first of a tie
+    wins. Its cumulative sums run over the levels present instead of all 65,536.
+    """
+    counts = np.bincount(image.ravel())
+    levels = np.flatnonzero(counts)
+    return counts[levels], levels
 
 
 def segment(image: np.ndarray, *, params: MeasureParameters) -> tuple[np.ndarray, float]:
