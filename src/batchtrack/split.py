@@ -75,20 +75,25 @@ def _largest_contour(mask: np.ndarray, x0: int, y0: int) -> tuple[np.ndarray, fl
     return found[best] + np.array([x0, y0], np.int32), float(areas[best])
 
 
-def _kmeans(points: np.ndarray, k: int) -> np.ndarray:
-    """Cluster labels of ``points`` (shape (P, 2)) into ``k`` groups, deterministic start:
-    the points cut into k equal groups along the major axis (OpenCV's k-means from there)."""
-    centred = points - points.mean(axis=0)
-    _, vectors = np.linalg.eigh(centred.T @ centred)
-    along = centred @ vectors[:, -1]
-    rank = np.empty(len(points), np.int64)
-    rank[np.argsort(along, kind="stable")] = np.arange(len(points))
-    labels = (rank * k // len(points)).astype(np.int32).reshape(-1, 1)
+def _kmeans(xs: np.ndarray, ys: np.ndarray, k: int) -> np.ndarray:
+    """Cluster labels of the points ``(xs, ys)`` into ``k`` groups, deterministic start: the
+    points cut into k equal groups along the major axis (OpenCV's k-means from there).
+
+    The major axis is the direction of the larger eigenvalue of the points' covariance,
+    in closed form (the angle ``½·atan2(2·cxy, cxx − cyy)``), pointing towards +x.
+    """
+    x = xs - xs.mean()
+    y = ys - ys.mean()
+    angle = 0.5 * np.arctan2(2.0 * float(x @ y), float(x @ x) - float(y @ y))
+    along = x * np.cos(angle) + y * np.sin(angle)
+    rank = np.empty(len(xs), np.int64)
+    rank[np.argsort(along, kind="stable")] = np.arange(len(xs))
+    labels = (rank * k // len(xs)).astype(np.int32).reshape(-1, 1)
+    points = np.empty((len(xs), 2), np.float32)
+    points[:, 0], points[:, 1] = xs, ys
     criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, _KMEANS_ITERATIONS, 0.1)
-    _, labels, _ = cv2.kmeans(
-        points.astype(np.float32), k, labels, criteria, 1, cv2.KMEANS_USE_INITIAL_LABELS
-    )
-    return labels.ravel().astype(np.intp)
+    _, labels, _ = cv2.kmeans(points, k, labels, criteria, 1, cv2.KMEANS_USE_INITIAL_LABELS)
+    return labels.ravel()
 
 
 def _split_one(contour: np.ndarray, k: int) -> list[tuple[np.ndarray, float]]:
@@ -97,7 +102,7 @@ def _split_one(contour: np.ndarray, k: int) -> list[tuple[np.ndarray, float]]:
     ys, xs = np.nonzero(mask)
     if len(xs) < 2 * k:
         return []
-    labels = _kmeans(np.column_stack([xs, ys]).astype(np.float64), k)
+    labels = _kmeans(xs.astype(np.float64), ys.astype(np.float64), k)
     label_image = np.zeros_like(mask)
     label_image[ys, xs] = labels + 1
     pieces = []
