@@ -15,15 +15,19 @@ dataset (its validators, ``movement.kinematics``, its savers to DeepLabCut or SL
   (``seconds`` or ``frames``), ``fps`` (the nominal frame rate, when times are seconds),
   ``space_unit`` and ``pixel_size``.
 
-Writing needs h5netcdf (or xarray and netCDF4), reading it xarray:
-``pip install 'batchtrack[analysis]'``.
+Writing needs netCDF4 or h5netcdf, reading it xarray: ``pip install 'batchtrack[analysis]'``.
+The arrays are written through the netCDF4 API without building an xarray dataset: with the
+netCDF4 library (the C one, 3 ms for a short clip) when installed, else h5netcdf's
+emulation of that API on h5py (23 ms: it counts in a batch of thousands of short clips).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -63,19 +67,28 @@ POSES_INPUTS: tuple[str, ...] = (
 
 
 def can_write_netcdf() -> bool:
-    """Whether ``tracking.nc`` can be written: h5netcdf, or xarray and netCDF4, installed."""
+    """Whether ``tracking.nc`` can be written: netCDF4 or h5netcdf installed."""
+    return _netcdf_api() is not None
+
+
+@functools.lru_cache(maxsize=1)
+def _netcdf_api() -> Any:
+    """The module whose ``Dataset`` writes the file: netCDF4, else h5netcdf.legacyapi (the
+    same API), else None."""
     try:
-        import h5netcdf  # noqa: F401
+        with warnings.catch_warnings():
+            # a wheel built against an older NumPy: Cython's harmless size check
+            warnings.filterwarnings("ignore", "numpy.ndarray size changed", RuntimeWarning)
+            import netCDF4
     except ImportError:
         pass
     else:
-        return True
+        return netCDF4
     try:
-        import netCDF4  # noqa: F401
-        import xarray  # noqa: F401
+        import h5netcdf.legacyapi
     except ImportError:
-        return False
-    return True
+        return None
+    return h5netcdf.legacyapi
 
 
 #: A dataset as plain arrays: ``{name: (dims, values)}`` for the data variables and the
@@ -202,11 +215,10 @@ def save_poses(
 ) -> Path:
     """Write the movement poses dataset of a tracking table as netCDF 4 (``tracking.nc``).
 
-    With h5netcdf installed the arrays are written through its netCDF4 API directly:
+    The arrays are written through the netCDF4 API directly (netCDF4's, else h5netcdf's):
     building an xarray dataset first imports Dask (and with it numba) when they are
     installed, which costs more than tracking a short movie. ``xarray.load_dataset`` reads
-    the file back to :func:`to_movement_dataset`'s dataset. Without h5netcdf, xarray writes
-    it with netCDF4.
+    the file back to :func:`to_movement_dataset`'s dataset.
 
     Examples
     --------
@@ -218,13 +230,10 @@ def save_poses(
     True
     """
     path = Path(path)
-    try:
-        import h5netcdf.legacyapi as netcdf
-    except ImportError:
-        to_movement_dataset(table, calibration, n_frames=n_frames).to_netcdf(
-            path, engine="netcdf4"
-        )
-        return path
+    netcdf = _netcdf_api()
+    if netcdf is None:
+        raise ImportError("writing tracking.nc needs netCDF4 or h5netcdf: "
+                          "pip install 'batchtrack[analysis]'")  # fmt: skip
     layout = _Layout(table, calibration, n_frames)
     coords = layout.coords
     others = " ".join(name for name, (dims, _) in coords.items() if dims != (name,))

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 import xarray as xr
 
 from batchtrack.calibration import Calibration
 from batchtrack.io import movement
 
 
-def test_a_long_result_written_slice_by_slice_reads_back_as_the_whole_dataset(tmp_path):
+@pytest.mark.parametrize("api", ["netCDF4", "h5netcdf.legacyapi"])
+def test_a_long_result_written_slice_by_slice_reads_back_as_the_whole_dataset(
+    api, tmp_path, monkeypatch
+):
+    """Through the netCDF4 library and through h5netcdf's emulation of its API alike."""
+    import importlib
+
+    monkeypatch.setattr(movement, "_netcdf_api", lambda: importlib.import_module(api))
     rng = np.random.default_rng(5)
     n_frames = 2 * movement._TIME_SLICE + 321  # three slices, the last one partial
     frames = np.repeat(np.arange(n_frames), 3)
