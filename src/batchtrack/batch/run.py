@@ -63,8 +63,9 @@ log = logging.getLogger(__name__)
 _PROGRESS_STEPS = 20
 #: Movies up to this many frames are one chunk: they take well under a second.
 _SHORT_MOVIE = 200
-#: A non-chunked task shorter than this (s) lets the coordinator hand out the next ones ahead.
-_SHORT_TASK = 0.5
+#: A task of a whole entry (an image, a short clip) shorter than this (s) lets the coordinator
+#: hand out the next ones ahead.
+_SHORT_TASK = 0.1
 _MIN_CHUNK = 25
 
 
@@ -208,10 +209,11 @@ class _Coordinator:
         # in a backlog where the oldest entry's tasks come first, so that results are
         # published one entry after another rather than all at the end.
         self.slots, self.max_active = slots, slots + 1
-        # Short non-chunked tasks (an image measured in milliseconds) are handed out ahead,
-        # one more per worker, so that a worker never waits for the round trip through the
-        # coordinator (it took as long as the task); their entries may show Running for
-        # the few milliseconds they wait in a worker's queue.
+        # Short tasks of whole entries (an image measured in milliseconds, a clip tracked in
+        # a tenth of a second) are handed out ahead, one more per worker, so that a worker
+        # never waits for the round trip through the coordinator (it took as long as the
+        # task); their entries may show Running for the few milliseconds they wait in a
+        # worker's queue.
         self.prefetch = 0
         self.knows_start = getattr(executor, "_client", None) is None
         self.cancel = cancel or threading.Event()
@@ -298,6 +300,7 @@ class _Coordinator:
     ) -> None:
         if isinstance(prepared, tuple):  # a short movie, already tracked
             state.prepared, summary, seconds = prepared
+            self.prefetch = self.slots if seconds < _SHORT_TASK else 0
             # its one task may have ended before the coordinator saw it start
             began = time.monotonic() - seconds
             for member, done in zip(state.entries, _per_entry(summary), strict=True):

@@ -95,6 +95,15 @@ class TrackingText:
         self._file.close()
 
 
+def _encoding(suffix: str) -> list[int]:
+    """OpenCV's writing options: a PNG with zlib level 1 and no row filter, 2.4× faster than
+    OpenCV's default (an enlarged picture of repeated rows: 24 → 10 ms, and half the bytes)."""
+    no_filter = getattr(cv2, "IMWRITE_PNG_FILTER", None)  # OpenCV ≥ 4.11
+    if suffix.lower() != ".png" or no_filter is None:
+        return []
+    return [cv2.IMWRITE_PNG_COMPRESSION, 1, no_filter, cv2.IMWRITE_PNG_FILTER_NONE]
+
+
 class ResultWriter:
     """Write one movie's result folder, streaming rows as they come.
 
@@ -157,6 +166,11 @@ class ResultWriter:
         self._text = open(self.partial / "tracking.txt", "w", encoding="ascii")
         self._log = open(self.partial / "log", "w", encoding="utf-8")
         self._db = sqlite3.connect(self.partial / "tracking.db")
+        # The database is written in the staging folder and published whole by a rename, so
+        # it needs neither a rollback journal nor a flush to disk at each statement (3 ms a
+        # movie): a crash leaves only a staging folder, which is removed.
+        self._db.execute("PRAGMA journal_mode = OFF")
+        self._db.execute("PRAGMA synchronous = OFF")
         self._text.write("\t".join(TRACKING_COLUMNS) + "\n")
         columns = ", ".join(f"{c} REAL" for c in FEATURE_COLUMNS)
         self._db.execute(f"CREATE TABLE tracking ({columns}, imageNumber INTEGER, id INTEGER)")
@@ -208,7 +222,7 @@ class ResultWriter:
         """Add a picture (e.g. ``trajectories.png``) to the result folder."""
         # Encoded in memory, then written by Python: a full disk raises ENOSPC (OpenCV's
         # writers only return False, and print libpng's complaint on stderr).
-        ok, data = cv2.imencode(Path(name).suffix, image)
+        ok, data = cv2.imencode(Path(name).suffix, image, _encoding(Path(name).suffix))
         if not ok:
             raise OutputError(f"cannot encode {name} for {self.folder}")
         (self.partial / name).write_bytes(data.tobytes())
