@@ -125,7 +125,7 @@ def _write_netcdf(
     folder: Path, table, calibration: Calibration, n_frames: int, say: Callable[[str], None]
 ) -> None:
     if not movement_io.can_write_netcdf():
-        say("tracking.nc not written: h5netcdf is missing "
+        say("tracking.nc not written: netCDF4 and h5netcdf are missing "
             "(pip install 'batchtrack[analysis]')")  # fmt: skip
         return
     if len(table) == 0:
