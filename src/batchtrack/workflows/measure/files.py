@@ -200,17 +200,18 @@ def analyse(
                             connectivity=params.connectivity)  # fmt: skip
     stem = output_stem(image_path)
     objects = len(table["label"])
-    table["image_path"] = np.full(objects, str(image_path.resolve()), dtype=object)
+    full_path = str(image_path.resolve())
+    table["image_path"] = np.full(objects, full_path, dtype=object)
     table["label_path"] = np.full(objects, f"{stem}_labels.tif", dtype=object)
     status = "ok" if objects else "no objects"
     if picture.note:
         status = f"{status}; {picture.note}"
-    sizes = np.bincount(labels.ravel())[1:]
-    area = sizes[sizes > 0] * (calibration or 1.0) ** 2  # whatever the columns asked for
+    inside = np.count_nonzero(labels)  # object pixels, whatever the columns asked for
+    total = inside * (calibration or 1.0) ** 2
     summary = {
-        "image": stem, "image_path": str(image_path.resolve()), "objects": objects,
-        "total_area": float(area.sum()), "mean_area": float(area.mean()) if len(area) else "",
-        "area_fraction": float(np.count_nonzero(labels)) / labels.size, "threshold": level,
+        "image": stem, "image_path": full_path, "objects": objects,
+        "total_area": float(total), "mean_area": float(total / objects) if objects else "",
+        "area_fraction": float(inside) / labels.size, "threshold": level,
         "pixel_size": calibration or 1.0, "unit": "µm" if calibration else "px",
         "status": status,
     }  # fmt: skip
