@@ -378,8 +378,11 @@ class _Coordinator:
             if other is state:
                 future.cancel()
                 self.futures.pop(future)
-        log.error("%s: %s", state.entry.path, _message(error))
-        self._end(state, Status.ERROR, _message(error))
+        message = _message(error)
+        # most messages name their file already: the path is not said twice
+        named = str(state.entry.path) in message
+        log.error("%s", message if named else f"{state.entry.path}: {message}")
+        self._end(state, Status.ERROR, message)
 
     def _end(self, state: _Running, status: Status, message: str | list[str]) -> None:
         """End the state's entries (a message each, or the same for all)."""
