@@ -298,7 +298,9 @@ def plot_trajectories(
     )  # fmt: skip
     out = Path(out_png) if out_png is not None else folder / "trajectories.png"
     try:
-        ok = cv2.imwrite(str(out), picture)
+        from .io.results import png_options
+
+        ok = cv2.imwrite(str(out), picture, png_options() if out.suffix.lower() == ".png" else [])
     except cv2.error:
         ok = False
     if not ok:

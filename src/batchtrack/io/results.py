@@ -38,6 +38,7 @@ __all__ = [
     "disk_full_message",
     "format_prefixes",
     "is_disk_full",
+    "png_options",
     "read_tracking",
 ]
 
@@ -95,13 +96,19 @@ class TrackingText:
         self._file.close()
 
 
-def _encoding(suffix: str) -> list[int]:
-    """OpenCV's writing options: a PNG with zlib level 1 and no row filter, 2.4× faster than
-    OpenCV's default (an enlarged picture of repeated rows: 24 → 10 ms, and half the bytes)."""
-    no_filter = getattr(cv2, "IMWRITE_PNG_FILTER", None)  # OpenCV ≥ 4.11
-    if suffix.lower() != ".png" or no_filter is None:
-        return []
+def png_options() -> list[int]:
+    """OpenCV's PNG options for the pictures batchtrack writes: zlib level 1 and no row
+    filter, 1.7–2.4× faster than OpenCV's default on these pictures (an enlarged background
+    of repeated rows: 24 → 10 ms and half the bytes; a contact sheet of 200 overlays:
+    0.83 → 0.50 s and 7 % fewer bytes). Without the filter option (OpenCV < 4.11), level 1."""
+    no_filter = getattr(cv2, "IMWRITE_PNG_FILTER", None)
+    if no_filter is None:
+        return [cv2.IMWRITE_PNG_COMPRESSION, 1]
     return [cv2.IMWRITE_PNG_COMPRESSION, 1, no_filter, cv2.IMWRITE_PNG_FILTER_NONE]
+
+
+def _encoding(suffix: str) -> list[int]:
+    return png_options() if suffix.lower() == ".png" else []
 
 
 class ResultWriter:

@@ -166,6 +166,8 @@ def write_contact_sheet(
     sheet = contact_sheet(pictures, tile=tile)
     if sheet is None:
         return None
-    if not cv2.imwrite(str(path), sheet[:, :, ::-1], [cv2.IMWRITE_PNG_COMPRESSION, 1]):
+    from ...io.results import png_options
+
+    if not cv2.imwrite(str(path), sheet[:, :, ::-1], png_options()):
         raise OSError(f"OpenCV could not write {path}")
     return path
