@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .analysis import ANIMAL_COLUMNS, PER_ANIMAL_INPUTS, per_animal
 from .calibration import Calibration
@@ -25,7 +25,10 @@ from .io import tables
 from .params import Parameters
 from .quality import QUALITY_COLUMNS, assess, assess_arenas
 
-__all__ = ["write_analysis_files"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["ANALYSIS_INPUTS", "write_analysis_files"]
 
 log = logging.getLogger(__name__)
 
@@ -33,15 +36,18 @@ log = logging.getLogger(__name__)
 _ARENA_REASONS = 5
 
 
+#: The columns of ``tracking.parquet`` the analysis files read.
+ANALYSIS_INPUTS: list[str] = list(
+    dict.fromkeys([*PER_ANIMAL_INPUTS, *QUALITY_COLUMNS, *movement_io.POSES_INPUTS, "arena"])
+)
+
+
 def _tracks(folder: Path, calibration: Calibration):
     """The result table: tracking.parquet (calibrated), else tracking.txt (px), and its
     pixel size."""
     if (folder / tables.PARQUET_FILE).is_file():
         # only the columns the analysis files read: the table of a long movie is large
-        wanted = dict.fromkeys(
-            [*PER_ANIMAL_INPUTS, *QUALITY_COLUMNS, *movement_io.POSES_INPUTS, "arena"]
-        )
-        return tables.read_tracks(folder, columns=list(wanted)), calibration.pixel_size
+        return tables.read_tracks(folder, columns=ANALYSIS_INPUTS), calibration.pixel_size
     from .io.results import read_tracking
 
     return read_tracking(folder), 1.0
@@ -56,6 +62,7 @@ def write_analysis_files(
     skipped: Sequence[int] = (),
     note: Callable[[str], None] | None = None,
     arena_animals: Sequence[int] | None = None,
+    table: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """Write ``animals.csv``, ``tracking.nc`` and ``quality.json`` into ``folder``.
 
@@ -76,6 +83,9 @@ def write_analysis_files(
     arena_animals : sequence of int, optional
         The animals of each arena, when the movie has arenas: ``quality.json`` then also
         judges each arena (``arenas``), and an arena to check makes the result one to check.
+    table : DataFrame, optional
+        ``tracking.parquet``'s :data:`ANALYSIS_INPUTS` columns, when the writer kept them
+        (a short movie): the file is then not read back.
 
     Returns
     -------
@@ -84,7 +94,10 @@ def write_analysis_files(
     """
     folder = Path(folder)
     say = note or (lambda message: None)
-    table, scale = _tracks(folder, calibration)
+    if table is not None:
+        scale = calibration.pixel_size
+    else:
+        table, scale = _tracks(folder, calibration)
     if scale != calibration.pixel_size:
         say("tracking.parquet, animals.csv and tracking.nc not written: pyarrow is missing "
             "(pip install 'batchtrack[analysis]')")  # fmt: skip

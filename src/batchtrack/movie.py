@@ -18,7 +18,7 @@ import numpy as np
 
 from . import autoparams
 from .analysis import SpeedStream
-from .analysis_files import write_analysis_files
+from .analysis_files import ANALYSIS_INPUTS, write_analysis_files
 from .arena_tracking import ArenaResult, ArenaTexts, arena_regions, arena_rows
 from .arenas import ArenaSet, draw_arenas, is_file_spec, make_arena_set, outline_arenas
 from .autoparams import AutoReport
@@ -906,12 +906,13 @@ class ResultSink:
                 self.arena_set.rows(self.arena_result.ids, self.arena_result.animals),
             )
         writer.write_image("trajectories.png", picture)
-        writer.close_tables()
+        kept = writer.close_tables(keep=ANALYSIS_INPUTS)
         write_analysis_files(
             writer.partial, params, self.calibration,
             n_frames=self.n_frames + len(self.skipped),
             skipped=[k for k, _ in self.skipped], note=writer.log,
             arena_animals=None if self.arena_result is None else self.arena_result.animals,
+            table=kept,
         )  # fmt: skip
         if before_publish is not None:
             extra = before_publish()

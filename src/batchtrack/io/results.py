@@ -234,11 +234,18 @@ class ResultWriter:
             raise OutputError(f"cannot encode {name} for {self.folder}")
         (self.partial / name).write_bytes(data.tobytes())
 
-    def close_tables(self) -> None:
-        """Complete ``tracking.parquet`` (before the analysis files are computed from it)."""
+    def close_tables(self, keep: list[str] | None = None) -> pd.DataFrame | None:
+        """Complete ``tracking.parquet`` (before the analysis files are computed from it).
+
+        With ``keep``, returns those columns of the table just written when it was short
+        enough to keep in memory (:data:`batchtrack.io.tables.KEPT_ROWS`), else None."""
+        kept = None
         if self._tables is not None:
             self._tables.close()
+            if keep is not None:
+                kept = self._tables.kept(keep)
             self._tables = None
+        return kept
 
     def log(self, message: str) -> None:
         """Add one line (date, message) to the result's ``log``."""

@@ -74,3 +74,28 @@ def test_write_csv_writes_the_text_pandas_writes(tmp_path):
         table.to_csv(tmp_path / "pandas.csv", index=False)
         write_csv(table, tmp_path / "fast.csv")
         assert (tmp_path / "fast.csv").read_bytes() == (tmp_path / "pandas.csv").read_bytes()
+
+
+@pytest.mark.parametrize("limit", [10_000, 25])
+def test_a_short_table_is_kept_as_read_back_and_a_long_one_is_not(tmp_path, monkeypatch, limit):
+    """What the analysis files are given instead of reading ``tracking.parquet`` back equals
+    what they would read; beyond ``KEPT_ROWS`` rows nothing is kept (memory stays bounded)."""
+    from batchtrack.analysis_files import ANALYSIS_INPUTS
+    from batchtrack.io import tables
+
+    monkeypatch.setattr(tables, "KEPT_ROWS", limit)
+    table = rows(20)  # 40 rows
+    calibration = Calibration(pixel_size=0.5, unit="mm", fps=10)
+    with ResultWriter(tmp_path / "k", calibration=calibration, speeds=SpeedStream()) as out:
+        for a, b in itertools.pairwise([0, 7, 19, 40]):
+            out.write_rows(table[a:b])
+        kept = out.close_tables(keep=ANALYSIS_INPUTS)
+        folder = out.partial
+        if limit < len(table):
+            assert kept is None
+        else:
+            assert kept is not None
+            expected = read_tracks(folder, columns=ANALYSIS_INPUTS)
+            assert list(kept.columns) == list(expected.columns)
+            assert kept.equals(expected)
+        out.finish(np.zeros((8, 8), np.uint8), Parameters())
