@@ -300,7 +300,7 @@ class _Coordinator:
     ) -> None:
         if isinstance(prepared, tuple):  # a short movie, already tracked
             state.prepared, summary, seconds = prepared
-            self.prefetch = self.slots if seconds < _SHORT_TASK else 0
+            self._learn_duration(seconds)
             # its one task may have ended before the coordinator saw it start
             began = time.monotonic() - seconds
             for member, done in zip(state.entries, _per_entry(summary), strict=True):
@@ -363,9 +363,18 @@ class _Coordinator:
             notes.append(note)
         self._end(state, Status.DONE, notes)
 
-    def _after_analyse(self, state: _Running, result: dict[str, Any], _: int) -> None:
-        short = float(result.get("seconds", _SHORT_TASK)) < _SHORT_TASK
+    def _learn_duration(self, seconds: float) -> None:
+        """Hand out short whole-entry tasks ahead, on local worker processes.
+
+        Not on Dask, which already has one task more than its workers in flight: a task
+        finished on a worker that dies before its result is fetched is run again elsewhere,
+        and would then find its own result and say Skipped; more tasks queued on a worker
+        make that likelier."""
+        short = seconds < _SHORT_TASK and self.knows_start
         self.prefetch = self.slots if short else 0
+
+    def _after_analyse(self, state: _Running, result: dict[str, Any], _: int) -> None:
+        self._learn_duration(float(result.get("seconds", _SHORT_TASK)))
         if result.get("skipped"):
             self._end(state, Status.SKIPPED, "finished result with the same inputs found")
             return
