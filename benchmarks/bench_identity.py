@@ -10,7 +10,8 @@ Datasets:
   parameters of ``tests/integration/test_identity.py``): number of ids, the smallest share of
   frames an id is present in (coverage), the largest one-frame step of an id;
 - the wall time of both modes on the zebrafish-100 frames looped to 2000 frames
-  (``--frames``);
+  (``--frames``): in this process, and as the whole ``batchtrack track`` command with its
+  default options (medians of 7 alternated runs);
 - with ``--memory``, the peak RSS of the known-animals mode at 2000 and 20000 frames (each in
   its own process).
 
@@ -145,6 +146,26 @@ def overhead(out: Path, n_frames: int) -> None:
     print(f"overhead of the known-animals mode: {100 * (known / compatible - 1):+.0f} %")
 
 
+def command_overhead(out: Path, n_frames: int, runs: int = 7) -> None:
+    """The same, as a user runs it: the whole ``batchtrack track`` command with its default
+    options (chunks on every core), the two modes alternated, medians of ``runs``."""
+    movie = looped_zebrafish(out, n_frames)
+    flags = [f"--{name}={value}" for name, value in ZEBRAFISH_PARAMS.items()]
+    code = "import sys; from batchtrack.cli import main; sys.argv[0] = 'batchtrack'; main()"
+    seconds: dict[int, list[float]] = {0: [], 14: []}
+    for _ in range(runs):
+        for animals in seconds:
+            command = [sys.executable, "-c", code, "track", str(movie), "--background",
+                       str(ZEBRAFISH / "background.pgm"), "--animals", str(animals), "-q",
+                       *flags]  # fmt: skip
+            started = time.perf_counter()
+            subprocess.run(command, check=True, capture_output=True)
+            seconds[animals].append(time.perf_counter() - started)
+    compatible, known = (float(np.median(times)) for times in seconds.values())
+    print(f"whole command, {n_frames} frames, medians of {runs}: compatible {compatible:.2f} s, "
+          f"animals=14 {known:.2f} s, overhead {100 * (known / compatible - 1):+.0f} %")
+
+
 _PEAK = """
 import resource, sys
 from batchtrack.movie import track_movie
@@ -188,6 +209,7 @@ def main(argv: list[str] | None = None) -> None:
     if not args.skip_videos:
         videos(args.out)
     overhead(args.out, args.frames)
+    command_overhead(args.out, args.frames)
 
 
 if __name__ == "__main__":
