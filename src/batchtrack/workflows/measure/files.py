@@ -357,18 +357,21 @@ def _concatenate_tables(tables: Sequence[Path], path: Path) -> int | None:
     where = header.index("label_path") if "label_path" in header else None
     written = 0
     partial = path.with_name(f".{path.name}.partial")
+    folders: dict[Path, str] = {}  # each output folder resolved once
     with open(partial, "w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(["image", *header])
         for table in tables:
             name = table.name.removesuffix("_measurements.csv")
-            folder = table.parent.resolve()
+            if table.parent not in folders:
+                folders[table.parent] = str(table.parent.resolve())
+            folder = folders[table.parent]
             with open(table, newline="", encoding="utf-8") as stream:
                 reader = csv.reader(stream)
                 next(reader)
                 for row in reader:
-                    if where is not None:
-                        row[where] = str(folder / row[where])
+                    if where is not None:  # a file name of the folder (written by analyse)
+                        row[where] = os.path.join(folder, row[where])
                     writer.writerow([name, *row])
                     written += 1
     if not written:
