@@ -341,40 +341,39 @@ def _concatenate_tables(tables: Sequence[Path], path: Path) -> int | None:
 
     The rows are copied as they were written (not parsed into numbers and formatted again),
     with the image's name in front and ``label_path`` made absolute, so a batch of thousands
-    of images is combined in the time of reading its tables, in bounded memory. Returns the
-    number of rows, or None (nothing written) when the tables do not all have the same
+    of images is combined in the time of reading its tables once, in bounded memory. Returns
+    the number of rows, or None (nothing written) when the tables do not all have the same
     columns, or none has a row: then :func:`combine_measurements` decides the columns.
     """
     header: list[str] | None = None
-    for table in tables:
-        with open(table, newline="", encoding="utf-8") as stream:
-            first = next(csv.reader(stream), None)
-        if first is None or (header is not None and first != header):
-            return None
-        header = first
-    if header is None:
-        return None
-    where = header.index("label_path") if "label_path" in header else None
+    where: int | None = None
     written = 0
+    same = True
     partial = path.with_name(f".{path.name}.partial")
     folders: dict[Path, str] = {}  # each output folder resolved once
     with open(partial, "w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(["image", *header])
         for table in tables:
-            name = table.name.removesuffix("_measurements.csv")
-            if table.parent not in folders:
-                folders[table.parent] = str(table.parent.resolve())
-            folder = folders[table.parent]
             with open(table, newline="", encoding="utf-8") as stream:
                 reader = csv.reader(stream)
-                next(reader)
+                first = next(reader, None)
+                if first is None or (header is not None and first != header):
+                    same = False  # not the same columns: the frame's union decides them
+                    break
+                if header is None:
+                    header = first
+                    where = header.index("label_path") if "label_path" in header else None
+                    writer.writerow(["image", *header])
+                name = table.name.removesuffix("_measurements.csv")
+                if table.parent not in folders:
+                    folders[table.parent] = str(table.parent.resolve())
+                folder = folders[table.parent]
                 for row in reader:
                     if where is not None:  # a file name of the folder (written by analyse)
                         row[where] = os.path.join(folder, row[where])
                     writer.writerow([name, *row])
                     written += 1
-    if not written:
+    if not (same and written):
         partial.unlink()
         return None
     os.replace(partial, path)
