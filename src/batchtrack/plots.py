@@ -298,9 +298,9 @@ def plot_trajectories(
     )  # fmt: skip
     out = Path(out_png) if out_png is not None else folder / "trajectories.png"
     try:
-        from .io.results import png_options
+        from .io.results import image_options
 
-        ok = cv2.imwrite(str(out), picture, png_options() if out.suffix.lower() == ".png" else [])
+        ok = cv2.imwrite(str(out), picture, image_options(out))
     except cv2.error:
         ok = False
     if not ok:

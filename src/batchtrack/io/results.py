@@ -37,8 +37,8 @@ __all__ = [
     "TrackingText",
     "disk_full_message",
     "format_prefixes",
+    "image_options",
     "is_disk_full",
-    "png_options",
     "read_tracking",
 ]
 
@@ -96,19 +96,24 @@ class TrackingText:
         self._file.close()
 
 
-def png_options() -> list[int]:
-    """OpenCV's PNG options for the pictures batchtrack writes: zlib level 1 and no row
-    filter, 1.7–2.4× faster than OpenCV's default on these pictures (an enlarged background
-    of repeated rows: 24 → 10 ms and half the bytes; a contact sheet of 200 overlays:
-    0.83 → 0.50 s and 7 % fewer bytes). Without the filter option (OpenCV < 4.11), level 1."""
+def image_options(name: str | Path) -> list[int]:
+    """OpenCV's writing options for a picture batchtrack writes, by its file name: for a
+    PNG, zlib level 1 and no row filter, 1.7–2.4× faster than OpenCV's default on these
+    pictures (an enlarged background of repeated rows: 24 → 10 ms and half the bytes; a
+    contact sheet of 200 overlays: 0.83 → 0.50 s and 7 % fewer bytes); without the filter
+    option (OpenCV < 4.11), level 1. Other formats: OpenCV's defaults.
+
+    Examples
+    --------
+    >>> image_options("a.pgm")
+    []
+    """
+    if Path(name).suffix.lower() != ".png":
+        return []
     no_filter = getattr(cv2, "IMWRITE_PNG_FILTER", None)
     if no_filter is None:
         return [cv2.IMWRITE_PNG_COMPRESSION, 1]
     return [cv2.IMWRITE_PNG_COMPRESSION, 1, no_filter, cv2.IMWRITE_PNG_FILTER_NONE]
-
-
-def _encoding(suffix: str) -> list[int]:
-    return png_options() if suffix.lower() == ".png" else []
 
 
 class ResultWriter:
@@ -229,7 +234,7 @@ class ResultWriter:
         """Add a picture (e.g. ``trajectories.png``) to the result folder."""
         # Encoded in memory, then written by Python: a full disk raises ENOSPC (OpenCV's
         # writers only return False, and print libpng's complaint on stderr).
-        ok, data = cv2.imencode(Path(name).suffix, image, _encoding(Path(name).suffix))
+        ok, data = cv2.imencode(Path(name).suffix, image, image_options(name))
         if not ok:
             raise OutputError(f"cannot encode {name} for {self.folder}")
         (self.partial / name).write_bytes(data.tobytes())

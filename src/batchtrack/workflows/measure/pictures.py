@@ -166,8 +166,8 @@ def write_contact_sheet(
     sheet = contact_sheet(pictures, tile=tile)
     if sheet is None:
         return None
-    from ...io.results import png_options
+    from ...io.results import image_options
 
-    if not cv2.imwrite(str(path), sheet[:, :, ::-1], png_options()):
+    if not cv2.imwrite(str(path), sheet[:, :, ::-1], image_options(path)):
         raise OSError(f"OpenCV could not write {path}")
     return path
