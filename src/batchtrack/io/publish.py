@@ -165,7 +165,10 @@ def publish_lock(target: Path, timeout: float = 600) -> Iterator[None]:
     """
     from filelock import Timeout
 
-    lock = FileLock(target.with_name(f".{target.name}.lock"), timeout=timeout)
+    # held for well under a millisecond per publish: poll often (filelock's default of 50 ms
+    # made a worker that found it taken wait 100 times longer than needed)
+    lock = FileLock(target.with_name(f".{target.name}.lock"), timeout=timeout,
+                    poll_interval=0.001)  # fmt: skip
     try:
         with lock:
             yield
