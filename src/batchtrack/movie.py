@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -115,6 +115,9 @@ class Detections:
     notes : list of str
         Warnings logged while detecting, and what the decoders said (for the result's
         ``log``, however far from the result's writer the chunk was detected).
+    scale : AnimalScale, optional
+        The typical animal the chunk was detected with (``animals > 0``; the same for every
+        chunk of a movie).
     """
 
     frames: np.ndarray
@@ -124,6 +127,7 @@ class Detections:
     pieces: np.ndarray | None = None
     groups: np.ndarray | None = None
     notes: list[str] = field(default_factory=list)
+    scale: AnimalScale | None = None
 
 
 @dataclass(frozen=True)
@@ -291,6 +295,7 @@ def _detect(
         features,
         list(source.skipped[skipped_before:]),
         (np.concatenate(pieces) if pieces else np.zeros(0, bool)) if params.animals else None,
+        scale=scale if params.animals else None,
     )
 
 
@@ -395,8 +400,11 @@ def link_detections(chunks: Iterable[Detections], params: Parameters) -> Iterato
         return
     # Pieces of split blobs are not linked: who is who inside a blob is not known, so an
     # animal's tracklet pauses where it touches another, and stitching joins it across.
-    linker = Linker(weights, motion=ConstantVelocity(spot=params.spot))
+    linker = None
     for chunk in chunks:
+        if linker is None:
+            linker = Linker(_known_animals_weights(weights, chunk.scale),
+                            motion=ConstantVelocity(spot=params.spot))  # fmt: skip
         counts, features = chunk.counts, chunk.features
         pieces = chunk.pieces if chunk.pieces is not None else np.zeros(len(features), bool)
         frame_of = np.repeat(np.arange(len(counts)), counts)
@@ -411,6 +419,19 @@ def link_detections(chunks: Iterable[Detections], params: Parameters) -> Iterato
             rows = np.concatenate([rows, extra])
             rows = rows[np.lexsort((rows[:, ID], rows[:, IMAGE_NUMBER]))]
         yield rows
+
+
+#: With a known number of animals and no ``normArea``, an area differing from the one last
+#: seen by this fraction of the typical animal's area costs as much as a step of ``normDist``.
+AREA_COST_FRACTION = 0.15
+
+
+def _known_animals_weights(weights: LinkWeights, scale: AnimalScale | None) -> LinkWeights:
+    """The linking weights of the known-animals mode: FastTrack's, plus an area term when
+    ``normArea`` is 0 (size tells touching animals apart when they separate)."""
+    if weights.norm_area or scale is None or scale.area <= 0:
+        return weights
+    return replace(weights, norm_area=AREA_COST_FRACTION * scale.area)
 
 
 def _link_chunk(
