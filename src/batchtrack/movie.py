@@ -400,17 +400,17 @@ def link_detections(chunks: Iterable[Detections], params: Parameters) -> Iterato
         return
     # Pieces of split blobs are not linked: who is who inside a blob is not known, so an
     # animal's tracklet pauses where it touches another, and stitching joins it across.
-    linker = None
+    motion_linker: Linker | None = None
     for chunk in chunks:
-        if linker is None:
-            linker = Linker(_known_animals_weights(weights, chunk.scale),
+        if motion_linker is None:
+            motion_linker = Linker(_known_animals_weights(weights, chunk.scale),
                             motion=ConstantVelocity(spot=params.spot))  # fmt: skip
         counts, features = chunk.counts, chunk.features
         pieces = chunk.pieces if chunk.pieces is not None else np.zeros(len(features), bool)
         frame_of = np.repeat(np.arange(len(counts)), counts)
         whole = np.bincount(frame_of[~pieces], minlength=len(counts))
         groups = None if chunk.groups is None else chunk.groups[~pieces]
-        rows = _link_chunk(linker, chunk.frames, whole, features[~pieces], groups)
+        rows = _link_chunk(motion_linker, chunk.frames, whole, features[~pieces], groups)
         if pieces.any():  # pieces go along with id -1
             extra = np.empty((int(pieces.sum()), len(TRACKING_COLUMNS)))
             extra[:, :N_FEATURES] = features[pieces]
