@@ -21,7 +21,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import itertools
-import shutil
 import sqlite3
 import time
 from dataclasses import dataclass, field
@@ -36,7 +35,13 @@ from ..autoparams import AutoReport
 from ..errors import OutputError
 from ..io.edits import EDITS
 from ..io.messages import collect_messages
-from ..io.publish import make_staging, publish_files, remove_stale_partials, shared_staging
+from ..io.publish import (
+    make_staging,
+    publish_files,
+    remove_staging,
+    remove_stale_partials,
+    shared_staging,
+)
 from ..io.results import disk_full_message, is_disk_full
 from ..io.resume import (
     MARKER,
@@ -396,7 +401,7 @@ def analyse_task(workflow_name: str, job: Job) -> dict[str, Any]:
             raise OutputError(disk_full_message(output_dir)) from error
         raise
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        remove_staging(staging)
     write_marker(marker_file, record_outputs(marker, output_dir, [p.name for p in published]))
     return {"frames": int(result.get("frames", 1)), "message": str(result.get("message", "")),
             "seconds": time.perf_counter() - started}  # fmt: skip
