@@ -244,6 +244,33 @@ def test_resume_skips_finished_images(images, tmp_path):
     assert run_stack(changed, backend="inprocess").counts["Done"] == N_IMAGES
 
 
+@pytest.mark.parametrize("force", [False, True])
+def test_a_task_run_again_within_its_run_reports_what_it_published(images, tmp_path, force):
+    """A cluster runs a task again when its worker died before the result was fetched: the
+    second run finds this run's own result and reports it (Done, same message), without
+    redoing or archiving it; another run skips it (or, with force, redoes it)."""
+    from batchtrack.batch.run import _job
+    from batchtrack.batch.tasks import analyse_task
+
+    stack = Stack(MeasureParameters(), workflow="measure", output=tmp_path / "out")
+    stack.add([sorted(images.iterdir())[0]])
+    (entry,) = stack
+    first = analyse_task("measure", _job([entry], force, "run-1"))
+    labels = tmp_path / "out" / f"{entry.path.stem}_labels.tif"
+    written = labels.stat().st_mtime_ns
+    again = analyse_task("measure", _job([entry], force, "run-1"))
+    assert "skipped" not in again
+    assert (again["frames"], again["message"]) == (first["frames"], first["message"])
+    assert " objects, threshold " in first["message"]
+    assert labels.stat().st_mtime_ns == written  # not redone
+    assert not list((tmp_path / "out").glob("archive-*"))  # nothing archived
+    other = analyse_task("measure", _job([entry], force, "run-2"))
+    if force:  # another run with --force redoes it, archiving the previous files
+        assert "skipped" not in other and list((tmp_path / "out").glob("archive-*"))
+    else:
+        assert other["skipped"] is True
+
+
 def test_cli_measure(images, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     out = tmp_path / "out"

@@ -16,6 +16,7 @@ import logging
 import signal
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -155,7 +156,7 @@ class _Running:
         return self.members[i]
 
 
-def _job(unit: list[Entry], force: bool) -> Job:
+def _job(unit: list[Entry], force: bool, run: str = "") -> Job:
     entry = unit[0]
     background = None if entry.background is None else str(entry.background)
     recording = None
@@ -168,7 +169,7 @@ def _job(unit: list[Entry], force: bool) -> Job:
         )
     return Job(
         str(entry.path), entry.params, background, str(entry.result_dir), force, entry.arenas,
-        recording,
+        recording, run,
     )  # fmt: skip
 
 
@@ -227,6 +228,7 @@ class _Coordinator:
             _Task.ANALYSE: self._after_analyse,
         }
         self.running: dict[int, _Running] = {}
+        self.token = uuid.uuid4().hex  # this run, in the resume markers it writes
         self.frames = 0
         self._order = itertools.count()
 
@@ -266,7 +268,7 @@ class _Coordinator:
     def _start(self, unit: list[Entry]) -> None:
         order = next(self._order)
         entry = unit[0]
-        job = _job(unit, self.force)
+        job = _job(unit, self.force, self.token)
         state = _Running(entry, job, order, members=unit if job.recording else [])
         self.running[entry.id] = state
         for member in state.entries:

@@ -47,6 +47,7 @@ from ..io.resume import (
     MARKER,
     make_marker,
     marker_matches,
+    read_marker,
     record_outputs,
     write_marker,
 )
@@ -85,6 +86,9 @@ class Job:
     arenas: str | None = None
     #: The files of the recording this job tracks as one movie (``path`` is its first).
     recording: RecordingJob | None = None
+    #: Token of the batch run (recorded in the resume marker: a task run again within the
+    #: same run, because its worker died after publishing, reports what it published).
+    run: str = ""
 
     @property
     def tracking_params(self) -> Parameters:
@@ -386,7 +390,12 @@ def analyse_task(workflow_name: str, job: Job) -> dict[str, Any]:
     marker = make_marker(input_path, parameters_hash(job.params), None, workflow_name)
     marker_file = _marker_path(output_dir, input_path)
     remove_stale_partials(shared_staging(output_dir, input_path.name))
-    if not job.force and marker_matches(marker_file, marker, output_dir):
+    saved = read_marker(marker_file) if job.run else None
+    ours = saved is not None and saved.get("run") == job.run
+    if (ours or not job.force) and marker_matches(marker_file, marker, output_dir):
+        if ours and isinstance(saved, dict) and isinstance(saved.get("result"), dict):
+            # this run published it already (a worker died before its result was fetched)
+            return {**saved["result"], "seconds": time.perf_counter() - started}
         return {"skipped": True, "seconds": time.perf_counter() - started}
     output_dir.mkdir(parents=True, exist_ok=True)
     staging = make_staging(shared_staging(output_dir, input_path.name))
@@ -402,6 +411,7 @@ def analyse_task(workflow_name: str, job: Job) -> dict[str, Any]:
         raise
     finally:
         remove_staging(staging)
-    write_marker(marker_file, record_outputs(marker, output_dir, [p.name for p in published]))
-    return {"frames": int(result.get("frames", 1)), "message": str(result.get("message", "")),
-            "seconds": time.perf_counter() - started}  # fmt: skip
+    report = {"frames": int(result.get("frames", 1)), "message": str(result.get("message", ""))}
+    outputs = record_outputs(marker, output_dir, [p.name for p in published])
+    write_marker(marker_file, {**outputs, "run": job.run, "result": report} if job.run else outputs)
+    return {**report, "seconds": time.perf_counter() - started}

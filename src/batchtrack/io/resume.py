@@ -38,6 +38,7 @@ __all__ = [
     "make_marker",
     "marker_matches",
     "outputs_intact",
+    "read_marker",
     "record_outputs",
     "write_marker",
 ]
@@ -206,6 +207,26 @@ def outputs_intact(saved: dict[str, Any], folder: Path) -> bool:
     return True
 
 
+#: Keys of a saved marker that say how it was made, not from what: its output files, the
+#: run that wrote it and what that run reported (see :func:`read_marker`).
+_NOT_COMPARED = ("outputs", "run", "result")
+
+
+def read_marker(marker_file: Path) -> dict[str, Any] | None:
+    """A saved marker, or None if it is missing or unreadable.
+
+    Besides what :func:`make_marker` records, a marker may hold ``run`` (the token of the batch
+    run that wrote it) and ``result`` (what the task reported): a task that a cluster runs a
+    second time within one run (its worker died after publishing) finds its own result there
+    and reports it again, instead of Skipped.
+    """
+    try:
+        saved = json.loads(marker_file.read_text())
+    except (OSError, ValueError):
+        return None
+    return saved if isinstance(saved, dict) else None
+
+
 def marker_matches(
     marker_file: Path, marker: dict[str, Any], outputs_dir: Path | None = None
 ) -> bool:
@@ -223,14 +244,11 @@ def marker_matches(
     outputs_dir : Path, optional
         Where the outputs the marker lists are (default: the marker's folder).
     """
-    try:
-        saved = json.loads(marker_file.read_text())
-    except (OSError, ValueError):
-        return False
-    if not isinstance(saved, dict):
+    saved = read_marker(marker_file)
+    if saved is None:
         return False
     edits = saved.pop("edits", None)
-    recorded = {key: value for key, value in saved.items() if key != "outputs"}
+    recorded = {key: value for key, value in saved.items() if key not in _NOT_COMPARED}
     if recorded != marker or edits != edits_hash(marker_file.parent):
         return False
     return outputs_intact(saved, marker_file.parent if outputs_dir is None else outputs_dir)
