@@ -7,6 +7,7 @@ workers' ``PYTHONPATH``.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import socket
@@ -230,6 +231,38 @@ def test_corrupt_image_is_one_error(backend, images, scheduler_for, tmp_path):
     assert broken.path.name == "broken.tif" and "broken.tif" in broken.message
     assert "cannot be read" in broken.message
     assert len(list((folder / "Measurements").glob("*_measurements.csv"))) == 3
+
+
+@pytest.mark.parametrize("backend", ["local", "dask"])
+def test_short_images_run_in_groups_and_a_bad_one_fails_alone(
+    backend, images, scheduler_for, tmp_path, caplog
+):
+    """Many short images run several to a task; each ends as if alone: a corrupt one is an
+    Error naming it, the others Done with the messages an in-process run gives."""
+    folder = tmp_path / "many"
+    folder.mkdir()
+    sources = sorted(images.iterdir())
+    for i in range(36):
+        (folder / f"img{i:03d}.tif").write_bytes(sources[i % len(sources)].read_bytes())
+    for i in (9, 20, 31):
+        (folder / f"img{i:03d}.tif").write_bytes(b"II*\x00 truncated")
+    stack = Stack(MeasureParameters(), workflow="measure", output=tmp_path / "out")
+    stack.add([folder])
+    with caplog.at_level(logging.DEBUG, logger="batchtrack.batch.run"):
+        summary = _run(stack, backend, scheduler_for(backend))
+    groups = [int(r.getMessage().split()[3]) for r in caplog.records
+              if r.getMessage().startswith("one task for ")]  # fmt: skip
+    assert summary.counts["Done"] == 33 and summary.counts["Error"] == 3
+    assert groups and min(groups) > 1  # grouped, at least partly
+    for entry in stack:
+        if entry.path.stem in ("img009", "img020", "img031"):
+            assert entry.status is Status.ERROR and entry.path.name in entry.message
+        else:
+            assert entry.status is Status.DONE and " objects, threshold " in entry.message
+    single = Stack(MeasureParameters(), workflow="measure", output=tmp_path / "alone")
+    single.add([folder])
+    run_stack(single, backend="inprocess")
+    assert [e.message for e in single] == [e.message for e in stack]
 
 
 def test_resume_skips_finished_images(images, tmp_path):

@@ -34,10 +34,12 @@ from .tasks import (
     Job,
     Prepared,
     RecordingJob,
+    analyse_group_task,
     analyse_task,
     detect_task,
     finish_task,
     prepare_or_track_task,
+    published_in_run,
 )
 
 if TYPE_CHECKING:
@@ -67,6 +69,10 @@ _SHORT_MOVIE = 200
 #: A task of a whole entry (an image, a short clip) shorter than this (s) lets the coordinator
 #: hand out the next ones ahead.
 _SHORT_TASK = 0.1
+#: On a cluster, short whole-entry tasks go in groups of about this many seconds (s)…
+_GROUP_SECONDS = 0.25
+#: … of at most this many entries.
+_MAX_GROUP = 64
 _MIN_CHUNK = 25
 
 
@@ -121,6 +127,7 @@ class _Task(enum.Enum):
     DETECT = "detect"
     FINISH = "finish"
     ANALYSE = "analyse"
+    GROUP = "group"  # several entries' analyse tasks in one (on a cluster)
 
 
 #: A task waiting for a free slot: (entry order, submission order, kind, entry, function,
@@ -217,6 +224,9 @@ class _Coordinator:
         # worker's queue.
         self.prefetch = 0
         self.knows_start = getattr(executor, "_client", None) is None
+        # Short whole-entry tasks run in groups of `group` entries (see _learn_duration).
+        self.group = 1
+        self.grouped: dict[cf.Future[Any], list[_Running]] = {}
         self.cancel = cancel or threading.Event()
         self.kill_on_cancel = kill_on_cancel
         self.futures: dict[cf.Future[Any], tuple[_Task, _Running, int]] = {}
@@ -238,7 +248,7 @@ class _Coordinator:
             if self.cancel.is_set():
                 self._cancel_all()
                 return
-            while queue and len(self.running) < self.max_active + self.prefetch:
+            while queue and len(self.running) < (self.max_active + self.prefetch) * self.group:
                 self._start(queue.pop())
             self._pump()
             done, _ = cf.wait(list(self.futures), timeout=0.2, return_when=cf.FIRST_COMPLETED)
@@ -250,9 +260,10 @@ class _Coordinator:
         """Queued entries one of whose tasks a worker has taken become Running."""
         for future, (_, state, _) in self.futures.items():
             if state.entry.status is Status.QUEUED and (future.running() or future.done()):
-                for entry in state.entries:
-                    entry.started = time.monotonic()
-                    self.stack.set_status(entry, Status.RUNNING)
+                for member in self.grouped.get(future, [state]):
+                    for entry in member.entries:
+                        entry.started = time.monotonic()
+                        self.stack.set_status(entry, Status.RUNNING)
 
     def _submit(
         self, kind: _Task, state: _Running, fn: Callable[..., Any], *args: Any, start: int = 0
@@ -262,8 +273,26 @@ class _Coordinator:
     def _pump(self) -> None:
         while self.backlog and len(self.futures) < self.slots + self.prefetch:
             _, _, kind, state, fn, args, start = heapq.heappop(self.backlog)
-            if state.entry.id in self.running:  # not failed meanwhile
-                self.futures[self.executor.submit(fn, *args)] = (kind, state, start)
+            if state.entry.id not in self.running:  # failed meanwhile
+                continue
+            if kind is _Task.ANALYSE and self.group > 1:
+                group = [state]
+                while self.backlog and len(group) < self.group and (
+                    self.backlog[0][2] is _Task.ANALYSE
+                ):
+                    other = heapq.heappop(self.backlog)[3]
+                    if other.entry.id in self.running:
+                        group.append(other)
+                if len(group) > 1:
+                    log.debug("one task for %d entries", len(group))
+                    workflow = state.entry.workflow
+                    future = self.executor.submit(
+                        analyse_group_task, workflow, [member.job for member in group]
+                    )
+                    self.futures[future] = (_Task.GROUP, state, 0)
+                    self.grouped[future] = group
+                    continue
+            self.futures[self.executor.submit(fn, *args)] = (kind, state, start)
 
     def _start(self, unit: list[Entry]) -> None:
         order = next(self._order)
@@ -285,6 +314,9 @@ class _Coordinator:
 
     def _handle(self, future: cf.Future[Any]) -> None:
         kind, state, start = self.futures.pop(future)
+        if kind is _Task.GROUP:
+            self._after_group(future, self.grouped.pop(future))
+            return
         if state.entry.id not in self.running:  # entry already failed
             return
         try:
@@ -366,14 +398,50 @@ class _Coordinator:
         self._end(state, Status.DONE, notes)
 
     def _learn_duration(self, seconds: float) -> None:
-        """Hand out short whole-entry tasks ahead, on local worker processes.
+        """Run short whole-entry tasks in groups of about :data:`_GROUP_SECONDS` (a task's
+        own cost: 1–2 ms of the coordinator's time on local processes, several on Dask), and,
+        on local worker processes, hand one group per worker out ahead (Dask keeps a task
+        more than its workers in flight already)."""
+        short = seconds < _SHORT_TASK
+        if self.knows_start:
+            self.prefetch = self.slots if short else 0
+        if short:
+            self.group = max(1, min(_MAX_GROUP, int(_GROUP_SECONDS / max(seconds, 1e-3))))
+        else:
+            self.group = 1
 
-        Not on Dask, which already has one task more than its workers in flight: a task
-        finished on a worker that dies before its result is fetched is run again elsewhere,
-        and would then find its own result and say Skipped; more tasks queued on a worker
-        make that likelier."""
-        short = seconds < _SHORT_TASK and self.knows_start
-        self.prefetch = self.slots if short else 0
+    def _after_group(self, future: cf.Future[Any], group: list[_Running]) -> None:
+        """Each entry of a group task ends as its own task would have.
+
+        If the group task failed as a whole (every worker running it died, or its results
+        could not come back), the entries this run published meanwhile are Done (their resume
+        markers say so); on a worker's death, the first of the others, the one that was
+        running, fails with that error, and the rest run again one by one."""
+        try:
+            results = future.result()
+        except BaseException as error:
+            self.group = 1
+            culprit = type(error).__name__ in ("KilledWorker", "WorkerDied")
+            for state in group:
+                if state.entry.id not in self.running:
+                    continue
+                published = published_in_run(state.job)
+                if published is not None:
+                    self._after_analyse(state, published, 0)
+                elif culprit:
+                    culprit = False
+                    self._fail(state, error)
+                else:
+                    self._submit(_Task.ANALYSE, state, analyse_task, state.entry.workflow,
+                                 state.job)  # fmt: skip
+            return
+        for state, result in zip(group, results, strict=True):
+            if state.entry.id not in self.running:
+                continue
+            if isinstance(result, BaseException):
+                self._fail(state, result)
+            else:
+                self._after_analyse(state, result, 0)
 
     def _after_analyse(self, state: _Running, result: dict[str, Any], _: int) -> None:
         self._learn_duration(float(result.get("seconds", _SHORT_TASK)))
@@ -416,8 +484,13 @@ class _Coordinator:
                 future.cancel()
             terminate()  # the running tasks die with their workers
             self.futures.clear()
+            self.grouped.clear()
             self.backlog.clear()
             for state in list(self.running.values()):
+                published = published_in_run(state.job)
+                if published is not None:  # in a group, published before the group was killed
+                    self._after_analyse(state, published, 0)
+                    continue
                 for entry in state.entries:
                     _remove_partials(entry)
                     self.stack.set_progress(entry, 0, entry.total)
@@ -430,14 +503,15 @@ class _Coordinator:
         cf.wait(started)
         for future in started:
             kind, state, _ = self.futures[future]
-            published = kind in (_Task.FINISH, _Task.ANALYSE) or (
+            published = kind in (_Task.FINISH, _Task.ANALYSE, _Task.GROUP) or (
                 kind is _Task.PREPARE  # a short movie's task tracks it whole
                 and future.exception() is None
                 and not isinstance(future.result(), Prepared)
             )
-            if published and state.entry.id in self.running:
+            if published and (kind is _Task.GROUP or state.entry.id in self.running):
                 self._handle(future)
         self.futures.clear()
+        self.grouped.clear()
         for state in list(self.running.values()):
             for entry in state.entries:
                 self.stack.set_progress(entry, 0, entry.total)
