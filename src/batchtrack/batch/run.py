@@ -487,9 +487,9 @@ class _Coordinator:
             self.grouped.clear()
             self.backlog.clear()
             for state in list(self.running.values()):
-                published = published_in_run(state.job)
-                if published is not None:  # in a group, published before the group was killed
-                    self._after_analyse(state, published, 0)
+                reported = published_in_run(state.job)
+                if reported is not None:  # in a group, published before the group was killed
+                    self._after_analyse(state, reported, 0)
                     continue
                 for entry in state.entries:
                     _remove_partials(entry)
