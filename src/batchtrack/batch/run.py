@@ -218,10 +218,10 @@ class _Coordinator:
         # published one entry after another rather than all at the end.
         self.slots, self.max_active = slots, slots + 1
         # Short tasks of whole entries (an image measured in milliseconds, a clip tracked in
-        # a tenth of a second) are handed out ahead, one more per worker, so that a worker
-        # never waits for the round trip through the coordinator (it took as long as the
-        # task); their entries may show Running for the few milliseconds they wait in a
-        # worker's queue.
+        # a tenth of a second) are handed out ahead on local processes, one more task per
+        # worker, so that a worker never waits for the round trip through the coordinator
+        # (it took as long as the task); their entries may show Running for the few
+        # milliseconds they wait in a worker's queue.
         self.prefetch = 0
         self.knows_start = getattr(executor, "_client", None) is None
         # Short whole-entry tasks run in groups of `group` entries (see _learn_duration).
