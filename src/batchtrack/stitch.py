@@ -10,7 +10,8 @@ the number of rows:
    frames, their mean areas differ by less than a factor ``area_ratio``, and the start of
    ``b`` lies within ``reach(g) = min(max_dist × g, speed × (slack + g))`` of where ``a``
    was heading (constant velocity over its last rows, extrapolated for at most ``horizon``
-   frames; ``speed`` is the animals' median speed, measured from the tracklets). Cost:
+   frames; ``speed`` is the speed 90 % of the animals' tracklet ends stay under, measured
+   from the tracklets). Cost:
    ``distance / reach(g) + gap_cost × (g − 1) / max_gap + turn_cost × |Δθ| / π`` (``Δθ``:
    the change of the body's direction across the gap), below 1; leaving an end unjoined
    costs 1. All joins are chosen as one assignment problem of least total cost
@@ -232,12 +233,19 @@ def _velocity(a: np.ndarray, b: np.ndarray, count: np.ndarray) -> np.ndarray:
     return v
 
 
-def typical_speed(t: Tracklets) -> float:
-    """Median speed (px/frame) at the end of the tracklets with at least :data:`ENDS` rows."""
+#: The animals' speed that sets how far they reach over a gap: this quantile of the speeds at
+#: the ends of the tracklets (with the median, half of the animals' true moves were out of
+#: reach: synthetic 50 fish IDF1 0.718 with the median, 0.761 with the 90th percentile).
+SPEED_QUANTILE = 0.9
+
+
+def typical_speed(t: Tracklets, quantile: float = SPEED_QUANTILE) -> float:
+    """The ``quantile`` of the speeds (px/frame) at the end of the tracklets with at least
+    :data:`ENDS` rows (0 when there is none)."""
     long = t.count >= ENDS
     if not long.any():
         return 0.0
-    return float(np.median(np.hypot(*t.end_velocity()[long].T)))
+    return float(np.quantile(np.hypot(*t.end_velocity()[long].T), quantile))
 
 
 def _reach(gap: np.ndarray, speed: float, rules: StitchRules) -> np.ndarray:
