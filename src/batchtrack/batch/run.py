@@ -334,7 +334,7 @@ class _Coordinator:
     ) -> None:
         if isinstance(prepared, tuple):  # a short movie, already tracked
             state.prepared, summary, seconds = prepared
-            self._learn_duration(seconds)
+            self._learn_duration(seconds, groups=False)
             # its one task may have ended before the coordinator saw it start
             began = time.monotonic() - seconds
             for member, done in zip(state.entries, _per_entry(summary), strict=True):
@@ -397,15 +397,16 @@ class _Coordinator:
             notes.append(note)
         self._end(state, Status.DONE, notes)
 
-    def _learn_duration(self, seconds: float) -> None:
+    def _learn_duration(self, seconds: float, *, groups: bool = True) -> None:
         """Run short whole-entry tasks in groups of about :data:`_GROUP_SECONDS` (a task's
         own cost: 1–2 ms of the coordinator's time on local processes, several on Dask), and,
         on local worker processes, hand one group per worker out ahead (Dask keeps a task
-        more than its workers in flight already)."""
+        more than its workers in flight already). Tracking's short clips (``groups`` False)
+        are not grouped: their tasks' results say which movies were short only afterwards."""
         short = seconds < _SHORT_TASK
         if self.knows_start:
             self.prefetch = self.slots if short else 0
-        if short:
+        if short and groups:
             self.group = max(1, min(_MAX_GROUP, int(_GROUP_SECONDS / max(seconds, 1e-3))))
         else:
             self.group = 1
