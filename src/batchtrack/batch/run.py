@@ -310,7 +310,12 @@ class _Coordinator:
             short = min(_SHORT_MOVIE, self.chunk_size)
             self._submit(_Task.PREPARE, state, prepare_or_track_task, state.job, short)
         else:
-            self._submit(_Task.ANALYSE, state, analyse_task, entry.workflow, state.job)
+            self._submit_analyse(state)
+
+    def _submit_analyse(self, state: _Running) -> None:
+        """Queue the one task of an entry of a non-chunked workflow (grouped by :meth:`_pump`
+        when short)."""
+        self._submit(_Task.ANALYSE, state, analyse_task, state.entry.workflow, state.job)
 
     def _handle(self, future: cf.Future[Any]) -> None:
         kind, state, start = self.futures.pop(future)
@@ -433,8 +438,7 @@ class _Coordinator:
                     culprit = False
                     self._fail(state, error)
                 else:
-                    self._submit(_Task.ANALYSE, state, analyse_task, state.entry.workflow,
-                                 state.job)  # fmt: skip
+                    self._submit_analyse(state)
             return
         for state, result in zip(group, results, strict=True):
             if state.entry.id not in self.running:

@@ -50,6 +50,7 @@ from ..io.resume import (
     outputs_intact,
     read_marker,
     record_outputs,
+    run_report,
     write_marker,
 )
 from ..params import Parameters, parameters_hash
@@ -393,12 +394,15 @@ def analyse_task(workflow_name: str, job: Job) -> dict[str, Any]:
     marker = make_marker(input_path, parameters_hash(job.params), None, workflow_name)
     marker_file = _marker_path(output_dir, input_path)
     remove_stale_partials(shared_staging(output_dir, input_path.name))
-    saved = read_marker(marker_file) if job.run else None
-    ours = saved is not None and saved.get("run") == job.run
-    if (ours or not job.force) and marker_matches(marker_file, marker, output_dir):
-        if ours and isinstance(saved, dict) and isinstance(saved.get("result"), dict):
-            # this run published it already (a worker died before its result was fetched)
-            return {**saved["result"], "seconds": time.perf_counter() - started}
+    saved = read_marker(marker_file)
+    report = run_report(saved, job.run)  # this run published it already: its report
+    if (
+        saved is not None
+        and (report is not None or not job.force)
+        and marker_matches(marker_file, marker, output_dir, saved=saved)
+    ):
+        if report is not None:  # run again, e.g. its worker died before the result came back
+            return {**report, "seconds": time.perf_counter() - started}
         return {"skipped": True, "seconds": time.perf_counter() - started}
     output_dir.mkdir(parents=True, exist_ok=True)
     staging = make_staging(shared_staging(output_dir, input_path.name))
@@ -444,13 +448,10 @@ def analyse_group_task(workflow_name: str, jobs: list[Job]) -> list[dict[str, An
 def published_in_run(job: Job) -> dict[str, Any] | None:
     """What :func:`analyse_task` reported for ``job`` if this run (``job.run``) published
     its complete result already, else None (read from the resume marker)."""
-    if not job.run:
-        return None
     input_path, output_dir = Path(job.path), Path(job.output)
     marker_file = _marker_path(output_dir, input_path)
     saved = read_marker(marker_file)
-    if saved is None or saved.get("run") != job.run or not isinstance(saved.get("result"), dict):
+    report = run_report(saved, job.run)
+    if report is None or saved is None or not outputs_intact(saved, output_dir):
         return None
-    if not outputs_intact(saved, output_dir):
-        return None
-    return dict(saved["result"])
+    return report

@@ -40,6 +40,7 @@ __all__ = [
     "outputs_intact",
     "read_marker",
     "record_outputs",
+    "run_report",
     "write_marker",
 ]
 
@@ -227,8 +228,21 @@ def read_marker(marker_file: Path) -> dict[str, Any] | None:
     return saved if isinstance(saved, dict) else None
 
 
+def run_report(saved: dict[str, Any] | None, run: str) -> dict[str, Any] | None:
+    """What the task reported in a saved marker (:func:`read_marker`) written by batch run
+    ``run``; None if another run (or none) wrote it, or it holds no report."""
+    if not run or saved is None or saved.get("run") != run:
+        return None
+    report = saved.get("result")
+    return dict(report) if isinstance(report, dict) else None
+
+
 def marker_matches(
-    marker_file: Path, marker: dict[str, Any], outputs_dir: Path | None = None
+    marker_file: Path,
+    marker: dict[str, Any],
+    outputs_dir: Path | None = None,
+    *,
+    saved: dict[str, Any] | None = None,
 ) -> bool:
     """True if ``marker_file`` records a complete result made from exactly these inputs.
 
@@ -243,8 +257,10 @@ def marker_matches(
         The marker of the current inputs (:func:`make_marker`).
     outputs_dir : Path, optional
         Where the outputs the marker lists are (default: the marker's folder).
+    saved : dict, optional
+        ``marker_file`` as already read (:func:`read_marker`), to read it once.
     """
-    saved = read_marker(marker_file)
+    saved = dict(saved) if saved is not None else read_marker(marker_file)
     if saved is None:
         return False
     edits = saved.pop("edits", None)
