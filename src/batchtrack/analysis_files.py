@@ -28,7 +28,7 @@ from .quality import QUALITY_COLUMNS, assess, assess_arenas
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["ANALYSIS_INPUTS", "write_analysis_files"]
+__all__ = ["ANALYSIS_INPUTS", "analysis_files_task", "warm_up", "write_analysis_files"]
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +132,37 @@ def write_analysis_files(
             report["verdict"] = "check"
     tables.write_quality(report, folder / tables.QUALITY_FILE)
     return report
+
+
+def analysis_files_task(
+    folder: str | Path,
+    params: Parameters,
+    calibration: Calibration,
+    n_frames: int,
+    skipped: Sequence[int],
+    arena_animals: Sequence[int] | None,
+) -> list[str]:
+    """:func:`write_analysis_files` from the folder's ``tracking.parquet``, e.g. in a worker
+    process; returns the messages for the result's ``log`` (its notes, and the warnings
+    logged meanwhile), which the caller writes there."""
+    from .io.messages import collect_messages
+
+    with collect_messages() as messages:
+        write_analysis_files(
+            folder, params, calibration, n_frames=n_frames, skipped=skipped,
+            note=messages.append, arena_animals=arena_animals,
+        )  # fmt: skip
+    return messages
+
+
+def warm_up() -> None:
+    """Import what :func:`write_analysis_files` needs (pandas alone is half a second), e.g. in
+    a worker process that will run :func:`analysis_files_task`."""
+    import pandas  # noqa: F401
+
+    if tables.have_pyarrow():
+        import pyarrow.parquet  # noqa: F401
+    movement_io.can_write_netcdf()
 
 
 def _write_netcdf(

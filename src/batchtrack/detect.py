@@ -210,25 +210,24 @@ def _curvature(
 def _pixels(contours: list[np.ndarray]) -> tuple[np.ndarray, ...]:
     """Pixels of every filled contour, concatenated object after object.
 
-    Returns the pixel coordinates local to each object's bounding box, the pixel count of
-    each object, and the boxes' corners (x0, y0) per object.
+    Returns the pixel coordinates local to each object's bounding box (row after row, as
+    ``np.nonzero`` orders them), the pixel count of each object, and the boxes' corners
+    (x0, y0) per object.
     """
-    xs, ys, corners = [], [], np.empty((len(contours), 2), np.float64)
+    points, corners = [], np.empty((len(contours), 2), np.float64)
+    counts = np.empty(len(contours), np.intp)
     for n, contour in enumerate(contours):
         x0, y0, w, h = cv2.boundingRect(contour)
         mask = np.zeros((h, w), np.uint8)
         cv2.drawContours(mask, [contour], 0, 1, cv2.FILLED, 8, offset=(-x0, -y0))
-        y, x = np.nonzero(mask)
-        xs.append(x)
-        ys.append(y)
+        # (x, y) of the non-zero pixels, row after row: np.nonzero's order, twice as fast
+        found = cv2.findNonZero(mask)
+        found = np.empty((0, 1, 2), np.int32) if found is None else found
+        points.append(found)
+        counts[n] = len(found)
         corners[n] = x0, y0
-    counts = np.fromiter((x.size for x in xs), np.intp, len(xs))
-    return (
-        np.concatenate(xs).astype(np.float64),
-        np.concatenate(ys).astype(np.float64),
-        counts,
-        corners,
-    )
+    xy = np.concatenate(points).reshape(-1, 2).astype(np.float64)
+    return xy[:, 0].copy(), xy[:, 1].copy(), counts, corners
 
 
 def object_features(

@@ -12,13 +12,13 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import autoparams
 from .analysis import SpeedStream
-from .analysis_files import ANALYSIS_INPUTS, write_analysis_files
+from .analysis_files import ANALYSIS_INPUTS, analysis_files_task, write_analysis_files
 from .arena_tracking import ArenaResult, ArenaTexts, arena_regions, arena_rows
 from .arenas import ArenaSet, draw_arenas, is_file_spec, make_arena_set, outline_arenas
 from .autoparams import AutoReport
@@ -92,6 +92,8 @@ _FEATURE_BATCH = 512
 
 #: ``progress(frames_done, frames_total)``, called from the thread doing the work.
 Progress = Callable[[int, int], None]
+#: ``offload(function, *args)``: run a picklable function elsewhere, return its result.
+Offload = Callable[..., Any]
 
 
 @dataclass
@@ -695,6 +697,7 @@ def write_result(
     arena_set: ArenaSet | None = None,
     timestamps: np.ndarray | None = None,
     notes: Sequence[str] = (),
+    offload: Offload | None = None,
 ) -> tuple[TrackSummary, pd.DataFrame | None]:
     """Link detections in order and publish the result folder atomically, with the analysis
     files (see :mod:`batchtrack.analysis_files`) beside FastTrack's.
@@ -728,6 +731,10 @@ def write_result(
     notes : sequence of str
         Messages of the steps before (opening the movie, measuring, the background), written
         first to the result's ``log``.
+    offload : callable, optional
+        ``offload(function, *args)`` runs a picklable function elsewhere (e.g. in a worker
+        process) and returns its result: the analysis files are then written there, from
+        ``tracking.parquet``, while this process needs neither pandas nor their time.
     """
     require_measured(params, params.auto)
     auto = auto or AutoReport()
@@ -741,7 +748,10 @@ def write_result(
     ):
         for note in notes:
             writer.log(note)
-        sink = ResultSink(writer, params, background, calibration, label or str(folder), arena_set)
+        sink = ResultSink(
+            writer, params, background, calibration, label or str(folder), arena_set,
+            offload=offload,
+        )  # fmt: skip
         for line in auto.lines():
             writer.log(f"measured {line}")
         scratch = writer.partial
@@ -822,6 +832,9 @@ class ResultSink:
     arena_result : ArenaResult, optional
         Where the linking records each arena's ids (shared by the files of a recording); a
         new one by default.
+    offload : callable, optional
+        Where the analysis files are written (see :func:`write_result`); in this process by
+        default.
     """
 
     def __init__(
@@ -834,8 +847,10 @@ class ResultSink:
         arena_set: ArenaSet | None = None,
         *,
         arena_result: ArenaResult | None = None,
+        offload: Offload | None = None,
     ) -> None:
         self.writer, self.params, self.background = writer, params, background
+        self.offload = offload
         self.calibration = calibration
         self.label, self.arena_set = label, arena_set
         self.n_ids = self.n_frames = 0
@@ -927,14 +942,22 @@ class ResultSink:
                 self.arena_set.rows(self.arena_result.ids, self.arena_result.animals),
             )
         writer.write_image("trajectories.png", picture)
-        kept = writer.close_tables(keep=ANALYSIS_INPUTS)
-        write_analysis_files(
-            writer.partial, params, self.calibration,
-            n_frames=self.n_frames + len(self.skipped),
-            skipped=[k for k, _ in self.skipped], note=writer.log,
-            arena_animals=None if self.arena_result is None else self.arena_result.animals,
-            table=kept,
-        )  # fmt: skip
+        n_frames, skipped = self.n_frames + len(self.skipped), [k for k, _ in self.skipped]
+        arena_animals = None if self.arena_result is None else self.arena_result.animals
+        if self.offload is not None:
+            writer.close_tables()
+            messages = self.offload(
+                analysis_files_task, writer.partial, params, self.calibration, n_frames,
+                skipped, arena_animals,
+            )  # fmt: skip
+            for message in messages:
+                writer.log(message)
+        else:
+            write_analysis_files(
+                writer.partial, params, self.calibration, n_frames=n_frames, skipped=skipped,
+                note=writer.log, arena_animals=arena_animals,
+                table=writer.close_tables(keep=ANALYSIS_INPUTS),
+            )  # fmt: skip
         if before_publish is not None:
             extra = before_publish()
             marker = {**(marker or {}), "outputs": extra}

@@ -153,9 +153,10 @@ def track_chunked(
     -------
     TrackSummary
     """
+    from ..analysis_files import warm_up as warm_up_analysis
     from ..io.frames import open_frames
     from ..io.messages import collect_messages
-    from ..io.resume import make_marker
+    from ..io.resume import file_contents, make_marker, signature_files
     from ..movie import (
         arena_detection_regions,
         measure_animals,
@@ -172,9 +173,16 @@ def track_chunked(
         # One OpenCV thread from now on (this process only links and writes), so that no
         # idle OpenCV pool thread is copied into the workers.
         init_worker()
-    with cf.ProcessPoolExecutor(workers, mp_context=context, initializer=init_worker) as pool:
+    with (
+        cf.ProcessPoolExecutor(workers, mp_context=context, initializer=init_worker) as pool,
+        # The analysis files are written by one more process, which imports what they need
+        # (pandas alone is half a second) while the others work: this one, which links and
+        # writes as the chunks come, sets the pace and never imports pandas.
+        cf.ProcessPoolExecutor(1, mp_context=context, initializer=init_worker) as analysis,
+    ):
         # Workers start (spawned: import) while this process reads the background.
         warm = [pool.submit(_warm_up) for _ in range(workers)]
+        analysis.submit(warm_up_analysis)
         wanted = params
         # what is logged before the result's folder is open, for its log
         with collect_messages() as early, open_frames(path) as source:
@@ -205,6 +213,15 @@ def track_chunked(
         futures: collections.deque[cf.Future[Detections]] = collections.deque()
         for _ in range(_IN_FLIGHT_PER_WORKER * workers):
             submit()
+        # The input's checksums (a read of every file) by the workers too, between chunks:
+        # this process, which links and writes, sets the pace.
+        folder_read, files = signature_files(Path(path))
+        sizes = [(name, stat.st_size) for name, stat in files]
+        parts = [sizes[i :: workers] for i in range(workers)] if len(sizes) > 1 else [sizes]
+        contents = [pool.submit(file_contents, folder_read, part) for part in parts]
+
+        given = None if background is None else Path(background)
+        marker: dict[str, Any] = {}  # filled once every chunk is in (see in_order)
 
         def in_order() -> Iterator[Detections]:
             done = 0
@@ -215,17 +232,26 @@ def track_chunked(
                 if progress is not None:
                     progress(min(done, total), total)
                 yield chunk
+            # The marker, complete before write_result (having consumed every chunk) saves
+            # it; the parameters as given ("auto" included), as track_movie and the batch
+            # hash them.
+            known = {
+                name: content
+                for part, future in zip(parts, contents, strict=True)
+                for (name, _), content in zip(part, future.result(), strict=True)
+            }
+            marker.update(make_marker(Path(path), parameters_hash(wanted), given, "track", known))
 
-        given = None if background is None else Path(background)
-        # The parameters as given ("auto" included), as track_movie and the batch hash them.
-        marker: dict[str, Any] = make_marker(Path(path), parameters_hash(wanted), given, "track")
         try:
             summary, _ = write_result(
                 in_order(), params, bg, folder, marker=marker, started=started, label=str(path),
                 auto=measured, arena_set=arena_set, notes=early,
+                offload=lambda function, *args: analysis.submit(function, *args).result(),
             )  # fmt: skip
         except BaseException:
-            for future in futures:
+            pending: list[cf.Future[Any]] = [*futures, *contents]
+            for future in pending:
                 future.cancel()
             raise
     return summary
+

@@ -47,6 +47,8 @@ log = logging.getLogger(__name__)
 _FORMAT = "\t".join(["%g"] * N_FEATURES + ["%d", "%d"])
 #: Every column but the id: a row's line is its prefix, a tab and its id.
 _PREFIX = "\t".join(["%g"] * N_FEATURES + ["%d"])
+#: A whole line of ``tracking.txt``.
+_LINE = _PREFIX + "\t%d\n"
 
 
 def format_prefixes(rows: np.ndarray) -> list[str]:
@@ -221,13 +223,16 @@ class ResultWriter:
             return
         if self._tables is not None:
             self._tables.write(rows, interpolated, arena)
+        values = rows.tolist()  # once for both files: 40 % of the time was this conversion
         if prefixes is None:
-            prefixes = format_prefixes(rows)
-        ids = rows[:, N_FEATURES + 1].astype(np.int64).tolist()
-        self._text.write("".join(f"{p}\t{i}\n" for p, i in zip(prefixes, ids, strict=True)))
-        features = rows[:, :N_FEATURES].tolist()
-        ints = rows[:, N_FEATURES:].astype(np.int64).tolist()
-        self._db.executemany(self._insert, (f + i for f, i in zip(features, ints, strict=True)))
+            self._text.write("".join([_LINE % tuple(row) for row in values]))
+        else:
+            ids = rows[:, N_FEATURES + 1].astype(np.int64).tolist()
+            self._text.write("".join(f"{p}\t{i}\n" for p, i in zip(prefixes, ids, strict=True)))
+        # imageNumber and id as integers, as astype(np.int64) gives them
+        self._db.executemany(
+            self._insert, ([*row[:N_FEATURES], int(row[-2]), int(row[-1])] for row in values)
+        )
         self.n_rows += len(rows)
 
     def write_image(self, name: str, image: np.ndarray) -> None:

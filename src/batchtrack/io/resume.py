@@ -21,7 +21,7 @@ import hashlib
 import json
 import os
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from .frames import visible_files
 __all__ = [
     "MARKER",
     "edits_hash",
+    "file_contents",
     "file_digest",
     "input_signature",
     "make_marker",
@@ -41,6 +42,7 @@ __all__ = [
     "read_marker",
     "record_outputs",
     "run_report",
+    "signature_files",
     "write_marker",
 ]
 
@@ -124,13 +126,39 @@ def file_digest(path: str | os.PathLike[str], size: int | None = None) -> str:
     return f"blake2b:{digest.hexdigest()}"
 
 
-def input_signature(path: Path) -> dict[str, Any]:
+def signature_files(path: Path) -> tuple[Path, list[tuple[str, os.stat_result]]]:
+    """The files :func:`input_signature` covers: their folder, and (name, stat) of each."""
+    if path.is_dir():
+        # a symbolic-link loop is not a frame: the reader reports it, this leaves it out
+        return path, [(entry.name, entry.stat()) for entry in visible_files(path, warn=False)]
+    return path.parent, [(path.name, path.stat())]
+
+
+def file_contents(folder: Path, files: Sequence[tuple[str, int]]) -> list[str]:
+    """:func:`file_digest` of each (name, size) in ``folder``, or ``unreadable:<errno>``.
+
+    What :func:`input_signature` records of each file's content; computed anywhere (e.g. by
+    the worker processes that read the frames) and handed to it as ``contents``.
+    """
+    out = []
+    for name, size in files:
+        try:
+            out.append(file_digest(folder / name, size))
+        except OSError as error:  # e.g. permission denied: the reader skips it, with the reason
+            out.append(f"unreadable:{error.errno}")  # readable later: another signature, redone
+    return out
+
+
+def input_signature(path: Path, contents: Mapping[str, str] | None = None) -> dict[str, Any]:
     """What identifies a movie's content: every file's name, size, mtime and content hash.
 
     Parameters
     ----------
     path : Path
         An image-sequence folder (every visible regular file in it counts) or a single file.
+    contents : mapping, optional
+        File name → :func:`file_contents` of the files whose content hash is already known;
+        the others are read here.
 
     Returns
     -------
@@ -139,18 +167,13 @@ def input_signature(path: Path) -> dict[str, Any]:
         of (name, size, mtime in ns, :func:`file_digest`) of each file (a file that cannot be
         read counts as ``unreadable:<errno>``).
     """
-    if path.is_dir():
-        # a symbolic-link loop is not a frame: the reader reports it, this leaves it out
-        items = [(entry.name, entry.stat()) for entry in visible_files(path, warn=False)]
-        folder = path
-    else:
-        items, folder = [(path.name, path.stat())], path.parent
+    folder, items = signature_files(path)
+    known = contents or {}
+    missing = [(name, stat.st_size) for name, stat in items if name not in known]
+    found = dict(zip((name for name, _ in missing), file_contents(folder, missing)))
     digest = hashlib.sha256()
     for name, stat in items:
-        try:
-            content = file_digest(folder / name, stat.st_size)
-        except OSError as error:  # e.g. permission denied: the reader skips it, with the reason
-            content = f"unreadable:{error.errno}"  # readable later: another signature, redone
+        content = known[name] if name in known else found[name]
         digest.update(f"{name}\0{stat.st_size}\0{stat.st_mtime_ns}\0{content}\n".encode())
     return {
         "files": len(items),
@@ -160,14 +183,19 @@ def input_signature(path: Path) -> dict[str, Any]:
 
 
 def make_marker(
-    entry_path: Path, params_hash: str, background: Path | None, workflow: str
+    entry_path: Path,
+    params_hash: str,
+    background: Path | None,
+    workflow: str,
+    contents: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """What identifies a finished result: inputs, parameters, background, version."""
+    """What identifies a finished result: inputs (``contents``: see :func:`input_signature`),
+    parameters, background, version."""
     return {
         "workflow": workflow,
         "params": params_hash,
         "background": _full_hash(background),
-        "input": input_signature(entry_path),
+        "input": input_signature(entry_path, contents),
         "version": __version__,
     }
 

@@ -71,6 +71,22 @@ def have_pyarrow() -> bool:
     return True
 
 
+def _arrow(values: np.ndarray) -> Any:
+    """A 1-D float64, int64 or bool array as an Arrow array, sharing its memory.
+
+    ``pa.array`` would do the same, but its first call imports pandas (half a second of a
+    movie's tracking) to check whether the values are a pandas object.
+    """
+    import pyarrow as pa
+
+    values = np.ascontiguousarray(values)
+    if values.dtype == np.bool_:
+        bits = np.packbits(values, bitorder="little")
+        return pa.Array.from_buffers(pa.bool_(), len(values), [None, pa.py_buffer(bits)])
+    kind = {np.dtype(np.float64): pa.float64(), np.dtype(np.int64): pa.int64()}[values.dtype]
+    return pa.Array.from_buffers(kind, len(values), [None, pa.py_buffer(values)])
+
+
 def _schema(columns: tuple[str, ...], calibration: Calibration, arenas: bool = False) -> Any:
     import pyarrow as pa
 
@@ -194,13 +210,13 @@ class TrackTableWriter:
             return
         columns = np.asfortranarray(table)  # each column contiguous: no strided copy by pyarrow
         arrays = [
-            pa.array(columns[:, i].astype(np.int64) if name in ("imageNumber", "id")
-                     else columns[:, i])
+            _arrow(columns[:, i].astype(np.int64) if name in ("imageNumber", "id")
+                   else columns[:, i])
             for i, name in enumerate(self.columns)
         ]  # fmt: skip
-        arrays += [pa.array(times), pa.array(speed), pa.array(flags)]
+        arrays += [_arrow(times), _arrow(speed), _arrow(flags)]
         if self.arenas:
-            arrays.append(pa.array(arenas))
+            arrays.append(_arrow(arenas))
         batch = pa.Table.from_arrays(arrays, schema=self.schema)
         self._writer.write_table(batch)
         self.n_rows += len(table)

@@ -99,3 +99,21 @@ def test_a_short_table_is_kept_as_read_back_and_a_long_one_is_not(tmp_path, monk
             assert list(kept.columns) == list(expected.columns)
             assert kept.equals(expected)
         out.finish(np.zeros((8, 8), np.uint8), Parameters())
+
+
+def test_arrow_arrays_equal_pyarrows_own() -> None:
+    import pyarrow as pa
+
+    from batchtrack.io.tables import _arrow
+
+    rng = np.random.default_rng(3)
+    floats = rng.normal(size=37)
+    floats[[2, 5]] = np.nan, np.inf
+    strided = np.arange(60.0).reshape(20, 3)[:, 1]  # a column of a C-ordered table
+    for values in (floats, strided, np.arange(-5, 30, dtype=np.int64), rng.random(41) > 0.5,
+                   np.zeros(0)):  # fmt: skip
+        mine, theirs = _arrow(values), pa.array(values)
+        assert mine.type == theirs.type and mine.null_count == theirs.null_count == 0
+        assert np.array_equal(
+            mine.to_numpy(zero_copy_only=False), values, equal_nan=values.dtype == np.float64
+        )
