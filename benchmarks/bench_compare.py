@@ -31,7 +31,12 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_track import ROOT, ZEBRAFISH, ZEBRAFISH_PARAMS, looped_zebrafish
 
-COMMAND = "import sys; from batchtrack.cli import main; sys.argv[0] = 'batchtrack'; main()"
+#: The console script: ``batchtrack.cli.run`` where the tree has it (its quick exit), else
+#: ``main``.
+COMMAND = (
+    "import sys; from batchtrack import cli; sys.argv[0] = 'batchtrack'; "
+    "getattr(cli, 'run', cli.main)()"
+)
 
 
 def zebrafish_video(out: Path, n_frames: int, codec: str) -> Path:
@@ -76,6 +81,8 @@ def run_once(src: Path, movie: Path, out: Path, extra: list[str]) -> dict:
     command += ["--output", str(out), "--background", str(ZEBRAFISH / "background.pgm")]
     command += [f"--{k}={v}" for k, v in ZEBRAFISH_PARAMS.items()] + extra
     env = dict(os.environ, PYTHONPATH=str(src))
+    # bytecode cached, as for an installed package (some machines set this variable)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     peaks: dict[int, int] = {}
     started = time.perf_counter()
     process = subprocess.Popen(command, env=env)

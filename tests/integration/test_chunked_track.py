@@ -93,3 +93,24 @@ def test_chunked_with_arenas(movies: dict[str, Path], tmp_path: Path) -> None:
     assert len(texts) >= 3  # the whole movie's and each arena's tracking.txt
     for name in [*texts, Path("arenas.csv")]:
         assert (tmp_path / "many" / name).read_bytes() == (tmp_path / "one" / name).read_bytes()
+
+
+@pytest.mark.parametrize("kind", ["mp4v", "h264"])
+def test_a_worker_decodes_on_one_thread_the_same_frames(
+    kind: str, movies: dict[str, Path]
+) -> None:
+    import cv2
+
+    from batchtrack.io.frames import open_frames
+
+    before = cv2.getNumThreads()
+    decoded = []
+    try:
+        for threads in (4, 1):  # 1: a worker's decoder is held to one thread
+            cv2.setNumThreads(threads)
+            with open_frames(movies[kind]) as source:
+                decoded.append(np.stack([frame for _, frame in source.iter_frames()]))
+    finally:
+        cv2.setNumThreads(before)
+    assert decoded[0].shape == (N, 160, 192)
+    assert np.array_equal(decoded[0], decoded[1])
