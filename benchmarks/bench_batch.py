@@ -71,7 +71,8 @@ def run(
     argument = json.dumps(
         [folders, ZEBRAFISH_PARAMS, str(ZEBRAFISH / "background.pgm"), backend, workers, chunk]
     )
-    env = dict(os.environ, PYTHONPATH=str(src)) if src else None
+    env = dict(os.environ, PYTHONPATH=str(src)) if src else dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # bytecode cached, as for an installed package
     result = subprocess.run(
         [sys.executable, str(script), argument], capture_output=True, text=True, check=True,
         env=env,

@@ -23,7 +23,7 @@ from scipy.spatial import cKDTree
 from .errors import InputError, ParameterError
 from .io.results import read_tracking
 
-__all__ = ["IdentityScore", "identity_score", "read_tracking"]
+__all__ = ["IdentityScore", "identity_score", "judged_rows", "read_tracking"]
 
 _COLUMNS = ("imageNumber", "id", "xBody", "yBody")
 
@@ -173,6 +173,62 @@ def identity_score(
         n_result=n_res,
         **_trajectory_counts(gt_code, matched),
     )
+
+
+def judged_rows(
+    result: pd.DataFrame,
+    truth: pd.DataFrame,
+    *,
+    animals: int | None = None,
+    max_distance: float = 10.0,
+) -> pd.DataFrame:
+    """The rows of a result that a ground truth annotated only in part can judge.
+
+    A reference made by correcting a tracker's output (FastTrack's ``reference_tracking.txt``
+    of zebrafish-100) has no row for an animal the tracker did not detect: where two fish
+    touch, the frame has 13 rows for 14 fish. A result that finds that fish has a row there
+    which the reference cannot call right or wrong, and :func:`identity_score` counts it as
+    a false positive. As benchmarks do with objects nobody annotated ("don't care"), these
+    rows are left out: in a frame where the truth has fewer than ``animals`` rows, a result
+    row is kept only if it lies within ``max_distance`` of a truth row; frames where the
+    truth is complete keep every row (a surplus there is a real false positive).
+
+    Parameters
+    ----------
+    result, truth : pandas.DataFrame
+        As for :func:`identity_score`.
+    animals : int, optional
+        Animals in the movie; the truth's number of ids by default.
+    max_distance : float
+        The gate of :func:`identity_score` (px).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows of ``result`` kept, in their order.
+
+    Examples
+    --------
+    >>> truth = pd.DataFrame({"imageNumber": [0, 0, 1], "id": [0, 1, 0],
+    ...                       "xBody": [0.0, 50.0, 1.0], "yBody": [0.0, 0.0, 0.0]})
+    >>> found = pd.DataFrame({"imageNumber": [0, 0, 1, 1], "id": [0, 1, 0, 1],
+    ...                       "xBody": [0.0, 50.0, 1.0, 52.0], "yBody": [0.0] * 4})
+    >>> len(judged_rows(found, truth))  # frame 1: the second fish is not annotated
+    3
+    """
+    res_frame, _, res_xy = _columns(result, "result")
+    gt_frame, gt_id, gt_xy = _columns(truth, "truth")
+    animals = len(np.unique(gt_id)) if animals is None else animals
+    frames, counts = np.unique(gt_frame, return_counts=True)
+    complete = np.isin(res_frame, frames[counts >= animals])
+    near = np.zeros(len(res_frame), bool)
+    if len(gt_frame) and len(res_frame):
+        # frames far apart in the tree: a match never crosses frames
+        spread = 4 * max_distance + float(np.ptp(np.concatenate([gt_xy, res_xy]), axis=0).max())
+        tree = cKDTree(np.column_stack([gt_xy, gt_frame * spread]))
+        d, _ = tree.query(np.column_stack([res_xy, res_frame * spread]), k=1)
+        near = d <= max_distance
+    return result[complete | near]
 
 
 def _trajectory_counts(gt_code: np.ndarray, matched: np.ndarray) -> dict[str, int]:

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from batchtrack.errors import InputError, ParameterError
-from batchtrack.metrics import IdentityScore, identity_score, read_tracking
+from batchtrack.metrics import IdentityScore, identity_score, judged_rows, read_tracking
 
 ZEBRAFISH = Path(__file__).resolve().parents[3] / "shared" / "data" / "zebrafish-100"
 
@@ -235,6 +235,10 @@ def test_zebrafish_fasttrack_output_against_reference() -> None:
     assert score.fragmentations == 0
     assert score.idtp == 1129
     assert score.idf1 == pytest.approx(2 * 1129 / (1220 + 1224))
+    # FastTrack's 4 surplus rows lie in frames where the reference misses a fish
+    judged = judged_rows(result, truth, animals=14)
+    assert len(judged) == 1220
+    assert identity_score(judged, truth).idf1 == pytest.approx(1129 / 1220)
 
 
 def test_mostly_tracked_partially_tracked_mostly_lost() -> None:
@@ -245,3 +249,19 @@ def test_mostly_tracked_partially_tracked_mostly_lost() -> None:
     score = identity_score(truth[keep].copy(), truth)
     assert (score.mostly_tracked, score.partially_tracked, score.mostly_lost) == (1, 1, 1)
     assert score.fragmentations == 0
+
+
+def test_judged_rows_leave_out_only_what_a_partial_truth_did_not_annotate() -> None:
+    truth = table([(0, 0, 0.0, 0.0), (0, 1, 50.0, 0.0), (1, 0, 1.0, 0.0), (2, 0, 2.0, 0.0),
+                   (2, 1, 52.0, 0.0)])  # fmt: skip
+    result = table([(0, 0, 0.0, 0.0), (0, 1, 50.0, 0.0), (0, 2, 90.0, 0.0),  # surplus: kept
+                     (1, 0, 1.0, 0.0), (1, 1, 51.0, 0.0),  # fish 1 not annotated: left out
+                     (1, 2, 9.0, 0.0),  # within the gate of a truth row: judged
+                     (2, 0, 2.0, 0.0), (2, 1, 52.0, 0.0), (3, 0, 3.0, 0.0)])  # fmt: skip
+    kept = judged_rows(result, truth)
+    assert list(zip(kept.imageNumber, kept.id)) == [
+        (0, 0), (0, 1), (0, 2), (1, 0), (1, 2), (2, 0), (2, 1)
+    ]
+    assert len(judged_rows(result, truth, animals=1)) == 9 - 1  # every frame complete but 3
+    score = identity_score(kept, truth)
+    assert score.false_positives == 2 and score.idr == 1.0
