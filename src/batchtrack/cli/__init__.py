@@ -173,8 +173,11 @@ def run() -> NoReturn:
         code = 0 if code is None else 1
     atexit._run_exitfuncs()
     logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a reader gone (``| head``), a closed stream
+            pass
     os._exit(code)
 
 
