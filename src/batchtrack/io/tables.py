@@ -83,7 +83,9 @@ def _arrow(values: np.ndarray) -> Any:
     if values.dtype == np.bool_:
         bits = np.packbits(values, bitorder="little")
         return pa.Array.from_buffers(pa.bool_(), len(values), [None, pa.py_buffer(bits)])
-    kind = {np.dtype(np.float64): pa.float64(), np.dtype(np.int64): pa.int64()}[values.dtype]
+    kind = {np.dtype(np.float64): pa.float64(), np.dtype(np.int64): pa.int64()}.get(values.dtype)
+    if kind is None:  # not a type the tables hold: pyarrow's own conversion
+        return pa.array(values)
     return pa.Array.from_buffers(kind, len(values), [None, pa.py_buffer(values)])
 
 

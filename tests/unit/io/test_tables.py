@@ -111,7 +111,7 @@ def test_arrow_arrays_equal_pyarrows_own() -> None:
     floats[[2, 5]] = np.nan, np.inf
     strided = np.arange(60.0).reshape(20, 3)[:, 1]  # a column of a C-ordered table
     for values in (floats, strided, np.arange(-5, 30, dtype=np.int64), rng.random(41) > 0.5,
-                   np.zeros(0)):  # fmt: skip
+                   np.zeros(0), np.arange(4, dtype=np.int32)):  # fmt: skip
         mine, theirs = _arrow(values), pa.array(values)
         assert mine.type == theirs.type and mine.null_count == theirs.null_count == 0
         assert np.array_equal(
