@@ -221,13 +221,12 @@ def judged_rows(
     animals = len(np.unique(gt_id)) if animals is None else animals
     frames, counts = np.unique(gt_frame, return_counts=True)
     complete = np.isin(res_frame, frames[counts >= animals])
+    _, rank = np.unique(np.concatenate([gt_frame, res_frame]), return_inverse=True)
+    _, near_rows, _ = _candidate_pairs(
+        rank[: len(gt_frame)], gt_xy, rank[len(gt_frame) :], res_xy, max_distance
+    )
     near = np.zeros(len(res_frame), bool)
-    if len(gt_frame) and len(res_frame):
-        # frames far apart in the tree: a match never crosses frames
-        spread = 4 * max_distance + float(np.ptp(np.concatenate([gt_xy, res_xy]), axis=0).max())
-        tree = cKDTree(np.column_stack([gt_xy, gt_frame * spread]))
-        d, _ = tree.query(np.column_stack([res_xy, res_frame * spread]), k=1)
-        near = d <= max_distance
+    near[near_rows] = True
     return result[complete | near]
 
 

@@ -44,7 +44,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-_FORMAT = "\t".join(["%g"] * N_FEATURES + ["%d", "%d"])
 #: Every column but the id: a row's line is its prefix, a tab and its id.
 _PREFIX = "\t".join(["%g"] * N_FEATURES + ["%d"])
 #: A whole line of ``tracking.txt``.
@@ -63,6 +62,19 @@ def format_prefixes(rows: np.ndarray) -> list[str]:
     ['20', '21']
     """
     return [_PREFIX % tuple(row) for row in rows[:, : N_FEATURES + 1].tolist()]
+
+
+def _text_lines(
+    rows: np.ndarray, prefixes: list[str] | None = None, values: list[list[float]] | None = None
+) -> str:
+    """The ``tracking.txt`` lines of rows, shape (k, 23): their ``prefixes``
+    (:func:`format_prefixes`) and ids, or else whole lines formatted from ``values``
+    (``rows.tolist()``, when the caller has it already)."""
+    if prefixes is None:
+        values = rows.tolist() if values is None else values
+        return "".join([_LINE % tuple(row) for row in values])
+    ids = rows[:, N_FEATURES + 1].astype(np.int64).tolist()
+    return "".join(f"{p}\t{i}\n" for p, i in zip(prefixes, ids, strict=True))
 
 
 class TrackingText:
@@ -88,10 +100,7 @@ class TrackingText:
         already formatted (:func:`format_prefixes`)."""
         if len(rows) == 0:
             return
-        if prefixes is None:
-            prefixes = format_prefixes(rows)
-        ids = rows[:, N_FEATURES + 1].astype(np.int64).tolist()
-        self._file.write("".join(f"{p}\t{i}\n" for p, i in zip(prefixes, ids, strict=True)))
+        self._file.write(_text_lines(rows, prefixes))
 
     def close(self) -> None:
         """Close the file."""
@@ -224,11 +233,7 @@ class ResultWriter:
         if self._tables is not None:
             self._tables.write(rows, interpolated, arena)
         values = rows.tolist()  # once for both files: 40 % of the time was this conversion
-        if prefixes is None:
-            self._text.write("".join([_LINE % tuple(row) for row in values]))
-        else:
-            ids = rows[:, N_FEATURES + 1].astype(np.int64).tolist()
-            self._text.write("".join(f"{p}\t{i}\n" for p, i in zip(prefixes, ids, strict=True)))
+        self._text.write(_text_lines(rows, prefixes, values))
         # imageNumber and id as integers, as astype(np.int64) gives them
         self._db.executemany(
             self._insert, ([*row[:N_FEATURES], int(row[-2]), int(row[-1])] for row in values)
