@@ -43,14 +43,14 @@ ANALYSIS_INPUTS: list[str] = list(
 
 
 def _tracks(folder: Path, calibration: Calibration):
-    """The result table: tracking.parquet (calibrated), else tracking.txt (px), and its
-    pixel size."""
+    """The result table: tracking.parquet (calibrated), else tracking.txt (px), its pixel
+    size, and whether it is tracking.parquet (which only it has ``time`` and ``speed``)."""
     if (folder / tables.PARQUET_FILE).is_file():
         # only the columns the analysis files read: the table of a long movie is large
-        return tables.read_tracks(folder, columns=ANALYSIS_INPUTS), calibration.pixel_size
+        return tables.read_tracks(folder, columns=ANALYSIS_INPUTS), calibration.pixel_size, True
     from .io.results import read_tracking
 
-    return read_tracking(folder), 1.0
+    return read_tracking(folder), 1.0, False
 
 
 def write_analysis_files(
@@ -94,11 +94,11 @@ def write_analysis_files(
     """
     folder = Path(folder)
     say = note or (lambda message: None)
-    if table is not None:
-        scale = calibration.pixel_size
+    if table is not None:  # tracking.parquet's, kept by its writer
+        scale, calibrated = calibration.pixel_size, True
     else:
-        table, scale = _tracks(folder, calibration)
-    if scale != calibration.pixel_size:
+        table, scale, calibrated = _tracks(folder, calibration)
+    if not calibrated:
         say("tracking.parquet, animals.csv and tracking.nc not written: pyarrow is missing "
             "(pip install 'batchtrack[analysis]')")  # fmt: skip
     else:

@@ -176,3 +176,33 @@ def test_zero_objects_give_empty_files_and_a_note(tmp_path: Path) -> None:
     assert quality["verdict"] == "check" and quality["reasons"] == [
         "no object detected in any frame"
     ]
+
+
+_WITHOUT_PYARROW = (
+    "import sys\n"
+    "sys.modules['pyarrow'] = None  # an import of pyarrow fails, as when it is not installed\n"
+    "from batchtrack.cli import main\n"
+    "main(['track', *sys.argv[1:]])\n"
+)
+
+
+@pytest.mark.parametrize("pixel_size", ["1", "0.5"])
+def test_without_pyarrow_a_movie_is_tracked_and_its_log_says_what_is_missing(
+    tmp_path: Path, pixel_size: str
+) -> None:
+    import subprocess
+    import sys
+
+    movie = write_sequence(make_movie(40, 3, shape=(120, 120), seed=2), tmp_path / "movie")
+    done = subprocess.run(
+        [sys.executable, "-c", _WITHOUT_PYARROW, str(movie), *DEMO_FLAGS, "-q",
+         f"--pixelSize={pixel_size}", "--unit=mm"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    result = movie / "Tracking_Result"
+    assert len(read_tracking(result / "tracking.txt")) > 0
+    assert not (result / "tracking.parquet").exists()
+    assert not (result / "animals.csv").exists()
+    assert read_quality(result)["verdict"] in ("ok", "check")
+    assert "pyarrow is missing" in (result / "log").read_text()
