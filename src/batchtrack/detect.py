@@ -19,7 +19,7 @@ arrays; nothing knows about files.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
 import cv2
@@ -213,21 +213,57 @@ def _pixels(contours: list[np.ndarray]) -> tuple[np.ndarray, ...]:
     Returns the pixel coordinates local to each object's bounding box (row after row, as
     ``np.nonzero`` orders them), the pixel count of each object, and the boxes' corners
     (x0, y0) per object.
+
+    The objects are filled on one canvas, each box in its own band of rows, one below the
+    other: one ``drawContours`` and one ``findNonZero`` per canvas instead of per object. A
+    row of the canvas belongs to one object only, so each fills exactly as if alone, and the
+    canvas's row-major order is object after object, each row after row.
     """
-    points, corners = [], np.empty((len(contours), 2), np.float64)
-    counts = np.empty(len(contours), np.intp)
-    for n, contour in enumerate(contours):
-        x0, y0, w, h = cv2.boundingRect(contour)
-        mask = np.zeros((h, w), np.uint8)
-        cv2.drawContours(mask, [contour], 0, 1, cv2.FILLED, 8, offset=(-x0, -y0))
-        # (x, y) of the non-zero pixels, row after row: np.nonzero's order, twice as fast
-        found = cv2.findNonZero(mask)
-        found = np.empty((0, 1, 2), np.int32) if found is None else found
-        points.append(found)
-        counts[n] = len(found)
-        corners[n] = x0, y0
-    xy = np.concatenate(points).reshape(-1, 2).astype(np.float64)
-    return xy[:, 0].copy(), xy[:, 1].copy(), counts, corners
+    n = len(contours)
+    lengths = np.fromiter(map(len, contours), np.intp, n)
+    points = np.concatenate(contours).reshape(-1, 2)
+    firsts = np.zeros(n, np.intp)
+    np.cumsum(lengths[:-1], out=firsts[1:])
+    x0, y0 = np.minimum.reduceat(points, firsts).T
+    x1, y1 = np.maximum.reduceat(points, firsts).T
+    heights, widths = y1 - y0 + 1, x1 - x0 + 1
+    corners = np.column_stack((x0, y0)).astype(np.float64)
+    xs, ys, counts = [], [], np.empty(n, np.intp)
+    for a, b in _canvases(heights, widths):
+        tops = np.zeros(b - a, np.intp)
+        np.cumsum(heights[a : b - 1], out=tops[1:])
+        lo, hi = firsts[a], firsts[b - 1] + lengths[b - 1]
+        shift = np.column_stack((x0[a:b], y0[a:b] - tops)).astype(points.dtype)
+        moved = points[lo:hi] - np.repeat(shift, lengths[a:b], axis=0)
+        shapes = moved.reshape(-1, 1, 2)
+        bounds = np.cumsum(lengths[a:b]).tolist()
+        pieces = [shapes[e - k : e] for e, k in zip(bounds, lengths[a:b].tolist())]
+        canvas = np.zeros((int(heights[a:b].sum()), int(widths[a:b].max())), np.uint8)
+        cv2.drawContours(canvas, pieces, -1, 1, cv2.FILLED, 8)
+        found = cv2.findNonZero(canvas)
+        found = np.empty((0, 2), np.int32) if found is None else found.reshape(-1, 2)
+        owner = np.repeat(np.arange(b - a), heights[a:b])[found[:, 1]]
+        counts[a:b] = np.bincount(owner, minlength=b - a)
+        xs.append(found[:, 0])
+        ys.append(found[:, 1] - tops[owner])
+    x = np.concatenate(xs).astype(np.float64)
+    y = np.concatenate(ys).astype(np.float64)
+    return x, y, counts, corners
+
+
+_CANVAS_PIXELS = 1 << 22  # 4 MiB of canvas at most, unless one object alone is larger
+
+
+def _canvases(heights: np.ndarray, widths: np.ndarray) -> Iterator[tuple[int, int]]:
+    """Runs ``[a, b)`` of consecutive objects whose stacked boxes make a canvas of at most
+    :data:`_CANVAS_PIXELS` pixels (height: the sum of theirs; width: the widest), or one
+    object alone."""
+    a, n = 0, len(heights)
+    while a < n:
+        sizes = np.cumsum(heights[a:]) * np.maximum.accumulate(widths[a:])
+        b = a + max(1, int(np.searchsorted(sizes, _CANVAS_PIXELS, side="right")))
+        yield a, b
+        a = b
 
 
 def object_features(
@@ -264,10 +300,12 @@ def _fill_features(out: np.ndarray, contours: list[np.ndarray], areas: np.ndarra
     """Compute every feature column of ``out`` (see :func:`object_features`)."""
     x, y, counts, corners = _pixels(contours)
     starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    powers = np.column_stack((x, y, x * x, x * y, y * y))
+    # Integer-valued terms: their sums are exact, in whatever order they are added.
+    powers = (x, y, x * x, x * y, y * y)
     body_sums = np.empty((6, len(starts)))
     body_sums[0] = counts
-    body_sums[1:] = np.add.reduceat(powers, starts, axis=0).T
+    for row, power in enumerate(powers, 1):
+        body_sums[row] = np.add.reduceat(power, starts)
     m00, cx, cy, mu20, mu11, mu02 = _moments(body_sums)
     theta = _orientation(mu20, mu11, mu02)
 
@@ -282,7 +320,8 @@ def _fill_features(out: np.ndarray, contours: list[np.ndarray], areas: np.ndarra
     in_head = (p < 0) == np.repeat(head_negative, counts)
     head_sums = np.empty_like(body_sums)
     head_sums[0] = np.add.reduceat(in_head, starts, dtype=np.float64)
-    head_sums[1:] = np.add.reduceat(powers * in_head[:, None], starts, axis=0).T
+    for row, power in enumerate(powers, 1):
+        head_sums[row] = np.add.reduceat(np.where(in_head, power, 0.0), starts)
     halves = []
     for sums in (head_sums, body_sums - head_sums):
         hm00, hx, hy, h20, h11, h02 = _moments(sums)
