@@ -167,3 +167,52 @@ def test_third_moment_sign_is_the_one_of_the_sum_of_pow_cubes() -> None:
     starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
     expected = np.add.reduceat(p**3, starts) > 0
     np.testing.assert_array_equal(_third_moment_positive(p, counts, starts), expected)
+
+
+def _odd_shapes() -> tuple[list[np.ndarray], np.ndarray]:
+    """External contours of discs, rings, lines, single pixels and thin ellipses, touching
+    and overlapping at random."""
+    rng = np.random.default_rng(1)
+    image = np.zeros((600, 800), np.uint8)
+    for i in range(150):
+        x, y = int(rng.integers(0, 800)), int(rng.integers(0, 600))
+        kind = i % 5
+        if kind == 0:
+            cv2.circle(image, (x, y), int(rng.integers(1, 40)), 255, -1)
+        elif kind == 1:
+            end = (x + int(rng.integers(-200, 200)), y + int(rng.integers(-200, 200)))
+            cv2.line(image, (x, y), end, 255, 1)
+        elif kind == 2:
+            image[y, x] = 255
+        elif kind == 3:
+            cv2.circle(image, (x, y), int(rng.integers(5, 50)), 255, 3)
+        else:
+            axes = (int(rng.integers(1, 120)), int(rng.integers(1, 15)))
+            cv2.ellipse(image, (x, y), axes, float(rng.integers(0, 180)), 0, 360, 255, -1)
+    contours, _ = cv2.findContours(image, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    return list(contours), np.array([cv2.contourArea(c) for c in contours])
+
+
+def test_pixels_are_each_filled_contour_alone_whatever_the_canvas(monkeypatch) -> None:
+    """All objects filled on shared canvases give each object's pixels as a mask of its own
+    would, in the same order, with one canvas or with one per object."""
+    import batchtrack.detect as detect
+
+    contours, areas = _odd_shapes()
+    expected_x, expected_y, expected_counts = [], [], []
+    for contour in contours:
+        x0, y0, w, h = cv2.boundingRect(contour)
+        mask = np.zeros((h, w), np.uint8)
+        cv2.drawContours(mask, [contour], 0, 1, cv2.FILLED, 8, offset=(-x0, -y0))
+        rows, cols = np.nonzero(mask)
+        expected_x.append(cols)
+        expected_y.append(rows)
+        expected_counts.append(len(rows))
+    one = object_features(contours, areas)
+    for limit in (1 << 22, 2000, 1):  # one canvas; a few objects each; one object each
+        monkeypatch.setattr(detect, "_CANVAS_PIXELS", limit)
+        x, y, counts, _ = detect._pixels(contours)
+        assert np.array_equal(counts, expected_counts)
+        assert np.array_equal(x, np.concatenate(expected_x))
+        assert np.array_equal(y, np.concatenate(expected_y))
+        assert np.array_equal(object_features(contours, areas), one, equal_nan=True)
