@@ -110,10 +110,9 @@ def track(
 def _default_workers(path: Path) -> int:
     """Every core for a movie long enough to gain from them (see ``auto_workers``)."""
     from ..batch.chunked import auto_workers
-    from ..io.frames import open_frames
+    from ..io.frames import frame_count_hint
 
-    with open_frames(path) as source:
-        return auto_workers(source.n_frames)
+    return auto_workers(frame_count_hint(path))
 
 
 @contextlib.contextmanager

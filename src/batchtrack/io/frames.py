@@ -44,6 +44,7 @@ __all__ = [
     "ImageSequence",
     "VideoFile",
     "find_movies",
+    "frame_count_hint",
     "natural_key",
     "open_frames",
     "result_dir_for",
@@ -729,6 +730,37 @@ def open_frames(path: str | os.PathLike[str], *, index: tuple | None = None) -> 
     return VideoFile(path)
 
 
+def frame_count_hint(path: str | os.PathLike[str]) -> int:
+    """About how many frames a movie has, found cheaply: what choosing a number of worker
+    processes needs (see :func:`batchtrack.batch.chunked.auto_workers`).
+
+    A folder's visible image files are counted without the checks and the sorting that
+    opening it as an :class:`ImageSequence` does (that is done once, when it is tracked); a
+    video is opened (its index is then kept for the next opening in this process). A path
+    that does not open gives 0: the error is reported when it is tracked.
+
+    Examples
+    --------
+    Its 20 frames and ``background.pgm``:
+
+    >>> frame_count_hint("exp/Run1/images"), frame_count_hint("no/such/folder")
+    (21, 0)
+    """
+    path = Path(path)
+    try:
+        if path.is_dir():
+            with os.scandir(path) as entries:
+                return sum(
+                    1
+                    for entry in entries
+                    if not entry.name.startswith(".") and _extension(entry.name) in IMAGE_EXTENSIONS
+                )
+        with open_frames(path) as source:
+            return source.n_frames
+    except (OSError, InputError):
+        return 0
+
+
 def _container_index(path: Path) -> tuple[str, np.ndarray, np.ndarray] | None:
     """Every frame's timestamp and the key frames, read from the container without decoding.
 
@@ -902,8 +934,11 @@ def _sequence_files(folder: Path) -> list[str]:
             len(ranked[0][1]),
             len(ignored) - len(ranked[0][1]),
         )
-    files = sorted(ranked[0][1], key=lambda item: (item[0], natural_key(item[1])))
-    return [str(folder / name) for _, name in files]
+    files = sorted(ranked[0][1], key=lambda item: item[0])  # by frame number
+    if len({number for number, _ in files}) < len(files):  # frame_1 and frame_01: then by name
+        files.sort(key=lambda item: (item[0], natural_key(item[1])))
+    prefix = os.path.join(str(folder), "")  # the folder and a separator
+    return [prefix + name for _, name in files]
 
 
 def _no_sequence_hint(names: list[str]) -> str:
