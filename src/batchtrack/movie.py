@@ -92,8 +92,9 @@ _FEATURE_BATCH = 512
 
 #: ``progress(frames_done, frames_total)``, called from the thread doing the work.
 Progress = Callable[[int, int], None]
-#: ``offload(function, *args)``: run a picklable function elsewhere, return its result.
-Offload = Callable[..., Any]
+#: ``offload(function, *args)``: start a picklable function elsewhere; return what gives its
+#: result when called (waiting for it), so that the caller can work meanwhile.
+Offload = Callable[..., Callable[[], Any]]
 
 
 @dataclass
@@ -732,9 +733,10 @@ def write_result(
         Messages of the steps before (opening the movie, measuring, the background), written
         first to the result's ``log``.
     offload : callable, optional
-        ``offload(function, *args)`` runs a picklable function elsewhere (e.g. in a worker
-        process) and returns its result: the analysis files are then written there, from
-        ``tracking.parquet``, while this process needs neither pandas nor their time.
+        ``offload(function, *args)`` starts a picklable function elsewhere (e.g. in a worker
+        process) and returns a callable that waits for its result: the analysis files are
+        then written there, from ``tracking.parquet``, while this process draws the pictures
+        and needs neither pandas nor their time.
     """
     require_measured(params, params.auto)
     auto = auto or AutoReport()
@@ -931,26 +933,29 @@ class ResultSink:
             )
             log.warning("%s: %s", label, message, extra=IN_RESULT)
             writer.log(message)
-        picture = self.canvas.finish()
-        if self.arena_set is not None and self.arena_result is not None:
+        arena_set, arena_result = self.arena_set, self.arena_result
+        if arena_set is not None and arena_result is not None:
             self.arena_texts.close()
-            picture = outline_arenas(picture, self.arena_set.labels)
-            writer.write_image("arenas.png", draw_arenas(self.background, self.arena_set.labels))
-            writer.write_image(LABELS_FILE, self.arena_set.labels.astype(np.uint16))
-            write_arenas_csv(
-                writer.partial / "arenas.csv",
-                self.arena_set.rows(self.arena_result.ids, self.arena_result.animals),
-            )
-        writer.write_image("trajectories.png", picture)
         n_frames, skipped = self.n_frames + len(self.skipped), [k for k, _ in self.skipped]
-        arena_animals = None if self.arena_result is None else self.arena_result.animals
+        arena_animals = None if arena_result is None else arena_result.animals
+        waiting = None
         if self.offload is not None:
+            # started first: the other process writes them while this one draws the pictures
             writer.close_tables()
-            messages = self.offload(
+            waiting = self.offload(
                 analysis_files_task, writer.partial, params, self.calibration, n_frames,
                 skipped, arena_animals,
             )  # fmt: skip
-            for message in messages:
+        picture = self.canvas.finish()
+        if arena_set is not None and arena_result is not None:
+            picture = outline_arenas(picture, arena_set.labels)
+            writer.write_image("arenas.png", draw_arenas(self.background, arena_set.labels))
+            writer.write_image(LABELS_FILE, arena_set.labels.astype(np.uint16))
+            rows = arena_set.rows(arena_result.ids, arena_result.animals)
+            write_arenas_csv(writer.partial / "arenas.csv", rows)
+        writer.write_image("trajectories.png", picture)
+        if waiting is not None:
+            for message in waiting():
                 writer.log(message)
         else:
             write_analysis_files(

@@ -246,7 +246,7 @@ def track_chunked(
             summary, _ = write_result(
                 in_order(), params, bg, folder, marker=marker, started=started, label=str(path),
                 auto=measured, arena_set=arena_set, notes=early,
-                offload=lambda function, *args: analysis.submit(function, *args).result(),
+                offload=lambda function, *args: analysis.submit(function, *args).result,
             )  # fmt: skip
         except BaseException:
             pending: list[cf.Future[Any]] = [*futures, *contents]
