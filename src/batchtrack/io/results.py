@@ -234,10 +234,9 @@ class ResultWriter:
             self._tables.write(rows, interpolated, arena)
         values = rows.tolist()  # once for both files: 40 % of the time was this conversion
         self._text.write(_text_lines(rows, prefixes, values))
-        # imageNumber and id as integers, as astype(np.int64) gives them
-        self._db.executemany(
-            self._insert, ([*row[:N_FEATURES], int(row[-2]), int(row[-1])] for row in values)
-        )
+        # imageNumber and id go in as floats: their columns' INTEGER affinity stores a float
+        # that is a whole number as that integer (the same bytes as inserting int(value))
+        self._db.executemany(self._insert, values)
         self.n_rows += len(rows)
 
     def write_image(self, name: str, image: np.ndarray) -> None:

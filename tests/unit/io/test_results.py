@@ -39,7 +39,9 @@ def test_result_folder_contents(tmp_path: Path) -> None:
         db_rows = db.execute("SELECT * FROM tracking").fetchall()
         types = {r[1]: r[2] for r in db.execute("PRAGMA table_info(tracking)")}
         stored = dict(db.execute("SELECT parameter, value FROM parameter").fetchall())
+        stored_as = set(db.execute("SELECT typeof(imageNumber), typeof(id) FROM tracking"))
     np.testing.assert_allclose(np.array(db_rows), rows())
+    assert stored_as == {("integer", "integer")}  # inserted as floats, stored as integers
     assert types["xHead"] == "REAL"
     assert types["imageNumber"] == types["id"] == "INTEGER"
     assert stored["thresh"] == 42
