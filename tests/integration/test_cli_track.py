@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from batchtrack.cli import main
@@ -81,9 +82,15 @@ def test_help_prints_open_ranges_as_bounds_and_one_bar_per_line() -> None:
     assert "None" not in result.output
 
 
-def test_a_movie_tracked_on_workers_has_the_marker_a_batch_skips(tmp_path: Path) -> None:
-    # the workers compute the frames' checksums: the marker must be the one-process one
-    movie = write_sequence(make_movie(80, 3, shape=(120, 120), seed=4), tmp_path / "movie")
+@pytest.mark.parametrize("ext", ["pgm", "png"])
+def test_a_movie_tracked_on_workers_has_the_marker_a_batch_skips(
+    ext: str, tmp_path: Path
+) -> None:
+    # the workers compute the frames' checksums (a PGM's from the bytes read for detection,
+    # a PNG's by reading it again): the marker must be the one-process one
+    movie = write_sequence(
+        make_movie(80, 3, shape=(120, 120), seed=4), tmp_path / "movie", ext=ext
+    )
     (movie / "notes.txt").write_text("not a frame, but part of the input's signature\n")
     result = CliRunner().invoke(
         main, ["track", str(movie), *FLAGS, "-q", "--workers", "2", "--chunk-size", "15"]

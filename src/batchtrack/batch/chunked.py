@@ -89,16 +89,26 @@ def chunk_starts(n_frames: int, step: int, key_frames: np.ndarray | None = None)
 def _detect_chunk(
     path: str, index: tuple | None, background: np.ndarray, params: Parameters,
     scale: AnimalScale | None, regions: list[Region] | None, start: int, stop: int | None,
-) -> Detections:  # fmt: skip
-    """Worker side: detect the objects of frames ``start``…``stop`` of one movie."""
-    from ..io.frames import open_frames
+) -> tuple[Detections, dict[str, str]]:  # fmt: skip
+    """Worker side: detect the objects of frames ``start``…``stop`` of one movie; with the
+    content checksums of their files (:func:`batchtrack.io.resume.read_contents`: from the
+    bytes read for detection where it can, so that a frame is read once), for a sequence."""
+    from ..io.frames import ImageSequence, open_frames
+    from ..io.resume import read_contents
     from ..movie import detect_range
 
     init_worker()
     with open_frames(Path(path), index=index) as source:
-        return detect_range(
+        crcs: dict[str, tuple[int, int]] = {}
+        if isinstance(source, ImageSequence):
+            source.read_crcs = crcs
+        found = detect_range(
             source, background, params, start=start, stop=stop, scale=scale, regions=regions
         )
+        if not isinstance(source, ImageSequence):
+            return found, {}
+        names = [os.path.basename(file) for file in source.files[start:stop]]
+        return found, read_contents(Path(path), names, crcs)
 
 
 def _warm_up() -> None:
@@ -156,7 +166,7 @@ def track_chunked(
     from ..analysis_files import warm_up as warm_up_analysis
     from ..io.frames import open_frames
     from ..io.messages import collect_messages
-    from ..io.resume import file_contents, make_marker, signature_files
+    from ..io.resume import make_marker
     from ..movie import (
         arena_detection_regions,
         measure_animals,
@@ -210,23 +220,20 @@ def track_chunked(
                 )
 
         # A few chunks in flight per worker: memory stays bounded however long the movie.
-        futures: collections.deque[cf.Future[Detections]] = collections.deque()
+        futures: collections.deque[cf.Future[tuple[Detections, dict[str, str]]]] = (
+            collections.deque()
+        )
         for _ in range(_IN_FLIGHT_PER_WORKER * workers):
             submit()
-        # The input's checksums (a read of every file) by the workers too, between chunks:
-        # this process, which links and writes, sets the pace.
-        folder_read, files = signature_files(Path(path))
-        sizes = [(name, stat.st_size) for name, stat in files]
-        parts = [sizes[i :: workers] for i in range(workers)] if len(sizes) > 1 else [sizes]
-        contents = [pool.submit(file_contents, folder_read, part) for part in parts]
-
         given = None if background is None else Path(background)
         marker: dict[str, Any] = {}  # filled once every chunk is in (see in_order)
 
         def in_order() -> Iterator[Detections]:
             done = 0
+            known: dict[str, str] = {}  # content checksums of the frame files, by name
             while futures:
-                chunk = futures.popleft().result()
+                chunk, contents = futures.popleft().result()
+                known.update(contents)
                 submit()
                 done += len(chunk.frames) + len(chunk.skipped)
                 if progress is not None:
@@ -235,11 +242,6 @@ def track_chunked(
             # The marker, complete before write_result (having consumed every chunk) saves
             # it; the parameters as given ("auto" included), as track_movie and the batch
             # hash them.
-            known = {
-                name: content
-                for part, future in zip(parts, contents, strict=True)
-                for (name, _), content in zip(part, future.result(), strict=True)
-            }
             marker.update(make_marker(Path(path), parameters_hash(wanted), given, "track", known))
 
         try:
@@ -249,8 +251,7 @@ def track_chunked(
                 offload=lambda function, *args: analysis.submit(function, *args).result,
             )  # fmt: skip
         except BaseException:
-            pending: list[cf.Future[Any]] = [*futures, *contents]
-            for future in pending:
+            for future in futures:
                 future.cancel()
             raise
     return summary

@@ -39,6 +39,7 @@ __all__ = [
     "make_marker",
     "marker_matches",
     "outputs_intact",
+    "read_contents",
     "read_marker",
     "record_outputs",
     "run_report",
@@ -147,6 +148,37 @@ def file_contents(folder: Path, files: Sequence[tuple[str, int]]) -> list[str]:
         except OSError as error:  # e.g. permission denied: the reader skips it, with the reason
             out.append(f"unreadable:{error.errno}")  # readable later: another signature, redone
     return out
+
+
+def read_contents(
+    folder: Path, names: Sequence[str], crcs: Mapping[str, tuple[int, int]]
+) -> dict[str, str]:
+    """:func:`file_contents` of the files ``names`` of ``folder``, taken from ``crcs`` (name →
+    CRC-32 and size of the bytes a reader read whole, e.g.
+    :attr:`batchtrack.io.frames.ImageSequence.read_crcs`) where that is what
+    :func:`file_digest` computes, and read here otherwise.
+
+    Examples
+    --------
+    >>> import zlib
+    >>> _ = Path("a.bin").write_bytes(b"x" * 100)
+    >>> read_contents(Path("."), ["a.bin"], {"a.bin": (zlib.crc32(b"x" * 100), 100)})
+    {'a.bin': 'crc32:5e0e5d8f'}
+    """
+    known, missing = {}, []
+    for name in names:
+        if name in crcs and crcs[name][1] <= WHOLE_FILE:
+            known[name] = f"crc32:{crcs[name][0]:08x}"
+        else:
+            missing.append(name)
+    sizes = []
+    for name in missing:
+        try:
+            sizes.append((name, (folder / name).stat().st_size))
+        except OSError as error:
+            known[name] = f"unreadable:{error.errno}"
+    known.update(zip((name for name, _ in sizes), file_contents(folder, sizes)))
+    return known
 
 
 def input_signature(path: Path, contents: Mapping[str, str] | None = None) -> dict[str, Any]:

@@ -643,3 +643,23 @@ def test_pgm_fast_path_reads_what_opencv_reads(tmp_path, zebrafish_dir) -> None:
     (tmp_path / "a.pgm").write_bytes(b"P2\n2 1\n255\n1 2\n")
     assert _read_pgm(str(tmp_path / "t.pgm")) is None
     assert _read_pgm(str(tmp_path / "a.pgm")) is None
+
+
+def test_a_sequence_records_the_checksum_of_what_it_read(tmp_path: Path) -> None:
+    """With ``read_crcs``, each PGM frame read is checksummed from the bytes it was decoded
+    from: what ``file_digest`` computes by reading the file again."""
+    from batchtrack.io.resume import file_digest, read_contents
+    from batchtrack.synth import make_movie, write_sequence
+
+    movie = write_sequence(make_movie(6, 2, shape=(40, 50), seed=3), tmp_path / "movie")
+    with ImageSequence(movie) as source:
+        source.read_crcs = {}
+        frames = [frame for _, frame in source.iter_frames(1, 4)]
+        recorded = dict(source.read_crcs)
+        names = [Path(file).name for file in source.files]
+    assert sorted(recorded) == names[1:4]
+    assert all(frame.flags.writeable for frame in frames)
+    contents = read_contents(movie, [*names, "ground_truth.txt", "gone.pgm"], recorded)
+    for name in [*names, "ground_truth.txt"]:
+        assert contents[name] == file_digest(movie / name)
+    assert contents["gone.pgm"].startswith("unreadable:")
