@@ -7,6 +7,7 @@ chunks' detections (:func:`link_detections`). :func:`track_movie` does both in o
 
 from __future__ import annotations
 
+import collections
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -699,6 +700,7 @@ def write_result(
     timestamps: np.ndarray | None = None,
     notes: Sequence[str] = (),
     offload: Offload | None = None,
+    spare: Offload | None = None,
 ) -> tuple[TrackSummary, pd.DataFrame | None]:
     """Link detections in order and publish the result folder atomically, with the analysis
     files (see :mod:`batchtrack.analysis_files`) beside FastTrack's.
@@ -737,6 +739,11 @@ def write_result(
         process) and returns a callable that waits for its result: the analysis files are
         then written there, from ``tracking.parquet``, while this process draws the pictures
         and needs neither pandas nor their time.
+    spare : callable, optional
+        Like ``offload``, on processes idle once every chunk is in (e.g. the detection
+        workers'): with a known number of animals, every row is written after stitching,
+        and the text of ``tracking.txt`` is then formatted there, a few blocks ahead of this
+        process, which relabels and writes.
     """
     require_measured(params, params.auto)
     auto = auto or AutoReport()
@@ -757,16 +764,40 @@ def write_result(
         for line in auto.lines():
             writer.log(f"measured {line}")
         scratch = writer.partial
-        for rows, interpolated in linked_blocks(
-            sink.record(chunks), params, scratch, arena_set, sink.arena_result
-        ):
-            sink.add(rows, interpolated, collect=collect)
+        blocks = linked_blocks(sink.record(chunks), params, scratch, arena_set, sink.arena_result)
+        if spare is not None and params.animals:
+            for rows, interpolated, prefixes in _formatted_ahead(blocks, spare):
+                sink.add(rows, interpolated, collect=collect, prefixes=prefixes)
+        else:
+            for rows, interpolated in blocks:
+                sink.add(rows, interpolated, collect=collect)
         published = sink.finish(marker=marker)
     summary = TrackSummary(
         published, sink.n_frames, writer.n_rows, sink.n_ids, sink.skipped,
         time.perf_counter() - started, params, auto,
     )  # fmt: skip
     return summary, tracking_table(sink.blocks) if collect else None
+
+
+#: Blocks of rows whose text is being formatted elsewhere while this process goes on.
+_FORMATTED_AHEAD = 4
+
+
+def _formatted_ahead(
+    blocks: Iterable[tuple[np.ndarray, np.ndarray | None]], spare: Offload
+) -> Iterator[tuple[np.ndarray, np.ndarray | None, list[str]]]:
+    """``blocks`` with the text of their rows (:func:`batchtrack.io.results.format_prefixes`),
+    formatted by ``spare`` a few blocks ahead."""
+    pending: collections.deque[tuple[np.ndarray, np.ndarray | None, Callable[[], Any]]]
+    pending = collections.deque()
+    for rows, interpolated in blocks:
+        pending.append((rows, interpolated, spare(format_prefixes, rows)))
+        if len(pending) > _FORMATTED_AHEAD:
+            rows, interpolated, waiting = pending.popleft()
+            yield rows, interpolated, waiting()
+    while pending:
+        rows, interpolated, waiting = pending.popleft()
+        yield rows, interpolated, waiting()
 
 
 def linked_blocks(
@@ -887,13 +918,19 @@ class ResultSink:
             self.writer.log(f"frame {k} skipped: {reason}")
 
     def add(
-        self, rows: np.ndarray, interpolated: np.ndarray | None, collect: bool = False
+        self,
+        rows: np.ndarray,
+        interpolated: np.ndarray | None,
+        collect: bool = False,
+        prefixes: list[str] | None = None,
     ) -> None:
-        """Write result rows (ordered by frame, then id; after those already added)."""
-        arena = prefixes = None
+        """Write result rows (ordered by frame, then id; after those already added), with
+        their ``tracking.txt`` lines without the id (:func:`format_prefixes`) if formatted."""
+        arena = None
         if self.arena_result is not None:
             arena = self.arena_result.arena_of(rows[:, ID])
-            prefixes = format_prefixes(rows)  # once for the movie's file and the arenas'
+            if prefixes is None:
+                prefixes = format_prefixes(rows)  # once for the movie's file and the arenas'
         self.writer.write_rows(rows, interpolated=interpolated, arena=arena, prefixes=prefixes)
         if self.arena_result is not None:
             self.arena_texts.add(rows, self.arena_result, prefixes)

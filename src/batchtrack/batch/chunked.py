@@ -249,6 +249,7 @@ def track_chunked(
                 in_order(), params, bg, folder, marker=marker, started=started, label=str(path),
                 auto=measured, arena_set=arena_set, notes=early,
                 offload=lambda function, *args: analysis.submit(function, *args).result,
+                spare=lambda function, *args: pool.submit(function, *args).result,
             )  # fmt: skip
         except BaseException:
             for future in futures:
