@@ -71,8 +71,32 @@ def _largest_contour(mask: np.ndarray, x0: int, y0: int) -> tuple[np.ndarray, fl
     if not found:
         return None
     areas = [cv2.contourArea(c) for c in found]
-    best = int(np.argmax(areas))
+    best = max(range(len(areas)), key=areas.__getitem__)  # the first of the largest
     return found[best] + np.array([x0, y0], np.int32), float(areas[best])
+
+
+def _largest_per_band(
+    bands: np.ndarray, k: int, height: int, x0: int, y0: int
+) -> list[tuple[np.ndarray, float] | None]:
+    """:func:`_largest_contour` of each of ``k`` masks stacked in ``bands`` (mask ``c`` in
+    rows ``c·height`` to ``(c + 1)·height``, each with a border of zeros), in one search:
+    the contours of a band are those of its mask alone, found in the same order."""
+    found, _ = cv2.findContours(bands, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    best: list[tuple[np.ndarray, float] | None] = [None] * k
+    for contour in found:
+        band = int(contour[0, 0, 1]) // height
+        area = cv2.contourArea(contour)
+        held = best[band]
+        if held is None or area > held[1]:
+            best[band] = (contour, area)
+    out: list[tuple[np.ndarray, float] | None] = []
+    for band, held in enumerate(best):
+        if held is None:
+            out.append(None)
+        else:
+            shift = np.array([x0, y0 - band * height], np.int32)
+            out.append((held[0] + shift, float(held[1])))
+    return out
 
 
 def _kmeans(xs: np.ndarray, ys: np.ndarray, k: int) -> np.ndarray:
@@ -82,8 +106,8 @@ def _kmeans(xs: np.ndarray, ys: np.ndarray, k: int) -> np.ndarray:
     The major axis is the direction of the larger eigenvalue of the points' covariance,
     in closed form (the angle ``½·atan2(2·cxy, cxx − cyy)``), pointing towards +x.
     """
-    x = xs - xs.mean()
-    y = ys - ys.mean()
+    x = xs - xs.sum() / len(xs)  # what xs.mean() computes, without its overhead
+    y = ys - ys.sum() / len(ys)
     angle = 0.5 * np.arctan2(2.0 * float(x @ y), float(x @ x) - float(y @ y))
     along = x * np.cos(angle) + y * np.sin(angle)
     rank = np.empty(len(xs), np.int64)
@@ -103,14 +127,15 @@ def _split_one(contour: np.ndarray, k: int) -> list[tuple[np.ndarray, float]]:
     if len(xs) < 2 * k:
         return []
     labels = _kmeans(xs.astype(np.float64), ys.astype(np.float64), k)
-    label_image = np.zeros_like(mask)
-    label_image[ys, xs] = labels + 1
-    pieces = []
-    for c in range(k):
-        found = _largest_contour((label_image == c + 1).view(np.uint8), x0, y0)
-        if found is not None and found[1] > 0:
-            pieces.append(found)
-    return pieces
+    # cluster c's pixels in band c of a stack of k masks (one contour search for all)
+    height = mask.shape[0]
+    bands = np.zeros((k * height, mask.shape[1]), np.uint8)
+    bands[ys + labels * height, xs] = 1
+    return [
+        found
+        for found in _largest_per_band(bands, k, height, x0, y0)
+        if found is not None and found[1] > 0
+    ]
 
 
 def _animals_per_blob(areas: np.ndarray, typical: float, expected: int) -> np.ndarray:
