@@ -17,8 +17,7 @@ import numpy as np
 
 __all__ = ["ConstantVelocity", "predict", "update_velocity"]
 
-#: Position columns of the three spots (head, tail, body) in the 21 feature columns.
-_X, _Y = [0, 3, 6], [1, 4, 7]
+#: The three spots (head, tail, body) are the first 9 feature columns: x, y, angle each.
 
 
 @dataclass(frozen=True)
@@ -68,8 +67,8 @@ def predict(
     """
     steps = np.minimum(lost + 1, model.horizon).astype(np.float64)[:, None]
     out = state.copy()
-    out[:, _X] += velocity[:, :1] * steps
-    out[:, _Y] += velocity[:, 1:] * steps
+    spots = out[:, :9].reshape(-1, 3, 3)  # (x, y, angle) of head, tail and body: a view
+    spots[:, :, :2] += (velocity * steps)[:, None, :]
     return out
 
 
@@ -96,7 +95,7 @@ def update_velocity(
     -------
     ndarray, shape (K, 2)
     """
-    x, y = 3 * model.spot, 3 * model.spot + 1
-    step = np.column_stack([after[:, x] - before[:, x], after[:, y] - before[:, y]])
+    x = 3 * model.spot
+    step = after[:, x : x + 2] - before[:, x : x + 2]
     step /= (lost + 1).astype(np.float64)[:, None]
     return model.smoothing * step + (1.0 - model.smoothing) * velocity

@@ -541,9 +541,14 @@ def _match_pieces(
     """Pieces matched to the expected rows of the same frame (body distance < ``max_dist``)."""
     matched_piece, matched_expected = [], []
     frames = np.intersect1d(pieces[:, _FRAME], expected[:, _FRAME])
-    for k in frames.tolist():
-        p = np.flatnonzero(pieces[:, _FRAME] == k)
-        e = np.flatnonzero(expected[:, _FRAME] == k)
+    # each frame's rows, in increasing order, from the rows sorted by frame (stable)
+    by_piece = np.argsort(pieces[:, _FRAME], kind="stable")
+    by_expected = np.argsort(expected[:, _FRAME], kind="stable")
+    piece_frames, expected_frames = pieces[by_piece, _FRAME], expected[by_expected, _FRAME]
+    piece_bounds = np.searchsorted(piece_frames, [frames, frames + 0.5]).T.tolist()
+    expected_bounds = np.searchsorted(expected_frames, [frames, frames + 0.5]).T.tolist()
+    for (p0, p1), (e0, e1) in zip(piece_bounds, expected_bounds, strict=True):
+        p, e = by_piece[p0:p1], by_expected[e0:e1]
         d = np.hypot(
             pieces[p][:, None, _X] - expected[e][None, :, _X],
             pieces[p][:, None, _Y] - expected[e][None, :, _Y],
