@@ -9,8 +9,9 @@
 units are in the schema's field metadata (``unit``) and the file's metadata
 (``batchtrack``: pixelSize, unit, time_unit, fps). Rows are streamed to the file as they are
 produced (pyarrow's ``ParquetWriter``), two frames behind (a speed needs the next frame), in
-row groups of up to :data:`ROW_GROUP_ROWS` rows; only the integer columns are dictionary-encoded
-(a dictionary of float features, nearly all distinct, is wasted time and bytes).
+row groups of up to :data:`ROW_GROUP_ROWS` rows; a column is dictionary-encoded only while its
+dictionary stays small (float features are nearly all distinct: a dictionary of them is wasted
+time and bytes).
 
 Writing these files needs pyarrow (``pip install 'batchtrack[analysis]'``); without it they
 are left out and the result's ``log`` says so.
@@ -57,9 +58,11 @@ ANIMALS_FILE = "animals.csv"
 QUALITY_FILE = "quality.json"
 #: A result table up to this many rows is kept in memory once written (≈ 10 MB).
 KEPT_ROWS = 50_000
-#: Rows held before they are written as one row group of ``tracking.parquet`` (≈ 15 MB): a
+#: Rows held before they are written as one row group of ``tracking.parquet`` (≈ 4 MB): a
 #: row group per block of rows costs 4 ms each in pyarrow's fixed costs.
-ROW_GROUP_ROWS = 65_536
+ROW_GROUP_ROWS = 16_384
+#: Size of a column's dictionary past which pyarrow writes its values plain.
+_DICTIONARY_BYTES = 16 << 10
 #: Columns added to FastTrack's 23 in ``tracking.parquet``.
 EXTRA_COLUMNS: tuple[str, ...] = ("time", "speed", "interpolated")
 #: The last column of ``tracking.parquet`` when the movie has arenas: the row's arena (1, 2…).
@@ -174,9 +177,12 @@ class TrackTableWriter:
         self._x, self._y = columns.index("xBody"), columns.index("yBody")
         self.arenas = arenas
         self.schema = _schema(columns, calibration, arenas)
-        integers = ("imageNumber", "id", ARENA_COLUMN)
-        dictionary = [name for name in integers if name in self.schema.names]
-        self._writer = pq.ParquetWriter(str(self.path), self.schema, use_dictionary=dictionary)
+        # A column's dictionary is given up for plain values past 16 KiB (pyarrow's default:
+        # 1 MiB): features that are nearly all distinct are not dictionary-encoded at length,
+        # ids, frame numbers and repeated values still are.
+        self._writer = pq.ParquetWriter(
+            str(self.path), self.schema, dictionary_pagesize_limit=_DICTIONARY_BYTES
+        )
         self._held: list[Any] = []  # batches not written yet (fewer than ROW_GROUP_ROWS rows)
         self._held_rows = 0
         self._speeds = speeds
@@ -271,6 +277,7 @@ def read_tracks(path: str | Path, columns: list[str] | None = None) -> pd.DataFr
     InputError
         If the file is missing or not a Parquet file.
     """
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     path = Path(path)
@@ -282,8 +289,12 @@ def read_tracks(path: str | Path, columns: list[str] | None = None) -> pd.DataFr
             names = [name for name in columns if name in set(names)]
         # column after column: a long movie's table is never in memory twice (Arrow's and
         # pandas' copies of every column at once)
+        pool = pa.default_memory_pool()
+        data = {}
         with pq.ParquetFile(path) as parquet:
-            data = {name: parquet.read(columns=[name]).column(0).to_numpy() for name in names}
+            for name in names:
+                data[name] = parquet.read(columns=[name]).column(0).to_numpy()
+                pool.release_unused()  # the column's decoding buffers, not kept by the pool
         import pandas as pd
 
         return pd.DataFrame(data, copy=False)
