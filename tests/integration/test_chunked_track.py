@@ -83,10 +83,14 @@ def test_chunked_with_auto_parameters_and_known_animals(
         assert (tmp_path / "many" / name).read_bytes() == (tmp_path / "one" / name).read_bytes()
 
 
-def test_chunked_with_arenas(movies: dict[str, Path], tmp_path: Path) -> None:
-    track_movie(movies["sequence"], PARAMS, output=tmp_path / "one", arenas="grid:1x2")
+@pytest.mark.parametrize("animals", [0, 6])  # 6: 3 in each arena
+def test_chunked_with_arenas(movies: dict[str, Path], tmp_path: Path, animals: int) -> None:
+    # with known animals, rows are written after stitching, their text formatted on the
+    # idle workers (write_result's spare) for the movie's file and each arena's
+    params = PARAMS.with_updates({"animals": animals})
+    track_movie(movies["sequence"], params, output=tmp_path / "one", arenas="grid:1x2")
     track_chunked(
-        movies["sequence"], PARAMS, workers=2, output=tmp_path / "many", chunk_size=20,
+        movies["sequence"], params, workers=2, output=tmp_path / "many", chunk_size=20,
         arenas="grid:1x2",
     )  # fmt: skip
     texts = sorted(p.relative_to(tmp_path / "one") for p in (tmp_path / "one").rglob("*.txt"))
