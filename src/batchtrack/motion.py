@@ -17,8 +17,6 @@ import numpy as np
 
 __all__ = ["ConstantVelocity", "predict", "update_velocity"]
 
-#: The three spots (head, tail, body) are the first 9 feature columns: x, y, angle each.
-
 
 @dataclass(frozen=True)
 class ConstantVelocity:

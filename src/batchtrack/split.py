@@ -67,12 +67,9 @@ def _mask(contour: np.ndarray) -> tuple[np.ndarray, int, int]:
 
 
 def _largest_contour(mask: np.ndarray, x0: int, y0: int) -> tuple[np.ndarray, float] | None:
-    found, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-    if not found:
-        return None
-    areas = [cv2.contourArea(c) for c in found]
-    best = max(range(len(areas)), key=areas.__getitem__)  # the first of the largest
-    return found[best] + np.array([x0, y0], np.int32), float(areas[best])
+    """The mask's largest external contour (the first of the largest), shifted by (x0, y0),
+    and its area; None if the mask is empty."""
+    return _largest_per_band(mask, 1, mask.shape[0], x0, y0)[0]
 
 
 def _largest_per_band(
@@ -87,7 +84,7 @@ def _largest_per_band(
         band = int(contour[0, 0, 1]) // height
         area = cv2.contourArea(contour)
         held = best[band]
-        if held is None or area > held[1]:
+        if held is None or area > held[1]:  # the first of the largest
             best[band] = (contour, area)
     out: list[tuple[np.ndarray, float] | None] = []
     for band, held in enumerate(best):

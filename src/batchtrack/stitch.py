@@ -545,8 +545,14 @@ def _match_pieces(
     by_piece = np.argsort(pieces[:, _FRAME], kind="stable")
     by_expected = np.argsort(expected[:, _FRAME], kind="stable")
     piece_frames, expected_frames = pieces[by_piece, _FRAME], expected[by_expected, _FRAME]
-    piece_bounds = np.searchsorted(piece_frames, [frames, frames + 0.5]).T.tolist()
-    expected_bounds = np.searchsorted(expected_frames, [frames, frames + 0.5]).T.tolist()
+    piece_bounds = zip(
+        np.searchsorted(piece_frames, frames, "left").tolist(),
+        np.searchsorted(piece_frames, frames, "right").tolist(),
+    )
+    expected_bounds = zip(
+        np.searchsorted(expected_frames, frames, "left").tolist(),
+        np.searchsorted(expected_frames, frames, "right").tolist(),
+    )
     for (p0, p1), (e0, e1) in zip(piece_bounds, expected_bounds, strict=True):
         p, e = by_piece[p0:p1], by_expected[e0:e1]
         d = np.hypot(

@@ -135,8 +135,9 @@ def signature_files(path: Path) -> tuple[Path, list[tuple[str, os.stat_result]]]
     return path.parent, [(path.name, path.stat())]
 
 
-def file_contents(folder: Path, files: Sequence[tuple[str, int]]) -> list[str]:
-    """:func:`file_digest` of each (name, size) in ``folder``, or ``unreadable:<errno>``.
+def file_contents(folder: Path, files: Sequence[tuple[str, int | None]]) -> list[str]:
+    """:func:`file_digest` of each (name, size) in ``folder`` (size None: found on opening it),
+    or ``unreadable:<errno>``.
 
     What :func:`input_signature` records of each file's content; computed anywhere (e.g. by
     the worker processes that read the frames) and handed to it as ``contents``.
@@ -171,13 +172,8 @@ def read_contents(
             known[name] = f"crc32:{crcs[name][0]:08x}"
         else:
             missing.append(name)
-    sizes = []
-    for name in missing:
-        try:
-            sizes.append((name, (folder / name).stat().st_size))
-        except OSError as error:
-            known[name] = f"unreadable:{error.errno}"
-    known.update(zip((name for name, _ in sizes), file_contents(folder, sizes)))
+    read = file_contents(folder, [(name, None) for name in missing])
+    known.update(zip(missing, read, strict=True))
     return known
 
 
